@@ -1,0 +1,161 @@
+/**
+ * Reads gateway.yaml: YAML → ${ENV} substitution → zod validation → resolved GatewayConfig.
+ * Every problem is reported with its exact path, all at once, so a bad config is fixed in one pass.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { BUILTIN_FALLBACK, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
+import { GENERIC_COMPATIBLE, PRESET_DEFAULTS, TYPE_DEFAULTS } from './presets.js';
+import type { AliasConfig, DeploymentConfig, GatewayConfig, ProviderConfig } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid gateway config (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type PathPart = string | number;
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces ${NAME} and ${NAME:-default} in every string of the tree; each missing variable is named. */
+export function substituteEnv(node: unknown, env: NodeJS.ProcessEnv, problems: string[], path: PathPart[] = []): unknown {
+  if (typeof node === 'string') {
+    return node.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+  }
+  if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, env, problems, [...path, i]));
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => [k, substituteEnv(v, env, problems, [...path, k])]),
+    );
+  }
+  return node;
+}
+
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(source, [`YAML: ${(err as Error).message}`]);
+  }
+  const problems: string[] = [];
+  const substituted = substituteEnv(doc ?? {}, env, problems);
+  const parsed = configSchema.safeParse(substituted);
+  if (!parsed.success) {
+    // A missing variable is already named; the empty string it left behind would only repeat the problem.
+    const named = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
+    for (const issue of parsed.error.issues) {
+      const path = formatPath(issue.path);
+      if (!named.has(path)) problems.push(`${path}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  return resolve(parsed.data, problems, source);
+}
+
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  return parseConfig(text, path, env);
+}
+
+/** The config path from `--config PATH`, `--config=PATH` or GATEWAY_CONFIG, in that order. */
+export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0 && argv[i + 1]) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith('--config='));
+  if (eq) return eq.slice('--config='.length);
+  return env.GATEWAY_CONFIG || undefined;
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Later layers override earlier ones field by field (nested blocks too). */
+function mergePolicy(base: FallbackPolicy, ...layers: Array<FallbackPolicyInput | undefined>): FallbackPolicy {
+  return layers.reduce<FallbackPolicy>(
+    (acc, layer) => ({
+      ...acc,
+      ...definedOnly(layer),
+      backoff: { ...acc.backoff, ...definedOnly(layer?.backoff) },
+      catchAll: { ...acc.catchAll, ...definedOnly(layer?.catchAll) },
+    }),
+    base,
+  );
+}
+
+function resolve(raw: RawConfig, problems: string[], source: string): GatewayConfig {
+  const providers: Record<string, ProviderConfig> = {};
+  for (const [name, p] of Object.entries(raw.providers)) {
+    const defaults =
+      p.type === 'openai-compatible'
+        ? p.preset
+          ? PRESET_DEFAULTS[p.preset]
+          : { ...GENERIC_COMPATIBLE, baseUrl: undefined }
+        : TYPE_DEFAULTS[p.type];
+    const { baseUrl: defaultUrl, ...quirks } = defaults;
+    const baseUrl = (p.baseUrl ?? defaultUrl ?? '').replace(/\/+$/, '');
+    if (quirks.needsKey && !p.apiKey) problems.push(`providers.${name}.apiKey: required for type ${p.type}${p.preset ? ` (${p.preset})` : ''}`);
+    providers[name] = {
+      name,
+      type: p.type,
+      preset: p.preset,
+      baseUrl,
+      apiKey: p.apiKey,
+      apiVersion: p.apiVersion ?? (p.type === 'azure-openai' ? '2024-10-21' : undefined),
+      anthropicVersion: p.anthropicVersion ?? (p.type === 'anthropic' ? '2023-06-01' : undefined),
+      headers: p.headers,
+      timeouts: p.timeouts,
+      quirks,
+      mock: p.type === 'mock' ? (p.mock ?? { latencyMs: 0, tokenDelayMs: 0, pattern: ['ok'] }) : undefined,
+    };
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+
+  const deployments: Record<string, DeploymentConfig> = {};
+  for (const [name, d] of Object.entries(raw.deployments)) {
+    deployments[name] = { name, ...d, providerType: providers[d.provider]!.type };
+  }
+  const models: Record<string, AliasConfig> = {};
+  for (const [name, a] of Object.entries(raw.models)) {
+    models[name] = {
+      name,
+      description: a.description,
+      groups: a.groups.map((g) =>
+        g.deployments.map((m) => {
+          const dep = typeof m === 'string' ? m : m.deployment;
+          const weight = (typeof m === 'string' ? undefined : m.weight) ?? deployments[dep]!.weight;
+          return { deployment: dep, weight };
+        }),
+      ),
+      downgrade: a.downgrade,
+      fallback: mergePolicy(BUILTIN_FALLBACK, raw.defaults.fallback, a.fallback),
+    };
+  }
+  return { server: raw.server, logging: raw.logging, providers, deployments, models };
+}

@@ -1,0 +1,188 @@
+/**
+ * The zod schema of gateway.yaml. Cross-references (a deployment's provider, an alias's deployments and
+ * downgrade) are checked here too, so a bad config names the exact path of the problem before anything starts.
+ */
+import { z } from 'zod';
+import { ERROR_KINDS, type ErrorKind } from '../providers/errors.js';
+import { COMPATIBLE_PRESETS, PROVIDER_TYPES } from './presets.js';
+
+const timeouts = z.strictObject({
+  connectMs: z.number().int().positive().default(5_000),
+  firstByteMs: z.number().int().positive().default(60_000),
+  idleMs: z.number().int().positive().default(30_000),
+  totalMs: z.number().int().positive().default(600_000),
+});
+
+const mockBehaviour = z.strictObject({
+  /** Delay before the first byte, in ms. */
+  latencyMs: z.number().int().min(0).default(0),
+  /** Delay between streamed tokens, in ms. */
+  tokenDelayMs: z.number().int().min(0).default(0),
+  /**
+   * What successive calls do, cycling: `ok`, an HTTP status (`429`, `500`, `503`...), `timeout` or `cut`
+   * (a stream that ends after its first content chunk). Lets a newcomer watch retries and fallbacks happen.
+   */
+  pattern: z
+    .array(z.union([z.enum(['ok', 'timeout', 'cut']), z.number().int().min(400).max(599)]))
+    .min(1)
+    .default(['ok']),
+  /** Retry-After (seconds) sent with scripted 429s. */
+  retryAfterSeconds: z.number().min(0).optional(),
+  /** Fixed answer; by default the mock answers deterministically from the last user message. */
+  reply: z.string().optional(),
+});
+
+export const providerSchema = z.strictObject({
+  type: z.enum(PROVIDER_TYPES),
+  preset: z.enum(COMPATIBLE_PRESETS).optional(),
+  baseUrl: z.url({ protocol: /^(https?|mock)$/ }).optional(),
+  apiKey: z.string().min(1).optional(),
+  /** Azure OpenAI's api-version query parameter. */
+  apiVersion: z.string().min(1).optional(),
+  /** Anthropic's anthropic-version header. */
+  anthropicVersion: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeouts: timeouts.prefault({}),
+  mock: mockBehaviour.optional(),
+});
+
+export const CAPABILITIES = ['tools', 'vision', 'json_schema', 'streaming', 'embeddings', 'logprobs'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+export const deploymentSchema = z.strictObject({
+  provider: z.string().min(1),
+  /** The model name upstream (for Azure: the deployment name in the URL). */
+  model: z.string().min(1),
+  /** 1 = strongest; larger numbers are smaller, cheaper models. */
+  tier: z.number().int().min(1).default(1),
+  price: z
+    .strictObject({ inputPerMTok: z.number().min(0).default(0), outputPerMTok: z.number().min(0).default(0) })
+    .prefault({}),
+  contextWindow: z.number().int().positive().default(128_000),
+  capabilities: z.array(z.enum(CAPABILITIES)).default(['tools', 'vision', 'json_schema', 'streaming']),
+  weight: z.number().positive().default(1),
+  region: z.string().min(1).optional(),
+  engine: z.enum(['vllm', 'ollama', 'tgi', 'other']).optional(),
+});
+
+const groupMember = z.union([
+  z.string().min(1),
+  z.strictObject({ deployment: z.string().min(1), weight: z.number().positive().optional() }),
+]);
+
+const errorKind = z.enum(ERROR_KINDS as unknown as [ErrorKind, ...ErrorKind[]]);
+
+/**
+ * The fallback policy as written in the file: every field optional. Built-in defaults, then `defaults.fallback`,
+ * then the alias's own block are merged at load, so an alias overrides only what it names.
+ */
+export const fallbackPolicySchema = z.strictObject({
+  /** Calls to one deployment before moving on (1 = no same-deployment retry). */
+  attemptsPerDeployment: z.number().int().min(1).max(10).optional(),
+  backoff: z.strictObject({ baseMs: z.number().int().min(0).optional(), capMs: z.number().int().min(0).optional() }).optional(),
+  /** Error kinds retried on the same deployment. Anything else moves on (or, for 4xx kinds, returns). */
+  retryOn: z.array(errorKind).optional(),
+  /** A Retry-After longer than this is not waited for: the chain moves to the next deployment instead. */
+  maxRetryAfterMs: z.number().int().min(0).optional(),
+  catchAll: z
+    .strictObject({
+      /** Answered when every deployment failed. Without it the client gets a 503 "service busy". */
+      presetAnswer: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+export type FallbackPolicyInput = z.infer<typeof fallbackPolicySchema>;
+
+export interface FallbackPolicy {
+  attemptsPerDeployment: number;
+  backoff: { baseMs: number; capMs: number };
+  retryOn: ErrorKind[];
+  maxRetryAfterMs: number;
+  catchAll: { presetAnswer?: string };
+}
+
+export const BUILTIN_FALLBACK: FallbackPolicy = {
+  attemptsPerDeployment: 2,
+  backoff: { baseMs: 250, capMs: 4_000 },
+  retryOn: ['rate_limited', 'overloaded', 'timeout', 'connection', 'server'],
+  maxRetryAfterMs: 10_000,
+  catchAll: {},
+};
+
+
+export const aliasSchema = z.strictObject({
+  description: z.string().optional(),
+  /** Failover order: each group is tried in turn; inside a group, deployments are ordered by weight. */
+  groups: z.array(z.strictObject({ deployments: z.array(groupMember).min(1) })).min(1),
+  /** Another alias tried after every group here failed: a smaller model that may still answer. */
+  downgrade: z.string().min(1).optional(),
+  fallback: fallbackPolicySchema.optional(),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        bodyLimit: z.string().default('4mb'),
+      })
+      .prefault({}),
+    logging: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+    providers: z.record(z.string().min(1), providerSchema),
+    deployments: z.record(z.string().min(1), deploymentSchema),
+    models: z.record(z.string().min(1), aliasSchema),
+    defaults: z.strictObject({ fallback: fallbackPolicySchema.optional() }).prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [name, p] of Object.entries(cfg.providers)) {
+      if (p.type === 'openai-compatible' && !p.preset && !p.baseUrl) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'baseUrl'], message: 'required for openai-compatible without a preset' });
+      }
+      if (p.type !== 'openai-compatible' && p.preset) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'preset'], message: `presets apply only to type openai-compatible, not ${p.type}` });
+      }
+      if (p.type === 'azure-openai' && !p.baseUrl) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'baseUrl'], message: 'required for azure-openai (https://<resource>.openai.azure.com)' });
+      }
+    }
+    for (const [name, d] of Object.entries(cfg.deployments)) {
+      if (!cfg.providers[d.provider]) {
+        ctx.addIssue({ code: 'custom', path: ['deployments', name, 'provider'], message: `unknown provider '${d.provider}'` });
+      }
+    }
+    for (const [alias, a] of Object.entries(cfg.models)) {
+      a.groups.forEach((g, gi) =>
+        g.deployments.forEach((m, mi) => {
+          const dep = typeof m === 'string' ? m : m.deployment;
+          if (!cfg.deployments[dep]) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['models', alias, 'groups', gi, 'deployments', mi],
+              message: `unknown deployment '${dep}'`,
+            });
+          }
+        }),
+      );
+      if (a.downgrade !== undefined) {
+        if (!cfg.models[a.downgrade]) {
+          ctx.addIssue({ code: 'custom', path: ['models', alias, 'downgrade'], message: `unknown model alias '${a.downgrade}'` });
+        } else if (downgradeCycles(cfg.models, alias)) {
+          ctx.addIssue({ code: 'custom', path: ['models', alias, 'downgrade'], message: 'downgrade chain loops back to itself' });
+        }
+      }
+    }
+  });
+
+function downgradeCycles(models: Record<string, { downgrade?: string }>, start: string): boolean {
+  const seen = new Set([start]);
+  let next = models[start]?.downgrade;
+  while (next !== undefined) {
+    if (seen.has(next)) return true;
+    seen.add(next);
+    next = models[next]?.downgrade;
+  }
+  return false;
+}
+
+export type RawConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,67 @@
+/**
+ * The resolved configuration the rest of the gateway reads. RoutingConfig is the secret-free part the
+ * decision layer (and so the durable workflow) may see; provider keys live only in ProviderConfig.
+ */
+import type { CompatiblePreset, ProviderType, WireQuirks } from './presets.js';
+import type { Capability, FallbackPolicy } from './schema.js';
+import type { Timeouts } from '../providers/http.js';
+
+export interface MockBehaviour {
+  latencyMs: number;
+  tokenDelayMs: number;
+  pattern: Array<'ok' | 'timeout' | 'cut' | number>;
+  retryAfterSeconds?: number;
+  reply?: string;
+}
+
+export interface ProviderConfig {
+  name: string;
+  type: ProviderType;
+  preset?: CompatiblePreset;
+  baseUrl: string;
+  apiKey?: string;
+  apiVersion?: string;
+  anthropicVersion?: string;
+  headers: Record<string, string>;
+  timeouts: Timeouts;
+  quirks: WireQuirks;
+  mock?: MockBehaviour;
+}
+
+export interface DeploymentConfig {
+  name: string;
+  provider: string;
+  providerType: ProviderType;
+  model: string;
+  tier: number;
+  price: { inputPerMTok: number; outputPerMTok: number };
+  contextWindow: number;
+  capabilities: Capability[];
+  weight: number;
+  region?: string;
+  engine?: string;
+}
+
+export interface GroupMember {
+  deployment: string;
+  weight: number;
+}
+
+export interface AliasConfig {
+  name: string;
+  description?: string;
+  groups: GroupMember[][];
+  downgrade?: string;
+  fallback: FallbackPolicy;
+}
+
+export interface RoutingConfig {
+  deployments: Record<string, DeploymentConfig>;
+  models: Record<string, AliasConfig>;
+}
+
+export interface GatewayConfig extends RoutingConfig {
+  server: { host: string; port: number; bodyLimit: string };
+  logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  providers: Record<string, ProviderConfig>;
+}

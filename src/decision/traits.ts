@@ -1,0 +1,51 @@
+/**
+ * What a request needs from a deployment, read once from the canonical request. Pure.
+ */
+import type { ChatRequest } from '../protocol/chat-request.js';
+import { requestedMaxTokens } from '../protocol/chat-request.js';
+import type { Capability } from '../config/schema.js';
+
+export interface RequestTraits {
+  stream: boolean;
+  needs: Capability[];
+  /** Rough input size; the tokenizer-based count replaces it where routing depends on precision. */
+  estimatedInputTokens: number;
+  maxOutputTokens?: number;
+}
+
+/** ~4 characters per token is the usual English estimate; images count as a fixed block. */
+export function estimateInputTokens(req: ChatRequest): number {
+  let chars = 0;
+  let images = 0;
+  for (const m of req.messages) {
+    const c = m.content;
+    if (typeof c === 'string') chars += c.length;
+    else if (Array.isArray(c)) {
+      for (const p of c) {
+        if (p.type === 'text') chars += p.text.length;
+        else if (p.type === 'image_url') images += 1;
+        else if (p.type === 'refusal') chars += p.refusal.length;
+      }
+    }
+    if (m.role === 'assistant') for (const t of m.tool_calls ?? []) chars += t.function.arguments.length + t.function.name.length;
+  }
+  for (const t of req.tools ?? []) chars += JSON.stringify(t.function).length;
+  return Math.ceil(chars / 4) + images * 765 + req.messages.length * 4;
+}
+
+export function requestTraits(req: ChatRequest): RequestTraits {
+  const needs: Capability[] = [];
+  if (req.stream) needs.push('streaming');
+  if ((req.tools?.length ?? 0) > 0 && req.tool_choice !== 'none') needs.push('tools');
+  if (req.messages.some((m) => m.role === 'user' && Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url'))) {
+    needs.push('vision');
+  }
+  if (req.response_format?.type === 'json_schema') needs.push('json_schema');
+  if (req.logprobs) needs.push('logprobs');
+  return {
+    stream: !!req.stream,
+    needs,
+    estimatedInputTokens: estimateInputTokens(req),
+    maxOutputTokens: requestedMaxTokens(req),
+  };
+}

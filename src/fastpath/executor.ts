@@ -1,0 +1,152 @@
+/**
+ * The fast path: walks the decision layer's plan in-process. Each attempt runs through an adapter with its own
+ * abort signal (linked to the client's), and every failure is handed to `nextMove`, the same pure function
+ * the durable workflow uses, so both paths take identical turns.
+ */
+import type { GatewayConfig } from '../config/types.js';
+import { nextMove } from '../decision/fallback.js';
+import { planRoute, type Plan, type PlanStep, type Stage } from '../decision/plan.js';
+import type { RequestTraits } from '../decision/traits.js';
+import { ProviderError, type ErrorKind } from '../providers/errors.js';
+import { adapterFor } from '../providers/registry.js';
+import type { ProviderAdapter, Target } from '../providers/types.js';
+import { abortableSleep } from '../util/sleep.js';
+
+export interface Attempt {
+  deployment: string;
+  provider: string;
+  alias: string;
+  stage: Stage;
+  /** 1-based count of calls to this deployment within the request. */
+  attempt: number;
+  outcome: 'ok' | 'error';
+  kind?: ErrorKind;
+  status?: number;
+  message?: string;
+  latencyMs: number;
+  /** What the decision layer did next, for the attempt trail. */
+  next?: string;
+}
+
+export interface Timing {
+  /** Time awaiting upstream calls. */
+  upstreamMs: number;
+  /** Time spent in backoff sleeps (neither gateway work nor upstream). */
+  waitedMs: number;
+}
+
+export type RunOutcome<T> =
+  | { kind: 'answered'; value: T; target: Target; step: PlanStep; attempts: Attempt[]; timing: Timing }
+  | { kind: 'catch_all'; presetAnswer?: string; reason: string; lastError?: ProviderError; attempts: Attempt[]; timing: Timing };
+
+/** The upstream's error goes back to the client as is (a 4xx that no other deployment would fix). */
+export class UpstreamRejected extends Error {
+  constructor(
+    readonly error: ProviderError,
+    readonly attempts: Attempt[],
+  ) {
+    super(error.message);
+    this.name = 'UpstreamRejected';
+  }
+}
+
+export interface ExecutorDeps {
+  random: () => number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now: () => number;
+  onAttempt?: (attempt: Attempt) => void;
+}
+
+export type AttemptCall<T> = (adapter: ProviderAdapter, target: Target, signal: AbortSignal) => Promise<T>;
+
+export class FastPathExecutor {
+  private readonly deps: ExecutorDeps;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    deps: Partial<ExecutorDeps> = {},
+  ) {
+    this.deps = {
+      random: deps.random ?? Math.random,
+      sleep: deps.sleep ?? abortableSleep,
+      now: deps.now ?? (() => performance.now()),
+      onAttempt: deps.onAttempt,
+    };
+  }
+
+  plan(alias: string, traits: RequestTraits): Plan {
+    return planRoute(this.config, alias, traits, this.deps.random);
+  }
+
+  targetOf(step: PlanStep): Target {
+    const deployment = this.config.deployments[step.deployment]!;
+    return { deployment, provider: this.config.providers[deployment.provider]! };
+  }
+
+  /**
+   * Runs `call` along the plan until one attempt succeeds, the error must go back to the client
+   * (throws UpstreamRejected), or the chain is exhausted (returns the catch-all outcome).
+   * A failed attempt's signal is aborted so nothing keeps running behind the next attempt.
+   */
+  async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal): Promise<RunOutcome<T>> {
+    const attempts: Attempt[] = [];
+    const timing: Timing = { upstreamMs: 0, waitedMs: 0 };
+    const callsPerStep = new Map<number, number>();
+    let stepIndex = 0;
+    let lastError: ProviderError | undefined;
+
+    for (;;) {
+      const step = plan.steps[stepIndex]!;
+      const target = this.targetOf(step);
+      const attemptNo = (callsPerStep.get(stepIndex) ?? 0) + 1;
+      callsPerStep.set(stepIndex, attemptNo);
+
+      const controller = new AbortController();
+      const signal = clientSignal ? AbortSignal.any([clientSignal, controller.signal]) : controller.signal;
+      const started = this.deps.now();
+      const record: Attempt = {
+        deployment: step.deployment,
+        provider: target.provider.name,
+        alias: step.alias,
+        stage: step.stage,
+        attempt: attemptNo,
+        outcome: 'ok',
+        latencyMs: 0,
+      };
+      try {
+        const value = await call(adapterFor(target.provider.type), target, signal);
+        record.latencyMs = this.deps.now() - started;
+        timing.upstreamMs += record.latencyMs;
+        attempts.push(record);
+        this.deps.onAttempt?.(record);
+        return { kind: 'answered', value, target, step, attempts, timing };
+      } catch (err) {
+        record.latencyMs = this.deps.now() - started;
+        timing.upstreamMs += record.latencyMs;
+        controller.abort();
+        if (clientSignal?.aborted) throw clientSignal.reason ?? err;
+        if (!(err instanceof ProviderError)) throw err;
+        lastError = err;
+        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
+        attempts.push(record);
+
+        const move = nextMove(this.config, plan, stepIndex, attemptNo, err, this.deps.random);
+        record.next = move.action === 'retry' ? `retry in ${move.delayMs} ms` : move.action === 'advance' ? `switch to ${plan.steps[move.step]!.deployment}` : move.action;
+        this.deps.onAttempt?.(record);
+
+        if (move.action === 'return_error') throw new UpstreamRejected(err, attempts);
+        if (move.action === 'catch_all') {
+          const policy = plan.policies[plan.alias]!;
+          return { kind: 'catch_all', presetAnswer: policy.catchAll.presetAnswer, reason: move.reason, lastError, attempts, timing };
+        }
+        if (move.action === 'retry') {
+          const t0 = this.deps.now();
+          await this.deps.sleep(move.delayMs, clientSignal);
+          timing.waitedMs += this.deps.now() - t0;
+        } else {
+          stepIndex = move.step;
+        }
+      }
+    }
+  }
+}

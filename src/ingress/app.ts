@@ -1,0 +1,65 @@
+/**
+ * The Express app: OpenAI-compatible routes over the fast path, with every failure answered in OpenAI's
+ * error shape. Built from a context so tests and the benchmark run the same app in-process.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { UpstreamRejected } from '../fastpath/executor.js';
+import type { AppContext } from './context.js';
+import { fromProviderError, HttpError, invalidRequest, sendError } from './errors.js';
+import { requestScope } from './request-scope.js';
+import { chatCompletionsHandler } from './routes/chat.js';
+import { embeddingsHandler } from './routes/embeddings.js';
+import { getModelHandler, listModelsHandler } from './routes/models.js';
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestScope);
+  app.use(express.json({ limit: ctx.config.server.bodyLimit, type: ['application/json', 'application/*+json'] }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/v1/models', listModelsHandler(ctx));
+  app.get('/v1/models/:model', getModelHandler(ctx));
+  app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
+  app.post('/v1/embeddings', embeddingsHandler(ctx));
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new HttpError(404, `Unknown request URL: ${req.method} ${req.path}`, 'invalid_request_error', 'unknown_url'));
+  });
+  app.use(errorHandler(ctx));
+  return app;
+}
+
+/** body-parser's error types, mapped to what a client should be told. */
+function fromBodyParserError(err: { type?: string; status?: number; message?: string }): HttpError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new HttpError(413, 'Request body is too large', 'invalid_request_error', 'request_too_large');
+    case 'entity.parse.failed':
+      return invalidRequest(`We could not parse the JSON body of your request: ${err.message ?? 'invalid JSON'}`, null, 'invalid_json');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpError(415, err.message ?? 'Unsupported encoding', 'invalid_request_error', 'unsupported_media_type');
+    case 'request.aborted':
+      return new HttpError(400, 'Request aborted', 'invalid_request_error', 'request_aborted');
+    default:
+      return err.status && err.status >= 400 && err.status < 500
+        ? new HttpError(err.status, err.message ?? 'Bad request', 'invalid_request_error')
+        : undefined;
+  }
+}
+
+function errorHandler(ctx: AppContext) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof UpstreamRejected) return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));
+    if (res.destroyed || (err as Error)?.name === 'ClientDisconnected') return;
+    const fromParser = fromBodyParserError(err as { type?: string });
+    if (fromParser) return sendError(res, fromParser);
+    ctx.logger.error({ err, path: req.path }, 'unhandled error');
+    sendError(res, new HttpError(500, 'The gateway had an internal error', 'server_error', 'internal_error'));
+  };
+}

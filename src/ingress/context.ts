@@ -1,0 +1,10 @@
+/** What every route handler needs, built once at start. */
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/types.js';
+import type { FastPathExecutor } from '../fastpath/executor.js';
+
+export interface AppContext {
+  config: GatewayConfig;
+  executor: FastPathExecutor;
+  logger: Logger;
+}

@@ -1,0 +1,34 @@
+/**
+ * Per-request facts the handlers share: when the request arrived (for the overhead header) and a signal
+ * that fires when the client goes away, so the upstream call is aborted instead of running for nobody.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+
+const started = new WeakMap<Request, number>();
+
+export function requestScope(req: Request, res: Response, next: NextFunction): void {
+  started.set(req, performance.now());
+  const id = req.get('x-request-id');
+  res.setHeader('x-request-id', id && id.length <= 128 ? id : randomUUID());
+  next();
+}
+
+export function requestStart(req: Request): number {
+  return started.get(req) ?? performance.now();
+}
+
+export class ClientDisconnected extends Error {
+  constructor() {
+    super('client disconnected');
+    this.name = 'ClientDisconnected';
+  }
+}
+
+export function clientAbortSignal(_req: Request, res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new ClientDisconnected());
+  });
+  return controller.signal;
+}

@@ -1,0 +1,130 @@
+/**
+ * POST /v1/chat/completions on the fast path, sync and SSE.
+ *
+ * Streams commit to the client only when the first content arrives (see fastpath/stream.ts). A failure after
+ * that point ends the stream with an OpenAI-style `data: {"error": ...}` event and no `[DONE]`: the OpenAI SDKs
+ * raise it as an APIError. We do not splice another deployment's answer onto a half-sent one, because the
+ * client would receive text no single model wrote, with no way to tell.
+ */
+import type { Request, Response } from 'express';
+import { once } from 'node:events';
+import { chatRequestSchema, type ChatRequest } from '../../protocol/chat-request.js';
+import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
+import { sseData } from '../../protocol/sse.js';
+import { requestTraits, type RequestTraits } from '../../decision/traits.js';
+import { NoRouteError, type Plan } from '../../decision/plan.js';
+import { presetChunks, presetCompletion } from '../../fastpath/catch-all.js';
+import type { RunOutcome } from '../../fastpath/executor.js';
+import { openStream, type OpenedStream } from '../../fastpath/stream.js';
+import { ProviderError } from '../../providers/errors.js';
+import type { AppContext } from '../context.js';
+import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../errors.js';
+import { setGatewayHeaders } from '../gateway-headers.js';
+import { clientAbortSignal, requestStart } from '../request-scope.js';
+
+export function parseChatRequest(body: unknown): ChatRequest {
+  const parsed = chatRequestSchema.safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+/** The plan for an alias, or the client-facing 404/400 when there is none. */
+export function planFor(ctx: AppContext, alias: string, traits: RequestTraits): Plan {
+  if (!ctx.config.models[alias]) throw modelNotFound(alias);
+  try {
+    return ctx.executor.plan(alias, traits);
+  } catch (err) {
+    if (err instanceof NoRouteError) throw invalidRequest(err.message, 'model', err.reason);
+    throw err;
+  }
+}
+
+export function chatCompletionsHandler(ctx: AppContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const request = parseChatRequest(req.body);
+    const plan = planFor(ctx, request.model, requestTraits(request));
+    const signal = clientAbortSignal(req, res);
+    if (request.stream) await streamChat(ctx, request, plan, req, res, signal);
+    else await completeChat(ctx, request, plan, req, res, signal);
+  };
+}
+
+function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string): string {
+  if (outcome.presetAnswer !== undefined) return outcome.presetAnswer;
+  throw serviceBusy(alias, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
+}
+
+async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal);
+  const start = requestStart(req);
+  if (outcome.kind === 'catch_all') {
+    const text = catchAllOutcome(outcome, request.model);
+    setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
+    res.json(presetCompletion(request.model, text, Math.floor(Date.now() / 1000)));
+    return;
+  }
+  setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, {
+    deployment: outcome.target.deployment.name,
+    provider: outcome.target.provider.name,
+  });
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(outcome.value));
+}
+
+async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal);
+  const start = requestStart(req);
+  let opened: OpenedStream;
+  if (outcome.kind === 'catch_all') {
+    const text = catchAllOutcome(outcome, request.model);
+    setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
+    opened = { head: presetChunks(request.model, text, Math.floor(Date.now() / 1000)) };
+  } else {
+    setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, {
+      deployment: outcome.target.deployment.name,
+      provider: outcome.target.provider.name,
+    });
+    opened = outcome.value;
+  }
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const includeUsage = request.stream_options?.include_usage === true;
+  const forward = async (chunk: ChatCompletionChunk) => {
+    if (chunk.choices.length === 0 && !includeUsage) return;
+    if (!includeUsage) delete chunk.usage;
+    if (!res.write(sseData(chunk)) && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  };
+  try {
+    for (const chunk of opened.head) await forward(chunk);
+    if (opened.rest) {
+      for (let next = await opened.rest.next(); !next.done; next = await opened.rest.next()) {
+        if (res.destroyed) break;
+        await forward(next.value);
+      }
+    }
+    if (!res.destroyed) res.end('data: [DONE]\n\n');
+  } catch (err) {
+    if (signal.aborted) return;
+    const failure = err instanceof ProviderError ? err : undefined;
+    if (failure) failure.afterOutput = true;
+    ctx.logger.warn(
+      { deployment: outcome.kind === 'answered' ? outcome.target.deployment.name : undefined, kind: failure?.kind, err: failure ? undefined : err },
+      'stream failed after output was sent; ending it with an error event',
+    );
+    res.end(
+      sseData({
+        error: {
+          message: `The upstream stream was interrupted after output began (${failure?.kind ?? 'internal error'}); the answer is incomplete.`,
+          type: 'server_error',
+          param: null,
+          code: 'stream_interrupted',
+        },
+      }),
+    );
+  }
+}
+

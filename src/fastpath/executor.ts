@@ -87,9 +87,9 @@ export class FastPathExecutor {
    * Runs `call` along the plan until one attempt succeeds, the error must go back to the client
    * (throws UpstreamRejected), or the chain is exhausted (returns the catch-all outcome).
    * A failed attempt's signal is aborted so nothing keeps running behind the next attempt.
+   * `attempts` is filled as the run goes, so a caller still has the trail when the client aborts midway.
    */
-  async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal): Promise<RunOutcome<T>> {
-    const attempts: Attempt[] = [];
+  async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal, attempts: Attempt[] = []): Promise<RunOutcome<T>> {
     const timing: Timing = { upstreamMs: 0, waitedMs: 0 };
     const callsPerStep = new Map<number, number>();
     let stepIndex = 0;

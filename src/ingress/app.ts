@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { UpstreamRejected } from '../fastpath/executor.js';
 import type { AppContext } from './context.js';
 import { fromProviderError, HttpError, invalidRequest, sendError } from './errors.js';
+import { trailOf } from './request-log.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
@@ -15,7 +16,7 @@ export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestScope);
+  app.use(requestScope(ctx.logger));
   app.use(express.json({ limit: ctx.config.server.bodyLimit, type: ['application/json', 'application/*+json'] }));
 
   app.get('/healthz', (_req, res) => {
@@ -55,7 +56,10 @@ function fromBodyParserError(err: { type?: string; status?: number; message?: st
 function errorHandler(ctx: AppContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
-    if (err instanceof UpstreamRejected) return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));
+    if (err instanceof UpstreamRejected) {
+      trailOf(res).attempts = err.attempts;
+      return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));
+    }
     if (res.destroyed || (err as Error)?.name === 'ClientDisconnected') return;
     const fromParser = fromBodyParserError(err as { type?: string });
     if (fromParser) return sendError(res, fromParser);

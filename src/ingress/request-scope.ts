@@ -4,14 +4,20 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { logWhenDone } from './request-log.js';
 
 const started = new WeakMap<Request, number>();
 
-export function requestScope(req: Request, res: Response, next: NextFunction): void {
-  started.set(req, performance.now());
-  const id = req.get('x-request-id');
-  res.setHeader('x-request-id', id && id.length <= 128 ? id : randomUUID());
-  next();
+export function requestScope(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const now = performance.now();
+    started.set(req, now);
+    const id = req.get('x-request-id');
+    res.setHeader('x-request-id', id && id.length <= 128 && /^[\w.:-]+$/.test(id) ? id : randomUUID());
+    logWhenDone(logger, req, res, now);
+    next();
+  };
 }
 
 export function requestStart(req: Request): number {

@@ -12,6 +12,20 @@ const CONTENT_FILTER = /content[_ ]?(filter|policy|management)|safety|responsibl
 export interface UpstreamErrorBody {
   message: string;
   code?: string;
+  /** Gemini puts its retry hint in the body (google.rpc.RetryInfo), not in a header. */
+  retryDelayMs?: number;
+}
+
+/** google.rpc.RetryInfo's retryDelay is a protobuf Duration in JSON: "2s", "0.5s". */
+function retryInfoMs(details: unknown): number | undefined {
+  if (!Array.isArray(details)) return undefined;
+  for (const d of details as Array<Record<string, unknown>>) {
+    if (String(d?.['@type'] ?? '').endsWith('google.rpc.RetryInfo') && typeof d.retryDelay === 'string') {
+      const m = /^(\d+(?:\.\d+)?)s$/.exec(d.retryDelay);
+      if (m) return Math.round(Number(m[1]) * 1000);
+    }
+  }
+  return undefined;
 }
 
 /** Pulls message and code out of the error bodies of OpenAI, Azure, Anthropic and Gemini. */
@@ -24,7 +38,7 @@ export function readErrorBody(text: string): UpstreamErrorBody {
       const message = typeof err.message === 'string' ? err.message : text.slice(0, 500);
       const code = [err.code, err.type, err.status].find((v) => typeof v === 'string') as string | undefined;
       const innerCode = (err.innererror as Record<string, unknown> | undefined)?.code;
-      return { message, code: typeof innerCode === 'string' ? innerCode : code };
+      return { message, code: typeof innerCode === 'string' ? innerCode : code, retryDelayMs: retryInfoMs(err.details) };
     }
   } catch {
     // not JSON: fall through to the raw text
@@ -73,6 +87,6 @@ export async function errorFromResponse(res: HttpResponse, nowMs: number = Date.
     status: res.status,
     message: body.message,
     upstreamCode: body.code,
-    retryAfterMs: retryAfterMs(res.header, nowMs),
+    retryAfterMs: retryAfterMs(res.header, nowMs) ?? body.retryDelayMs,
   });
 }

@@ -132,6 +132,9 @@ async function* stream(req: ChatRequest, target: Target, opts: CallOptions): Asy
         const body = readErrorBody(JSON.stringify(chunk));
         throw new ProviderError({ kind: kindFromStatus(500, body), message: body.message, upstreamCode: body.code });
       }
+      // Azure opens with a prompt_filter_results chunk that has no choices, id or timestamp; the contract
+      // keeps `choices: []` for the final usage chunk, so such chunks are dropped.
+      if ((chunk.choices?.length ?? 0) === 0 && !chunk.usage) continue;
       if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
       yield repair.repair(chunk);
     }

@@ -119,3 +119,32 @@ describe('backoff and retry hints', () => {
     expect(retryAfterMs(h({}), now)).toBeUndefined();
   });
 });
+
+describe('upstream error bodies', () => {
+  it('classifies each family and reads Gemini RetryInfo from the body', async () => {
+    const { readErrorBody, kindFromStatus } = await import('../../src/providers/classify.js');
+    const gemini = readErrorBody(
+      JSON.stringify({
+        error: {
+          code: 429,
+          status: 'RESOURCE_EXHAUSTED',
+          message: 'Quota exceeded',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2.5s' }],
+        },
+      }),
+    );
+    expect(gemini).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryDelayMs: 2500 });
+    expect(kindFromStatus(429, gemini)).toBe('rate_limited');
+    const anthropic = readErrorBody(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    expect(kindFromStatus(529, anthropic)).toBe('overloaded');
+    const tooLong = readErrorBody(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } }));
+    expect(kindFromStatus(400, tooLong)).toBe('context_length');
+    const openai = readErrorBody(JSON.stringify({ error: { message: 'x', type: 'invalid_request_error', code: 'context_length_exceeded' } }));
+    expect(kindFromStatus(400, openai)).toBe('context_length');
+    const azureFilter = readErrorBody(JSON.stringify({ error: { message: 'filtered', code: 'content_filter', innererror: { code: 'ResponsibleAIPolicyViolation' } } }));
+    expect(kindFromStatus(400, azureFilter)).toBe('content_filter');
+    expect(kindFromStatus(400, readErrorBody('not json at all'))).toBe('bad_request');
+    expect(kindFromStatus(401, readErrorBody('{}'))).toBe('auth');
+    expect(kindFromStatus(502, readErrorBody(''))).toBe('server');
+  });
+});

@@ -20,6 +20,7 @@ import { ProviderError } from '../../providers/errors.js';
 import type { AppContext } from '../context.js';
 import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../errors.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
+import { trailOf } from '../request-log.js';
 import { clientAbortSignal, requestStart } from '../request-scope.js';
 
 export function parseChatRequest(body: unknown): ChatRequest {
@@ -44,21 +45,24 @@ export function chatCompletionsHandler(ctx: AppContext) {
     const request = parseChatRequest(req.body);
     const plan = planFor(ctx, request.model, requestTraits(request));
     const signal = clientAbortSignal(req, res);
+    Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [] });
     if (request.stream) await streamChat(ctx, request, plan, req, res, signal);
     else await completeChat(ctx, request, plan, req, res, signal);
   };
 }
 
-function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string): string {
+function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string, res: Response): string {
+  trailOf(res).catchAll = true;
   if (outcome.presetAnswer !== undefined) return outcome.presetAnswer;
   throw serviceBusy(alias, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
 }
 
 async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
-  const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal);
+  const trail = trailOf(res);
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts);
   const start = requestStart(req);
   if (outcome.kind === 'catch_all') {
-    const text = catchAllOutcome(outcome, request.model);
+    const text = catchAllOutcome(outcome, request.model, res);
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
     res.json(presetCompletion(request.model, text, Math.floor(Date.now() / 1000)));
     return;
@@ -72,11 +76,12 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
 }
 
 async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
-  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal);
+  const trail = trailOf(res);
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts);
   const start = requestStart(req);
   let opened: OpenedStream;
   if (outcome.kind === 'catch_all') {
-    const text = catchAllOutcome(outcome, request.model);
+    const text = catchAllOutcome(outcome, request.model, res);
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
     opened = { head: presetChunks(request.model, text, Math.floor(Date.now() / 1000)) };
   } else {
@@ -125,6 +130,9 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
         },
       }),
     );
+  } finally {
+    // Closes the upstream generator (and so its socket) when the client left before the end.
+    await opened.rest?.return?.(undefined).catch(() => undefined);
   }
 }
 

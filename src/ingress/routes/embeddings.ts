@@ -6,6 +6,7 @@ import type { AppContext } from '../context.js';
 import { fromZodError, serviceBusy } from '../errors.js';
 import { planFor } from './chat.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
+import { trailOf } from '../request-log.js';
 import { clientAbortSignal, requestStart } from '../request-scope.js';
 
 export function embeddingsHandler(ctx: AppContext) {
@@ -15,6 +16,7 @@ export function embeddingsHandler(ctx: AppContext) {
     const request = parsed.data;
     const plan = planFor(ctx, request.model, { stream: false, needs: ['embeddings'], estimatedInputTokens: 0 });
     const signal = clientAbortSignal(req, res);
+    const trail = Object.assign(trailOf(res), { alias: request.model, attempts: [] });
     const outcome = await ctx.executor.run(
         plan,
         (adapter, target, s) => {
@@ -22,6 +24,7 @@ export function embeddingsHandler(ctx: AppContext) {
           return adapter.embed(request, target, { signal: s });
         },
         signal,
+        trail.attempts,
       );
       if (outcome.kind === 'catch_all') throw serviceBusy(request.model, outcome.lastError?.kind ?? outcome.reason);
       setGatewayHeaders(res, requestStart(req), performance.now(), outcome.attempts, outcome.timing, {

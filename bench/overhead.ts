@@ -1,0 +1,652 @@
+/**
+ * Gateway overhead benchmark (`npm run bench`).
+ *
+ * Starts the fake provider and the gateway as separate processes and measures, in the same run, calling the
+ * fake provider directly (the baseline) against calling it through the gateway. Direct and gateway requests
+ * are interleaved (alternating per request at concurrency 1, alternating phases over several rounds for
+ * throughput) so machine noise hits both alike:
+ *
+ *   - concurrency 1, non-stream: latency p50/p99 of each, added = gateway − direct;
+ *   - throughput at concurrency 16 and 64: requests/s, ratio gateway/direct;
+ *   - streaming at concurrency 1: time to first content chunk (TTFT), added TTFT p50/p99;
+ *   - the gateway's own `x-gateway-overhead-ms` header, p50/p99.
+ *
+ * Results: bench/results/overhead.json (raw numbers) and bench/results/overhead.md (the table). A missed
+ * target is reported, never an error; the exit code is non-zero only if the benchmark itself could not run.
+ *
+ * Environment knobs (all optional):
+ *   BENCH_QUICK=1          a much shorter run (for checking the script itself; results are noisy)
+ *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
+ *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+
+// ---------------------------------------------------------------------------------------------- settings
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const SETTINGS = {
+  sequential: { warmup: QUICK ? 50 : 300, requests: QUICK ? 300 : 3000 },
+  streaming: { warmup: QUICK ? 30 : 150, requests: QUICK ? 200 : 1000 },
+  throughput: { concurrencies: [16, 64], rounds: QUICK ? 1 : 3, phaseMs: QUICK ? 1000 : 3000, warmupMs: QUICK ? 300 : 1000 },
+};
+
+const TARGETS = {
+  addedP50Ms: 0.25,
+  addedP99Ms: 0.8,
+  throughputRatioC64: 0.2,
+  addedTtftP99Ms: 1,
+};
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FAKE_ENTRY = path.join(ROOT, 'test/fake-provider/main.ts');
+const GATEWAY_ENTRY = path.join(ROOT, 'src/main.ts');
+const RESULTS_DIR = path.join(ROOT, 'bench/results');
+
+const ALIAS = 'bench';
+const UPSTREAM_MODEL = 'bench-model';
+const DEPLOYMENT = 'bench-dep';
+const PROMPT = 'Say hello to the benchmark.';
+const EXPECTED_TEXT = `Echo: ${PROMPT}`;
+
+// ---------------------------------------------------------------------------------------------- child processes
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** Last lines of output, for diagnostics when the child fails. */
+  tail: string[];
+  exited: Promise<number | null>;
+}
+
+const children: Child[] = [];
+
+function startChild(name: string, args: string[], onLine?: (line: string) => void): Child {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+  };
+  // Both streams are always drained, so a chatty child can never block on a full pipe.
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    keep(line);
+    onLine?.(line);
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => keep(`[stderr] ${line}`));
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+    proc.once('error', (err) => {
+      keep(`[spawn error] ${err.message}`);
+      resolve(-1);
+    });
+  });
+  const child: Child = { name, proc, tail, exited };
+  children.push(child);
+  return child;
+}
+
+function running(child: Child): boolean {
+  return child.proc.exitCode === null && child.proc.signalCode === null;
+}
+
+async function stopChild(child: Child, graceMs = 5000): Promise<void> {
+  if (!running(child)) return;
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (running(child)) child.proc.kill('SIGKILL');
+  }, graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+function describeFailure(child: Child, what: string): Error {
+  return new Error(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
+}
+
+// Last resort: whatever way this process ends, no child outlives it.
+process.on('exit', () => {
+  for (const c of children) if (running(c)) c.proc.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the fake provider and the gateway`);
+    void Promise.all(children.map((c) => stopChild(c, 2000))).finally(() => process.exit(130));
+  });
+}
+
+async function waitForFile(file: string, seconds: number): Promise<void> {
+  if (existsSync(file)) return;
+  console.log(`waiting up to ${seconds}s for ${path.relative(ROOT, file)} to exist ...`);
+  const deadline = Date.now() + seconds * 1000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${path.relative(ROOT, file)} does not exist`);
+    await sleep(500);
+  }
+  await sleep(500); // let the writer finish
+}
+
+/** Starts the fake provider; it prints one JSON line with its `url` once listening. */
+async function startFake(): Promise<{ child: Child; url: string }> {
+  await waitForFile(FAKE_ENTRY, Number(process.env.BENCH_FAKE_WAIT_S ?? 60));
+  let resolveUrl!: (url: string) => void;
+  const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
+  const child = startChild('fake provider', ['--import', 'tsx', FAKE_ENTRY, '--port', '0'], (line) => {
+    if (!line.startsWith('{')) return;
+    try {
+      const msg = JSON.parse(line) as { url?: unknown };
+      if (typeof msg.url === 'string') resolveUrl(msg.url.replace(/\/+$/, ''));
+    } catch {
+      // not the line we are waiting for
+    }
+  });
+  const url = await Promise.race([
+    urlSeen,
+    child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
+    sleep(30_000).then(() => Promise.reject(describeFailure(child, 'did not print its url within 30 s'))),
+  ]);
+  return { child, url };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+function gatewayYaml(fakeUrl: string, port: number): string {
+  return [
+    '# written by bench/overhead.ts',
+    `server: { host: 127.0.0.1, port: ${port} }`,
+    'logging: { level: warn }',
+    'providers:',
+    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
+    'deployments:',
+    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
+    'models:',
+    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Starts the gateway on a port picked here (its logs stay at `warn`, so per-request logging costs nothing and
+ * the `gateway listening` line is not printed) and waits for /healthz. Retries if the port was taken meanwhile.
+ */
+async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: Child; url: string }> {
+  const profDir = process.env.BENCH_CPU_PROF;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const configPath = path.join(tmpDir, 'gateway.yaml');
+    writeFileSync(configPath, gatewayYaml(fakeUrl, port));
+    const nodeArgs = ['--import', 'tsx'];
+    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
+    const child = startChild('gateway', [...nodeArgs, GATEWAY_ENTRY, '--config', configPath]);
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (!running(child)) {
+        const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
+        if (inUse && attempt < 3) break;
+        throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
+      }
+      if (Date.now() > deadline) throw describeFailure(child, 'did not answer /healthz within 30 s');
+      try {
+        const res = await fetch(`${url}/healthz`);
+        await res.arrayBuffer();
+        if (res.ok) return { child, url };
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- load generator
+
+interface Target {
+  name: 'direct' | 'gateway';
+  pool: Pool;
+  headers: Record<string, string>;
+  body: string;
+  streamBody: string;
+}
+
+function makeTarget(name: Target['name'], origin: string, model: string): Target {
+  const messages = [{ role: 'user', content: PROMPT }];
+  return {
+    name,
+    // One keep-alive pool per target, big enough for the highest concurrency.
+    pool: new Pool(origin, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 }),
+    headers: { 'content-type': 'application/json', authorization: 'Bearer bench-key' },
+    body: JSON.stringify({ model, messages }),
+    streamBody: JSON.stringify({ model, messages, stream: true }),
+  };
+}
+
+interface Sample {
+  ms: number;
+  /** x-gateway-overhead-ms, when the gateway answered. */
+  overheadMs?: number;
+}
+
+class BenchError extends Error {}
+
+function overheadHeader(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const v = headers['x-gateway-overhead-ms'];
+  const s = Array.isArray(v) ? v[0] : v;
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** One non-streamed chat request, timed from send to the last byte of the body. */
+async function completeOnce(t: Target): Promise<Sample> {
+  const t0 = performance.now();
+  const res = await t.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: t.headers, body: t.body });
+  const text = await res.body.text();
+  const ms = performance.now() - t0;
+  if (res.statusCode !== 200) throw new BenchError(`${t.name}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  const content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
+  if (content !== EXPECTED_TEXT) throw new BenchError(`${t.name}: unexpected answer ${JSON.stringify(content)}`);
+  return { ms, overheadMs: overheadHeader(res.headers) };
+}
+
+interface StreamSample {
+  /** Time to the first SSE event with non-empty choices[0].delta.content. */
+  ttftMs: number;
+  totalMs: number;
+  overheadMs?: number;
+}
+
+/** One streamed chat request: TTFT is when the bytes holding the first content event arrived. */
+async function streamOnce(t: Target): Promise<StreamSample> {
+  const t0 = performance.now();
+  const res = await t.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: t.headers, body: t.streamBody });
+  if (res.statusCode !== 200) throw new BenchError(`${t.name}: HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+  const decoder = new TextDecoder();
+  let buf = '';
+  let ttftMs: number | undefined;
+  let text = '';
+  let done = false;
+  for await (const chunk of res.body) {
+    const arrived = performance.now();
+    buf += decoder.decode(chunk as Uint8Array, { stream: true }).replace(/\r\n?/g, '\n');
+    for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
+      const event = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const data = event
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).replace(/^ /, ''))
+        .join('\n');
+      if (data === '') continue;
+      if (data === '[DONE]') {
+        done = true;
+        continue;
+      }
+      const parsed = JSON.parse(data) as { error?: unknown; choices?: Array<{ delta?: { content?: unknown } }> };
+      if (parsed.error) throw new BenchError(`${t.name}: error event in stream: ${data.slice(0, 300)}`);
+      const content = parsed.choices?.[0]?.delta?.content;
+      if (typeof content === 'string' && content !== '') {
+        ttftMs ??= arrived - t0;
+        text += content;
+      }
+    }
+  }
+  const totalMs = performance.now() - t0;
+  if (!done) throw new BenchError(`${t.name}: stream ended without [DONE]`);
+  if (text !== EXPECTED_TEXT) throw new BenchError(`${t.name}: unexpected streamed answer ${JSON.stringify(text)}`);
+  if (ttftMs === undefined) throw new BenchError(`${t.name}: stream had no content`);
+  return { ttftMs, totalMs, overheadMs: overheadHeader(res.headers) };
+}
+
+// ---------------------------------------------------------------------------------------------- statistics
+
+interface Summary {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+function summarize(values: number[]): Summary {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return { n, min: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
+  const q = (p: number) => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
+  const r = (x: number) => Math.round(x * 1e4) / 1e4;
+  return {
+    n,
+    min: r(s[0]!),
+    p50: r(q(50)),
+    p90: r(q(90)),
+    p99: r(q(99)),
+    p999: r(q(99.9)),
+    max: r(s[n - 1]!),
+    mean: r(s.reduce((a, b) => a + b, 0) / n),
+  };
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+// ---------------------------------------------------------------------------------------------- measurements
+
+/** Concurrency 1, alternating direct/gateway per request (ABBA order so neither always goes first). */
+async function measureSequential(direct: Target, gateway: Target) {
+  const { warmup, requests } = SETTINGS.sequential;
+  const lat = { direct: [] as number[], gateway: [] as number[] };
+  const overhead: number[] = [];
+  for (let i = 0; i < warmup + requests; i++) {
+    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
+    for (const t of order) {
+      const s = await completeOnce(t);
+      if (i < warmup) continue;
+      lat[t.name].push(s.ms);
+      if (t.name === 'gateway' && s.overheadMs !== undefined) overhead.push(s.overheadMs);
+    }
+  }
+  const d = summarize(lat.direct);
+  const g = summarize(lat.gateway);
+  return {
+    warmup,
+    requests,
+    direct: d,
+    gateway: g,
+    addedMs: { p50: round3(g.p50 - d.p50), p99: round3(g.p99 - d.p99), mean: round3(g.mean - d.mean) },
+    overheadHeaderMs: summarize(overhead),
+  };
+}
+
+async function measureStreaming(direct: Target, gateway: Target) {
+  const { warmup, requests } = SETTINGS.streaming;
+  const ttft = { direct: [] as number[], gateway: [] as number[] };
+  const total = { direct: [] as number[], gateway: [] as number[] };
+  const overhead: number[] = [];
+  for (let i = 0; i < warmup + requests; i++) {
+    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
+    for (const t of order) {
+      const s = await streamOnce(t);
+      if (i < warmup) continue;
+      ttft[t.name].push(s.ttftMs);
+      total[t.name].push(s.totalMs);
+      if (t.name === 'gateway' && s.overheadMs !== undefined) overhead.push(s.overheadMs);
+    }
+  }
+  const d = summarize(ttft.direct);
+  const g = summarize(ttft.gateway);
+  return {
+    warmup,
+    requests,
+    ttft: { direct: d, gateway: g },
+    total: { direct: summarize(total.direct), gateway: summarize(total.gateway) },
+    addedTtftMs: { p50: round3(g.p50 - d.p50), p99: round3(g.p99 - d.p99), mean: round3(g.mean - d.mean) },
+    overheadHeaderMs: summarize(overhead),
+  };
+}
+
+interface Phase {
+  target: Target['name'];
+  round: number;
+  requests: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  rps: number;
+  latencyMs: Summary;
+}
+
+/** `concurrency` closed-loop workers for `ms`; in-flight requests at the deadline are finished and counted. */
+async function closedLoop(t: Target, concurrency: number, ms: number, round: number): Promise<Phase> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const start = performance.now();
+  const deadline = start + ms;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      try {
+        latencies.push((await completeOnce(t)).ms);
+      } catch (err) {
+        errors++;
+        firstError ??= (err as Error).message;
+        if (errors > 100) throw new BenchError(`${t.name} at concurrency ${concurrency}: too many errors, first: ${firstError}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    target: t.name,
+    round,
+    requests: latencies.length,
+    errors,
+    ...(firstError ? { firstError } : {}),
+    seconds: round3(seconds),
+    rps: Math.round(latencies.length / seconds),
+    latencyMs: summarize(latencies),
+  };
+}
+
+async function measureThroughput(direct: Target, gateway: Target, resetFake: () => Promise<void>) {
+  const { concurrencies, rounds, phaseMs, warmupMs } = SETTINGS.throughput;
+  const out: Record<string, { concurrency: number; phases: Phase[]; directRps: number; gatewayRps: number; ratio: number }> = {};
+  for (const c of concurrencies) {
+    // Open the connections and warm both paths at this concurrency.
+    for (const t of [direct, gateway]) {
+      await closedLoop(t, c, warmupMs, -1);
+      await resetFake();
+    }
+    const phases: Phase[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? [direct, gateway] : [gateway, direct];
+      for (const t of order) {
+        await sleep(100);
+        phases.push(await closedLoop(t, c, phaseMs, r));
+        await resetFake(); // the fake keeps every request it received; do not let that grow through the run
+      }
+    }
+    const rate = (name: Target['name']) => {
+      const ps = phases.filter((p) => p.target === name);
+      return Math.round(ps.reduce((n, p) => n + p.requests, 0) / ps.reduce((s, p) => s + p.seconds, 0));
+    };
+    const directRps = rate('direct');
+    const gatewayRps = rate('gateway');
+    out[`c${c}`] = { concurrency: c, phases, directRps, gatewayRps, ratio: round3(gatewayRps / directRps) };
+    console.log(`  concurrency ${c}: direct ${directRps} req/s, gateway ${gatewayRps} req/s (${(100 * gatewayRps / directRps).toFixed(1)}%)`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+interface Row {
+  metric: string;
+  measured: string;
+  target: string;
+  result: string;
+}
+
+const fmtMs = (x: number) => `${x.toFixed(3)} ms`;
+
+function buildRows(seq: Awaited<ReturnType<typeof measureSequential>>, thr: Awaited<ReturnType<typeof measureThroughput>>, str: Awaited<ReturnType<typeof measureStreaming>>) {
+  const rows: Row[] = [];
+  const checks: Array<{ name: string; value: number; target: number; op: '<=' | '>='; pass: boolean }> = [];
+  const info = (metric: string, measured: string) => rows.push({ metric, measured, target: '—', result: '' });
+  const check = (metric: string, value: number, measured: string, op: '<=' | '>=', target: number, targetText: string) => {
+    const pass = op === '<=' ? value <= target : value >= target;
+    checks.push({ name: metric, value, target, op, pass });
+    rows.push({ metric, measured, target: `${op === '<=' ? '≤' : '≥'} ${targetText}`, result: pass ? 'PASS' : 'MISS' });
+  };
+
+  info('c=1 latency p50, direct / gateway', `${fmtMs(seq.direct.p50)} / ${fmtMs(seq.gateway.p50)}`);
+  info('c=1 latency p99, direct / gateway', `${fmtMs(seq.direct.p99)} / ${fmtMs(seq.gateway.p99)}`);
+  check('c=1 added latency p50', seq.addedMs.p50, fmtMs(seq.addedMs.p50), '<=', TARGETS.addedP50Ms, fmtMs(TARGETS.addedP50Ms));
+  check('c=1 added latency p99', seq.addedMs.p99, fmtMs(seq.addedMs.p99), '<=', TARGETS.addedP99Ms, fmtMs(TARGETS.addedP99Ms));
+  info('c=1 x-gateway-overhead-ms p50 / p99', `${fmtMs(seq.overheadHeaderMs.p50)} / ${fmtMs(seq.overheadHeaderMs.p99)}`);
+  for (const t of Object.values(thr)) {
+    info(`c=${t.concurrency} throughput, direct / gateway`, `${t.directRps} / ${t.gatewayRps} req/s`);
+    const pct = `${(100 * t.ratio).toFixed(1)}%`;
+    if (t.concurrency === 64) check(`c=64 throughput gateway/direct`, t.ratio, pct, '>=', TARGETS.throughputRatioC64, `${100 * TARGETS.throughputRatioC64}%`);
+    else info(`c=${t.concurrency} throughput gateway/direct`, pct);
+  }
+  info('stream TTFT p50, direct / gateway', `${fmtMs(str.ttft.direct.p50)} / ${fmtMs(str.ttft.gateway.p50)}`);
+  info('stream TTFT p99, direct / gateway', `${fmtMs(str.ttft.direct.p99)} / ${fmtMs(str.ttft.gateway.p99)}`);
+  info('stream added TTFT p50', fmtMs(str.addedTtftMs.p50));
+  check('stream added TTFT p99', str.addedTtftMs.p99, fmtMs(str.addedTtftMs.p99), '<=', TARGETS.addedTtftP99Ms, fmtMs(TARGETS.addedTtftP99Ms));
+  info('stream x-gateway-overhead-ms p50 / p99', `${fmtMs(str.overheadHeaderMs.p50)} / ${fmtMs(str.overheadHeaderMs.p99)}`);
+  return { rows, checks };
+}
+
+function textTable(rows: Row[]): string {
+  const head: Row = { metric: 'metric', measured: 'measured', target: 'target', result: 'result' };
+  const all = [head, ...rows];
+  const w = (k: keyof Row) => Math.max(...all.map((r) => r[k].length));
+  const line = (r: Row) => `${r.metric.padEnd(w('metric'))}  ${r.measured.padEnd(w('measured'))}  ${r.target.padEnd(w('target'))}  ${r.result}`;
+  return [line(head), '-'.repeat(w('metric') + w('measured') + w('target') + 12), ...rows.map(line)].join('\n');
+}
+
+function markdown(rows: Row[], meta: { date: string; node: string; cpus: number; cpuModel: string; quick: boolean; seconds: number }): string {
+  const esc = (s: string) => s.replaceAll('|', '\\|');
+  return [
+    '# Gateway overhead',
+    '',
+    `Run ${meta.date} · Node ${meta.node} · ${meta.cpus} CPUs (${meta.cpuModel}) · ${meta.seconds.toFixed(0)} s${meta.quick ? ' · QUICK run (noisy)' : ''}`,
+    '',
+    'Gateway (separate process) in front of the fake provider (separate process) vs. the fake provider called',
+    'directly, interleaved in the same run. Load generator: undici keep-alive pools in the bench process.',
+    '"Added" = gateway − direct at the same percentile. All three processes share the machine.',
+    '',
+    '| metric | measured | target | result |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${esc(r.metric)} | ${esc(r.measured)} | ${esc(r.target)} | ${r.result} |`),
+    '',
+    'Raw numbers: `overhead.json`. Reproduce with `npm run bench`.',
+    '',
+  ].join('\n');
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-'));
+  const targets: Target[] = [];
+  try {
+    console.log(`node ${process.version}, ${os.cpus().length} CPUs${QUICK ? ', QUICK run' : ''}`);
+    const fake = await startFake();
+    console.log(`fake provider: ${fake.url}`);
+    const gw = await startGateway(fake.url, tmpDir);
+    console.log(`gateway:       ${gw.url}`);
+
+    const control = new Pool(fake.url, { connections: 1 });
+    const resetFake = async () => {
+      const res = await control.request({ path: '/__reset', method: 'POST' });
+      await res.body.dump();
+    };
+    const violations = async (): Promise<string[]> => {
+      const res = await control.request({ path: '/__requests', method: 'GET' });
+      return ((await res.body.json()) as { violations?: string[] }).violations ?? [];
+    };
+
+    const direct = makeTarget('direct', fake.url, UPSTREAM_MODEL);
+    const gateway = makeTarget('gateway', gw.url, ALIAS);
+    targets.push(direct, gateway);
+
+    // Sanity: both paths answer the same thing, the gateway says who answered, and the fake saw valid requests.
+    for (const t of [direct, gateway]) {
+      await completeOnce(t);
+      await streamOnce(t);
+    }
+    {
+      const res = await gateway.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: gateway.headers, body: gateway.body });
+      await res.body.dump();
+      if (res.headers['x-gateway-deployment'] !== DEPLOYMENT || res.headers['x-gateway-fallback'] !== 'none')
+        throw new BenchError(`gateway did not answer via ${DEPLOYMENT} without fallback: ${JSON.stringify(res.headers)}`);
+      if (overheadHeader(res.headers) === undefined) console.warn('warning: the gateway sent no x-gateway-overhead-ms header');
+    }
+    const bad = await violations();
+    if (bad.length > 0) throw new BenchError(`the fake provider saw contract violations:\n${bad.join('\n')}`);
+    await resetFake();
+
+    console.log(`concurrency 1, non-stream: ${SETTINGS.sequential.warmup} warm-up + ${SETTINGS.sequential.requests} requests each ...`);
+    const sequential = await measureSequential(direct, gateway);
+    await resetFake();
+    console.log(`  added p50 ${fmtMs(sequential.addedMs.p50)}, p99 ${fmtMs(sequential.addedMs.p99)}`);
+
+    console.log(`streaming, concurrency 1: ${SETTINGS.streaming.warmup} warm-up + ${SETTINGS.streaming.requests} requests each ...`);
+    const streaming = await measureStreaming(direct, gateway);
+    await resetFake();
+    console.log(`  added TTFT p50 ${fmtMs(streaming.addedTtftMs.p50)}, p99 ${fmtMs(streaming.addedTtftMs.p99)}`);
+
+    const { concurrencies, rounds, phaseMs } = SETTINGS.throughput;
+    console.log(`throughput at concurrency ${concurrencies.join(' and ')}: ${rounds} rounds × ${phaseMs / 1000} s per target ...`);
+    const throughput = await measureThroughput(direct, gateway, resetFake);
+
+    await control.close();
+    const seconds = (performance.now() - started) / 1000;
+    const { rows, checks } = buildRows(sequential, throughput, streaming);
+    const meta = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      quick: QUICK,
+      seconds,
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const json = {
+      ...meta,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      loadavg: os.loadavg(),
+      settings: SETTINGS,
+      targets: TARGETS,
+      checks,
+      allPass: checks.every((c) => c.pass),
+      sequential,
+      streaming,
+      throughput,
+      units: { latency: 'ms', throughput: 'requests/s', ratio: 'gateway/direct' },
+    };
+    writeAtomically(path.join(RESULTS_DIR, 'overhead.json'), `${JSON.stringify(json, null, 2)}\n`);
+    writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta));
+
+    console.log(`\n${textTable(rows)}\n`);
+    console.log(`${checks.filter((c) => c.pass).length}/${checks.length} targets met; wrote bench/results/overhead.json and bench/results/overhead.md (${seconds.toFixed(0)} s)`);
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.pool.close()));
+    // Children stop gracefully (the gateway writes its CPU profile on SIGTERM), in reverse start order.
+    for (const c of [...children].reverse()) await stopChild(c);
+    rmSync(tmpDir, { recursive: true, force: true });
+    if (process.env.BENCH_CPU_PROF) console.log(`gateway CPU profile written to ${path.resolve(process.env.BENCH_CPU_PROF)}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
+  process.exitCode = 1;
+});

@@ -11,11 +11,17 @@
  *   - streaming at concurrency 1: time to first content chunk (TTFT), added TTFT p50/p99;
  *   - the gateway's own `x-gateway-overhead-ms` header, p50/p99.
  *
+ * A third target, measured the same way and interleaved with the other two, is a reference: a minimal Node
+ * pass-through proxy (bench/null-proxy.ts) in its own process. What it adds is the floor under the gateway's
+ * added latency on this machine (the extra process hop), so "gateway − reference" is what the gateway's own
+ * code costs. It has no targets; BENCH_REFERENCE=0 leaves it out.
+ *
  * Results: bench/results/overhead.json (raw numbers) and bench/results/overhead.md (the table). A missed
  * target is reported, never an error; the exit code is non-zero only if the benchmark itself could not run.
  *
  * Environment knobs (all optional):
  *   BENCH_QUICK=1          a much shorter run (for checking the script itself; results are noisy)
+ *   BENCH_REFERENCE=0      skip the minimal pass-through proxy reference
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
@@ -32,6 +38,7 @@ import { Pool } from 'undici';
 // ---------------------------------------------------------------------------------------------- settings
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const WITH_REFERENCE = process.env.BENCH_REFERENCE !== '0';
 const SETTINGS = {
   sequential: { warmup: QUICK ? 50 : 300, requests: QUICK ? 300 : 3000 },
   streaming: { warmup: QUICK ? 30 : 150, requests: QUICK ? 200 : 1000 },
@@ -48,6 +55,7 @@ const TARGETS = {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FAKE_ENTRY = path.join(ROOT, 'test/fake-provider/main.ts');
 const GATEWAY_ENTRY = path.join(ROOT, 'src/main.ts');
+const REFERENCE_ENTRY = path.join(ROOT, 'bench/null-proxy.ts');
 const RESULTS_DIR = path.join(ROOT, 'bench/results');
 
 const ALIAS = 'bench';
@@ -133,12 +141,11 @@ async function waitForFile(file: string, seconds: number): Promise<void> {
   await sleep(500); // let the writer finish
 }
 
-/** Starts the fake provider; it prints one JSON line with its `url` once listening. */
-async function startFake(): Promise<{ child: Child; url: string }> {
-  await waitForFile(FAKE_ENTRY, Number(process.env.BENCH_FAKE_WAIT_S ?? 60));
+/** Starts a child that prints one JSON line with its `url` once listening (the fake provider, the reference). */
+async function startUrlChild(name: string, args: string[]): Promise<{ child: Child; url: string }> {
   let resolveUrl!: (url: string) => void;
   const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
-  const child = startChild('fake provider', ['--import', 'tsx', FAKE_ENTRY, '--port', '0'], (line) => {
+  const child = startChild(name, ['--import', 'tsx', ...args], (line) => {
     if (!line.startsWith('{')) return;
     try {
       const msg = JSON.parse(line) as { url?: unknown };
@@ -147,12 +154,24 @@ async function startFake(): Promise<{ child: Child; url: string }> {
       // not the line we are waiting for
     }
   });
-  const url = await Promise.race([
-    urlSeen,
-    child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
-    sleep(30_000).then(() => Promise.reject(describeFailure(child, 'did not print its url within 30 s'))),
-  ]);
-  return { child, url };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const url = await Promise.race([
+      urlSeen,
+      child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(describeFailure(child, 'did not print its url within 30 s')), 30_000);
+      }),
+    ]);
+    return { child, url };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function startFake(): Promise<{ child: Child; url: string }> {
+  await waitForFile(FAKE_ENTRY, Number(process.env.BENCH_FAKE_WAIT_S ?? 60));
+  return startUrlChild('fake provider', [FAKE_ENTRY, '--port', '0']);
 }
 
 async function freePort(): Promise<number> {
@@ -217,8 +236,10 @@ async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: C
 
 // ---------------------------------------------------------------------------------------------- load generator
 
+type TargetName = 'direct' | 'reference' | 'gateway';
+
 interface Target {
-  name: 'direct' | 'gateway';
+  name: TargetName;
   pool: Pool;
   headers: Record<string, string>;
   body: string;

@@ -157,5 +157,5 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       fallback: mergePolicy(BUILTIN_FALLBACK, raw.defaults.fallback, a.fallback),
     };
   }
-  return { server: raw.server, logging: raw.logging, providers, deployments, models };
+  return { server: raw.server, logging: raw.logging, durable: raw.durable, providers, deployments, models };
 }

@@ -119,6 +119,42 @@ export const aliasSchema = z.strictObject({
   fallback: fallbackPolicySchema.optional(),
 });
 
+/**
+ * The durable path. Without `temporal.address` the gateway starts its own Temporal dev server (file-backed,
+ * so workflows survive a restart); with it, it connects to that cluster.
+ */
+export const durableSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  temporal: z
+    .strictObject({
+      address: z.string().min(1).optional(),
+      namespace: z.string().min(1).default('default'),
+      taskQueue: z.string().min(1).default('llm-gateway'),
+      apiKey: z.string().min(1).optional(),
+      tls: z
+        .union([
+          z.boolean(),
+          z.strictObject({ serverName: z.string().optional(), caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }),
+        ])
+        .optional(),
+      /** Base URL of the Temporal Web UI, for links (the dev server's own UI when embedded). */
+      uiUrl: z.string().optional(),
+    })
+    .prefault({}),
+  devServer: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(7233),
+      uiPort: z.number().int().min(0).max(65535).default(8233),
+      /** SQLite file; relative to the working directory. */
+      dbFile: z.string().min(1).default('.data/temporal.db'),
+    })
+    .prefault({}),
+  /** A provider call that sends no heartbeat for this long is presumed dead (its worker crashed) and retried. */
+  heartbeatTimeoutMs: z.number().int().min(1000).default(10_000),
+  /** Upper bound of one provider-call attempt, worker restarts included. */
+  attemptTimeoutMs: z.number().int().min(1000).default(600_000),
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -129,6 +165,7 @@ export const configSchema = z
       })
       .prefault({}),
     logging: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+    durable: durableSchema.prefault({}),
     providers: z.record(z.string().min(1), providerSchema),
     deployments: z.record(z.string().min(1), deploymentSchema),
     models: z.record(z.string().min(1), aliasSchema),

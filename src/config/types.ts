@@ -3,7 +3,10 @@
  * decision layer (and so the durable workflow) may see; provider keys live only in ProviderConfig.
  */
 import type { CompatiblePreset, ProviderType, WireQuirks } from './presets.js';
-import type { Capability, FallbackPolicy } from './schema.js';
+import type { Capability, FallbackPolicy, durableSchema } from './schema.js';
+import type { z } from 'zod';
+
+export type DurableConfig = z.infer<typeof durableSchema>;
 import type { Timeouts } from '../providers/http.js';
 
 export interface MockBehaviour {
@@ -62,6 +65,7 @@ export interface RoutingConfig {
 
 export interface GatewayConfig extends RoutingConfig {
   server: { host: string; port: number; bodyLimit: string };
+  durable: DurableConfig;
   logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   providers: Record<string, ProviderConfig>;
 }

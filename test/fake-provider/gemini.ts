@@ -20,7 +20,11 @@ export function geminiConversation(body: any): Conversation {
   const contents: Content[] = body.contents ?? [];
   const texts = [...textOf(body.systemInstruction)];
   // Tool results count like OpenAI tool messages do, so usage matches across protocols.
-  for (const c of contents) for (const p of c.parts) p.functionResponse ? stringLeaves(p.functionResponse.response, texts) : textOf({ parts: [p] }).forEach((t) => texts.push(t));
+  for (const c of contents)
+    for (const p of c.parts) {
+      if (p.functionResponse) stringLeaves(p.functionResponse.response, texts);
+      else if (typeof p.text === 'string') texts.push(p.text);
+    }
   const isUser = (c: Content | undefined) => c !== undefined && c.role !== 'model';
   const lastUser = [...contents].reverse().find((c) => isUser(c) && textOf(c).length > 0);
   const last = contents[contents.length - 1];

@@ -7,11 +7,11 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
-import { anthropicAdapter, anthropicErrorBody } from './anthropic.js';
 import { embedOpenAI, embedGemini } from './embeddings.js';
-import { geminiAdapter, geminiErrorBody } from './gemini.js';
-import { createOpenAIAdapter, openaiErrorBody } from './openai.js';
+import { Gone, readBody, sendJson, sleep, writeAsync } from './io.js';
+import { openaiErrorBody } from './openai.js';
 import { buildPlan, newId } from './reply.js';
+import { adapters, authFailure, idHeaders, invalidBody, modelList, protocolOf, route } from './routes.js';
 import { validateGeminiEmbed, validateOpenAIEmbeddings } from './shapes.js';
 import { StepSchema } from './types.js';
 import type { ChatAdapter, ChatContext, Frame, Plan, Protocol, ReceivedRequest, Step } from './types.js';
@@ -38,166 +38,6 @@ export interface FakeProvider {
   pendingSteps(): number;
   reset(): void;
   close(): Promise<void>;
-}
-
-const adapters: Record<Protocol, ChatAdapter> = {
-  openai: createOpenAIAdapter('openai'),
-  azure: createOpenAIAdapter('azure'),
-  anthropic: anthropicAdapter,
-  gemini: geminiAdapter,
-};
-
-type Route =
-  | { type: 'chat'; protocol: Protocol; urlModel?: string; urlStream?: boolean }
-  | { type: 'embeddings'; protocol: 'openai' | 'azure'; urlModel?: string }
-  | { type: 'gemini-embed'; urlModel: string; batch: boolean }
-  | { type: 'models' }
-  | { type: 'control'; name: string };
-
-const AZURE_RE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
-const GEMINI_RE = /^\/v1(?:beta)?\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/;
-
-function route(method: string, path: string): Route | undefined {
-  if (path.startsWith('/__')) return { type: 'control', name: `${method} ${path}` };
-  if (method === 'GET' && path === '/v1/models') return { type: 'models' };
-  if (method !== 'POST') return undefined;
-  if (path === '/v1/chat/completions') return { type: 'chat', protocol: 'openai' };
-  if (path === '/v1/embeddings') return { type: 'embeddings', protocol: 'openai' };
-  if (path === '/v1/messages') return { type: 'chat', protocol: 'anthropic' };
-  let m = AZURE_RE.exec(path);
-  if (m) {
-    const urlModel = decodeURIComponent(m[1]!);
-    return m[2] === 'embeddings' ? { type: 'embeddings', protocol: 'azure', urlModel } : { type: 'chat', protocol: 'azure', urlModel };
-  }
-  m = GEMINI_RE.exec(path);
-  if (m) {
-    const urlModel = decodeURIComponent(m[1]!);
-    if (m[2] === 'embedContent' || m[2] === 'batchEmbedContents') return { type: 'gemini-embed', urlModel, batch: m[2] === 'batchEmbedContents' };
-    return { type: 'chat', protocol: 'gemini', urlModel, urlStream: m[2] === 'streamGenerateContent' };
-  }
-  return undefined;
-}
-
-function protocolOf(r: Route): Protocol | undefined {
-  if (r.type === 'chat' || r.type === 'embeddings') return r.protocol;
-  if (r.type === 'gemini-embed') return 'gemini';
-  if (r.type === 'models') return 'openai';
-  return undefined;
-}
-
-/** Missing credentials/version answered exactly as each provider does. */
-function authFailure(protocol: Protocol, h: http.IncomingHttpHeaders, query: Record<string, string>, requestId: string) {
-  const bearer = /^Bearer\s+\S+/i.test(h.authorization ?? '');
-  switch (protocol) {
-    case 'openai':
-      if (!bearer)
-        return {
-          status: 401,
-          body: openaiErrorBody(
-            401,
-            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-            null,
-          ),
-        };
-      return undefined;
-    case 'azure':
-      if (!h['api-key'] && !bearer)
-        return {
-          status: 401,
-          body: openaiErrorBody(401, 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.', '401'),
-        };
-      if (!query['api-version']) return { status: 400, body: openaiErrorBody(400, 'Missing required query parameter: api-version', '400', 'api-version') };
-      return undefined;
-    case 'anthropic':
-      // The official SDK (v1.x) sends its API key as a Bearer token; x-api-key is the documented header.
-      if (!h['x-api-key'] && !bearer) return { status: 401, body: anthropicErrorBody(401, requestId, 'x-api-key header is required') };
-      if (!h['anthropic-version']) return { status: 400, body: anthropicErrorBody(400, requestId, 'anthropic-version: header is required') };
-      return undefined;
-    case 'gemini':
-      if (!h['x-goog-api-key'] && !query.key)
-        return {
-          status: 403,
-          body: geminiErrorBody(403, "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
-        };
-      return undefined;
-  }
-}
-
-function invalidBody(protocol: Protocol, issues: string[], requestId: string): unknown {
-  const message = issues.join('; ');
-  if (protocol === 'anthropic') return anthropicErrorBody(400, requestId, message);
-  if (protocol === 'gemini') return geminiErrorBody(400, message);
-  // OpenAI names the offending parameter.
-  const param = /^([^\s:]+):/.exec(issues[0] ?? '')?.[1];
-  return openaiErrorBody(400, message, null, param && param !== '(root)' ? param : null);
-}
-
-function idHeaders(protocol: Protocol, requestId: string): Record<string, string> {
-  if (protocol === 'anthropic') return { 'request-id': requestId };
-  if (protocol === 'azure') return { 'x-request-id': requestId, 'apim-request-id': requestId };
-  if (protocol === 'openai') return { 'x-request-id': requestId };
-  return {};
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed || res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/**
- * Set once the response is closed (finished or client gone). A plain object rather than an
- * AbortController: aborting one allocates a DOMException per request, measurable at benchmark rates.
- */
-class Gone {
-  aborted = false;
-  private listeners: Array<() => void> = [];
-  on(fn: () => void): void {
-    if (this.aborted) fn();
-    else this.listeners.push(fn);
-  }
-  off(fn: () => void): void {
-    this.listeners = this.listeners.filter((l) => l !== fn);
-  }
-  fire(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    const ls = this.listeners;
-    this.listeners = [];
-    ls.forEach((l) => l());
-  }
-}
-
-/** Resolves early (never rejects) when the client goes away, so no timer outlives its request. */
-function sleep(ms: number, signal: Gone): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.off(done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.on(done);
-  });
-}
-
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => resolve(undefined));
-    req.on('aborted', () => resolve(undefined));
-  });
-}
-
-function writeAsync(res: ServerResponse, data: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    res.write(data, () => resolve());
-  });
 }
 
 const ScriptBody = z.strictObject({ model: z.string().optional(), steps: z.array(StepSchema) });
@@ -414,7 +254,8 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
     }
     if (r.type === 'control') return handleControl(r.name, raw, res);
 
-    const protocol = protocolOf(r)!;
+    // GET /v1/models exists in both OpenAI and Anthropic; the version header tells them apart.
+    const protocol = r.type === 'models' && req.headers['anthropic-version'] ? 'anthropic' : protocolOf(r)!;
     const requestId = `req_${newId()}`;
     let body: any;
     let jsonError: string | undefined;
@@ -444,11 +285,7 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
       return sendJson(res, 400, invalidBody(protocol, [jsonError], requestId), idHeaders(protocol, requestId));
     }
 
-    if (r.type === 'models') {
-      const created = 1_700_000_000;
-      const ids = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'];
-      return sendJson(res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created, owned_by: 'system' })) });
-    }
+    if (r.type === 'models') return sendJson(res, 200, modelList(protocol), idHeaders(protocol, requestId));
     if (r.type === 'embeddings') {
       const issues = validateOpenAIEmbeddings(body, r.protocol === 'azure');
       if (issues.length) {

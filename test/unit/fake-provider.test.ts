@@ -375,6 +375,14 @@ describe('Anthropic (official SDK)', () => {
     expect(fake.violations[0]).toMatch(/messages\.1\.content\.0/);
   });
 
+  it('a stream cut before any content fails the SDK stream; models are listable', async () => {
+    fake.script({ kind: 'cut', afterChunks: 0 });
+    const err = await anthropic.messages.stream({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    const models = await anthropic.models.list();
+    expect(models.data[0]!.type).toBe('model');
+  });
+
   it('flags a tool_use left without its tool_result', async () => {
     const err = await anthropic.messages
       .create({
@@ -435,6 +443,12 @@ describe('Gemini (REST + SSE)', () => {
       { functionCall: { name: 'get_weather', args: { city: 'Tokyo' } } },
     ]);
     expect(fake.violations).toEqual([]);
+  });
+
+  it('streams a JSON array without alt=sse, as the API does', async () => {
+    const res = await post('g:streamGenerateContent', { contents: [{ parts: [{ text: 'array please' }] }] });
+    const chunks = JSON.parse(await res.text()) as Array<{ candidates: Array<{ content: { parts: Array<{ text: string }> } }> }>;
+    expect(chunks.map((c) => c.candidates[0]!.content.parts[0]!.text).join('')).toBe('Echo: array please');
   });
 
   it('uses google.rpc error bodies', async () => {

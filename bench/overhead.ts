@@ -76,6 +76,9 @@ interface Child {
 
 const children: Child[] = [];
 
+/** A failure the benchmark explains itself (no stack trace needed). */
+class BenchError extends Error {}
+
 function startChild(name: string, args: string[], onLine?: (line: string) => void): Child {
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const tail: string[] = [];
@@ -116,7 +119,7 @@ async function stopChild(child: Child, graceMs = 5000): Promise<void> {
 }
 
 function describeFailure(child: Child, what: string): Error {
-  return new Error(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
+  return new BenchError(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
 }
 
 // Last resort: whatever way this process ends, no child outlives it.
@@ -125,7 +128,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    console.error(`\n${signal}: stopping the fake provider and the gateway`);
+    console.error(`\n${signal}: stopping the child processes`);
     void Promise.all(children.map((c) => stopChild(c, 2000))).finally(() => process.exit(130));
   });
 }
@@ -185,11 +188,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function gatewayYaml(fakeUrl: string, port: number): string {
+/**
+ * The fast path only: the durable path (on by default) would start an embedded Temporal dev server and a worker
+ * inside the gateway process, which is not what this measures and would compete for the two cores.
+ */
+function gatewayYaml(fakeUrl: string, port: number, withDurableBlock: boolean): string {
   return [
     '# written by bench/overhead.ts',
     `server: { host: 127.0.0.1, port: ${port} }`,
     'logging: { level: warn }',
+    ...(withDurableBlock ? ['durable: { enabled: false }'] : []),
     'providers:',
     `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
     'deployments:',
@@ -204,12 +212,14 @@ function gatewayYaml(fakeUrl: string, port: number): string {
  * Starts the gateway on a port picked here (its logs stay at `warn`, so per-request logging costs nothing and
  * the `gateway listening` line is not printed) and waits for /healthz. Retries if the port was taken meanwhile.
  */
-async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: Child; url: string }> {
+async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: Child; url: string; yaml: string }> {
   const profDir = process.env.BENCH_CPU_PROF;
+  let withDurableBlock = true;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = path.join(tmpDir, 'gateway.yaml');
-    writeFileSync(configPath, gatewayYaml(fakeUrl, port));
+    const yaml = gatewayYaml(fakeUrl, port, withDurableBlock);
+    writeFileSync(configPath, yaml);
     const nodeArgs = ['--import', 'tsx'];
     if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
     const child = startChild('gateway', [...nodeArgs, GATEWAY_ENTRY, '--config', configPath]);
@@ -218,14 +228,17 @@ async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: C
     for (;;) {
       if (!running(child)) {
         const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
-        if (inUse && attempt < 3) break;
+        // A gateway without the durable path rejects the `durable` block as an unknown key: run it without.
+        const noDurable = withDurableBlock && child.tail.some((l) => /durable/.test(l) && /unrecognized|unknown/i.test(l));
+        if (noDurable) withDurableBlock = false;
+        if ((inUse || noDurable) && attempt < 4) break;
         throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
       }
       if (Date.now() > deadline) throw describeFailure(child, 'did not answer /healthz within 30 s');
       try {
         const res = await fetch(`${url}/healthz`);
         await res.arrayBuffer();
-        if (res.ok) return { child, url };
+        if (res.ok) return { child, url, yaml };
       } catch {
         // not listening yet
       }
@@ -264,7 +277,6 @@ interface Sample {
   overheadMs?: number;
 }
 
-class BenchError extends Error {}
 
 function overheadHeader(headers: Record<string, string | string[] | undefined>): number | undefined {
   const v = headers['x-gateway-overhead-ms'];
@@ -370,61 +382,109 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 // ---------------------------------------------------------------------------------------------- measurements
 
-/** Concurrency 1, alternating direct/gateway per request (ABBA order so neither always goes first). */
-async function measureSequential(direct: Target, gateway: Target) {
-  const { warmup, requests } = SETTINGS.sequential;
-  const lat = { direct: [] as number[], gateway: [] as number[] };
-  const overhead: number[] = [];
-  for (let i = 0; i < warmup + requests; i++) {
-    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
-    for (const t of order) {
-      const s = await completeOnce(t);
-      if (i < warmup) continue;
-      lat[t.name].push(s.ms);
-      if (t.name === 'gateway' && s.overheadMs !== undefined) overhead.push(s.overheadMs);
-    }
+/**
+ * Failed requests are counted per target (and left out of the latency statistics) instead of ending the run at
+ * the first one; more than ERROR_LIMIT of them in a measurement means something is broken, and the run stops.
+ */
+const ERROR_LIMIT = 25;
+
+class Errors {
+  readonly count: PerTarget<number> = {};
+  readonly first: PerTarget<string> = {};
+  constructor(private readonly what: string) {}
+  record(t: Target, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.count[t.name] = (this.count[t.name] ?? 0) + 1;
+    this.first[t.name] ??= message;
+    const total = Object.values(this.count).reduce((a, b) => a + b, 0);
+    if (total > ERROR_LIMIT) throw new BenchError(`${this.what}: more than ${ERROR_LIMIT} failed requests; first ${t.name} error: ${this.first[t.name]}`);
   }
-  const d = summarize(lat.direct);
-  const g = summarize(lat.gateway);
-  return {
-    warmup,
-    requests,
-    direct: d,
-    gateway: g,
-    addedMs: { p50: round3(g.p50 - d.p50), p99: round3(g.p99 - d.p99), mean: round3(g.mean - d.mean) },
-    overheadHeaderMs: summarize(overhead),
-  };
+  toJSON() {
+    return { count: this.count, first: this.first };
+  }
 }
 
-async function measureStreaming(direct: Target, gateway: Target) {
-  const { warmup, requests } = SETTINGS.streaming;
-  const ttft = { direct: [] as number[], gateway: [] as number[] };
-  const total = { direct: [] as number[], gateway: [] as number[] };
+/** Each iteration sends one request to every target, in an order rotated (and reversed) per iteration. */
+function orderFor<T>(items: T[], i: number): T[] {
+  const k = i % items.length;
+  const rotated = [...items.slice(k), ...items.slice(0, k)];
+  return Math.floor(i / items.length) % 2 === 0 ? rotated : rotated.reverse();
+}
+
+type PerTarget<T> = Partial<Record<TargetName, T>>;
+
+interface Added {
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+function addedOver(base: Summary, s: Summary): Added {
+  return { p50: round3(s.p50 - base.p50), p99: round3(s.p99 - base.p99), mean: round3(s.mean - base.mean) };
+}
+
+/** Concurrency 1, non-stream, targets interleaved request by request. */
+async function measureSequential(targets: Target[]) {
+  const { warmup, requests } = SETTINGS.sequential;
+  const lat = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const overhead: number[] = [];
+  const errors = new Errors('concurrency 1, non-stream');
   for (let i = 0; i < warmup + requests; i++) {
-    const order = i % 2 === 0 ? [direct, gateway] : [gateway, direct];
-    for (const t of order) {
-      const s = await streamOnce(t);
+    for (const t of orderFor(targets, i)) {
+      let s: Sample;
+      try {
+        s = await completeOnce(t);
+      } catch (err) {
+        errors.record(t, err);
+        continue;
+      }
       if (i < warmup) continue;
-      ttft[t.name].push(s.ttftMs);
-      total[t.name].push(s.totalMs);
+      lat.get(t.name)!.push(s.ms);
       if (t.name === 'gateway' && s.overheadMs !== undefined) overhead.push(s.overheadMs);
     }
   }
-  const d = summarize(ttft.direct);
-  const g = summarize(ttft.gateway);
-  return {
-    warmup,
-    requests,
-    ttft: { direct: d, gateway: g },
-    total: { direct: summarize(total.direct), gateway: summarize(total.gateway) },
-    addedTtftMs: { p50: round3(g.p50 - d.p50), p99: round3(g.p99 - d.p99), mean: round3(g.mean - d.mean) },
-    overheadHeaderMs: summarize(overhead),
-  };
+  const latencyMs: PerTarget<Summary> = {};
+  for (const [name, values] of lat) latencyMs[name] = summarize(values);
+  const addedMs: PerTarget<Added> = {};
+  for (const t of targets) if (t.name !== 'direct') addedMs[t.name] = addedOver(latencyMs.direct!, latencyMs[t.name]!);
+  return { warmup, requests, latencyMs, addedMs, overheadHeaderMs: summarize(overhead), errors: errors.toJSON() };
+}
+
+/** Concurrency 1, streamed, targets interleaved request by request: time to first content. */
+async function measureStreaming(targets: Target[]) {
+  const { warmup, requests } = SETTINGS.streaming;
+  const ttft = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
+  const total = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
+  const overhead: number[] = [];
+  const errors = new Errors('streaming');
+  for (let i = 0; i < warmup + requests; i++) {
+    for (const t of orderFor(targets, i)) {
+      let s: StreamSample;
+      try {
+        s = await streamOnce(t);
+      } catch (err) {
+        errors.record(t, err);
+        continue;
+      }
+      if (i < warmup) continue;
+      ttft.get(t.name)!.push(s.ttftMs);
+      total.get(t.name)!.push(s.totalMs);
+      if (t.name === 'gateway' && s.overheadMs !== undefined) overhead.push(s.overheadMs);
+    }
+  }
+  const ttftMs: PerTarget<Summary> = {};
+  const totalMs: PerTarget<Summary> = {};
+  for (const t of targets) {
+    ttftMs[t.name] = summarize(ttft.get(t.name)!);
+    totalMs[t.name] = summarize(total.get(t.name)!);
+  }
+  const addedTtftMs: PerTarget<Added> = {};
+  for (const t of targets) if (t.name !== 'direct') addedTtftMs[t.name] = addedOver(ttftMs.direct!, ttftMs[t.name]!);
+  return { warmup, requests, ttftMs, totalMs, addedTtftMs, overheadHeaderMs: summarize(overhead), errors: errors.toJSON() };
 }
 
 interface Phase {
-  target: Target['name'];
+  target: TargetName;
   round: number;
   requests: number;
   errors: number;
@@ -434,7 +494,7 @@ interface Phase {
   latencyMs: Summary;
 }
 
-/** `concurrency` closed-loop workers for `ms`; in-flight requests at the deadline are finished and counted. */
+/** `concurrency` closed-loop workers for `ms`; requests in flight at the deadline are finished and counted. */
 async function closedLoop(t: Target, concurrency: number, ms: number, round: number): Promise<Phase> {
   const latencies: number[] = [];
   let errors = 0;
@@ -448,7 +508,7 @@ async function closedLoop(t: Target, concurrency: number, ms: number, round: num
       } catch (err) {
         errors++;
         firstError ??= (err as Error).message;
-        if (errors > 100) throw new BenchError(`${t.name} at concurrency ${concurrency}: too many errors, first: ${firstError}`);
+        if (errors > ERROR_LIMIT) throw new BenchError(`${t.name} at concurrency ${concurrency}: too many errors, first: ${firstError}`);
       }
     }
   };
@@ -466,32 +526,42 @@ async function closedLoop(t: Target, concurrency: number, ms: number, round: num
   };
 }
 
-async function measureThroughput(direct: Target, gateway: Target, resetFake: () => Promise<void>) {
+interface ThroughputResult {
+  concurrency: number;
+  /** Requests/s over all rounds of each target (total requests / total time). */
+  rps: PerTarget<number>;
+  /** rps of each target / rps direct. */
+  ratio: PerTarget<number>;
+  phases: Phase[];
+}
+
+/** Phases of `phaseMs` per target, in rounds whose order rotates, so slow drifts hit every target alike. */
+async function measureThroughput(targets: Target[], resetFake: () => Promise<void>): Promise<ThroughputResult[]> {
   const { concurrencies, rounds, phaseMs, warmupMs } = SETTINGS.throughput;
-  const out: Record<string, { concurrency: number; phases: Phase[]; directRps: number; gatewayRps: number; ratio: number }> = {};
+  const out: ThroughputResult[] = [];
   for (const c of concurrencies) {
-    // Open the connections and warm both paths at this concurrency.
-    for (const t of [direct, gateway]) {
+    // Open the connections and warm every path at this concurrency.
+    for (const t of targets) {
       await closedLoop(t, c, warmupMs, -1);
       await resetFake();
     }
     const phases: Phase[] = [];
     for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? [direct, gateway] : [gateway, direct];
-      for (const t of order) {
+      for (const t of orderFor(targets, r)) {
         await sleep(100);
         phases.push(await closedLoop(t, c, phaseMs, r));
         await resetFake(); // the fake keeps every request it received; do not let that grow through the run
       }
     }
-    const rate = (name: Target['name']) => {
-      const ps = phases.filter((p) => p.target === name);
-      return Math.round(ps.reduce((n, p) => n + p.requests, 0) / ps.reduce((s, p) => s + p.seconds, 0));
-    };
-    const directRps = rate('direct');
-    const gatewayRps = rate('gateway');
-    out[`c${c}`] = { concurrency: c, phases, directRps, gatewayRps, ratio: round3(gatewayRps / directRps) };
-    console.log(`  concurrency ${c}: direct ${directRps} req/s, gateway ${gatewayRps} req/s (${(100 * gatewayRps / directRps).toFixed(1)}%)`);
+    const rps: PerTarget<number> = {};
+    for (const t of targets) {
+      const ps = phases.filter((p) => p.target === t.name);
+      rps[t.name] = Math.round(ps.reduce((n, p) => n + p.requests, 0) / ps.reduce((s, p) => s + p.seconds, 0));
+    }
+    const ratio: PerTarget<number> = {};
+    for (const t of targets) if (t.name !== 'direct') ratio[t.name] = round3(rps[t.name]! / rps.direct!);
+    out.push({ concurrency: c, rps, ratio, phases });
+    console.log(`  concurrency ${c}: ${targets.map((t) => `${t.name} ${rps[t.name]} req/s`).join(', ')}`);
   }
   return out;
 }
@@ -505,34 +575,72 @@ interface Row {
   result: string;
 }
 
-const fmtMs = (x: number) => `${x.toFixed(3)} ms`;
+interface Check {
+  name: string;
+  value: number;
+  op: '<=' | '>=';
+  target: number;
+  pass: boolean;
+}
 
-function buildRows(seq: Awaited<ReturnType<typeof measureSequential>>, thr: Awaited<ReturnType<typeof measureThroughput>>, str: Awaited<ReturnType<typeof measureStreaming>>) {
+const fmtMs = (x: number) => `${x.toFixed(3)} ms`;
+const fmtPct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function buildRows(
+  seq: Awaited<ReturnType<typeof measureSequential>>,
+  thr: ThroughputResult[],
+  str: Awaited<ReturnType<typeof measureStreaming>>,
+): { rows: Row[]; checks: Check[] } {
   const rows: Row[] = [];
-  const checks: Array<{ name: string; value: number; target: number; op: '<=' | '>='; pass: boolean }> = [];
+  const checks: Check[] = [];
   const info = (metric: string, measured: string) => rows.push({ metric, measured, target: '—', result: '' });
-  const check = (metric: string, value: number, measured: string, op: '<=' | '>=', target: number, targetText: string) => {
+  const check = (metric: string, value: number, measured: string, op: Check['op'], target: number, targetText: string) => {
     const pass = op === '<=' ? value <= target : value >= target;
-    checks.push({ name: metric, value, target, op, pass });
+    checks.push({ name: metric, value, op, target, pass });
     rows.push({ metric, measured, target: `${op === '<=' ? '≤' : '≥'} ${targetText}`, result: pass ? 'PASS' : 'MISS' });
   };
+  const lat = seq.latencyMs;
+  const ref = seq.addedMs.reference;
+  const gw = seq.addedMs.gateway!;
 
-  info('c=1 latency p50, direct / gateway', `${fmtMs(seq.direct.p50)} / ${fmtMs(seq.gateway.p50)}`);
-  info('c=1 latency p99, direct / gateway', `${fmtMs(seq.direct.p99)} / ${fmtMs(seq.gateway.p99)}`);
-  check('c=1 added latency p50', seq.addedMs.p50, fmtMs(seq.addedMs.p50), '<=', TARGETS.addedP50Ms, fmtMs(TARGETS.addedP50Ms));
-  check('c=1 added latency p99', seq.addedMs.p99, fmtMs(seq.addedMs.p99), '<=', TARGETS.addedP99Ms, fmtMs(TARGETS.addedP99Ms));
+  info('c=1 latency p50, direct / gateway', `${fmtMs(lat.direct!.p50)} / ${fmtMs(lat.gateway!.p50)}`);
+  info('c=1 latency p99, direct / gateway', `${fmtMs(lat.direct!.p99)} / ${fmtMs(lat.gateway!.p99)}`);
+  check('c=1 added latency p50', gw.p50, fmtMs(gw.p50), '<=', TARGETS.addedP50Ms, fmtMs(TARGETS.addedP50Ms));
+  check('c=1 added latency p99', gw.p99, fmtMs(gw.p99), '<=', TARGETS.addedP99Ms, fmtMs(TARGETS.addedP99Ms));
   info('c=1 x-gateway-overhead-ms p50 / p99', `${fmtMs(seq.overheadHeaderMs.p50)} / ${fmtMs(seq.overheadHeaderMs.p99)}`);
-  for (const t of Object.values(thr)) {
-    info(`c=${t.concurrency} throughput, direct / gateway`, `${t.directRps} / ${t.gatewayRps} req/s`);
-    const pct = `${(100 * t.ratio).toFixed(1)}%`;
-    if (t.concurrency === 64) check(`c=64 throughput gateway/direct`, t.ratio, pct, '>=', TARGETS.throughputRatioC64, `${100 * TARGETS.throughputRatioC64}%`);
-    else info(`c=${t.concurrency} throughput gateway/direct`, pct);
+  if (ref) info('(reference) c=1 added latency p50 / p99, minimal proxy', `${fmtMs(ref.p50)} / ${fmtMs(ref.p99)}`);
+
+  for (const t of thr) {
+    info(`c=${t.concurrency} throughput, direct / gateway`, `${t.rps.direct} / ${t.rps.gateway} req/s`);
+    const ratio = t.ratio.gateway!;
+    if (t.concurrency === 64) check('c=64 throughput gateway/direct', ratio, fmtPct(ratio), '>=', TARGETS.throughputRatioC64, fmtPct(TARGETS.throughputRatioC64));
+    else info(`c=${t.concurrency} throughput gateway/direct`, fmtPct(ratio));
   }
-  info('stream TTFT p50, direct / gateway', `${fmtMs(str.ttft.direct.p50)} / ${fmtMs(str.ttft.gateway.p50)}`);
-  info('stream TTFT p99, direct / gateway', `${fmtMs(str.ttft.direct.p99)} / ${fmtMs(str.ttft.gateway.p99)}`);
-  info('stream added TTFT p50', fmtMs(str.addedTtftMs.p50));
-  check('stream added TTFT p99', str.addedTtftMs.p99, fmtMs(str.addedTtftMs.p99), '<=', TARGETS.addedTtftP99Ms, fmtMs(TARGETS.addedTtftP99Ms));
+  for (const t of thr)
+    if (t.ratio.reference !== undefined)
+      info(`(reference) c=${t.concurrency} throughput minimal proxy/direct`, `${t.rps.reference} req/s, ${fmtPct(t.ratio.reference)}`);
+
+  const ttft = str.ttftMs;
+  const gwT = str.addedTtftMs.gateway!;
+  const refT = str.addedTtftMs.reference;
+  info('stream TTFT p50, direct / gateway', `${fmtMs(ttft.direct!.p50)} / ${fmtMs(ttft.gateway!.p50)}`);
+  info('stream TTFT p99, direct / gateway', `${fmtMs(ttft.direct!.p99)} / ${fmtMs(ttft.gateway!.p99)}`);
+  info('stream added TTFT p50', fmtMs(gwT.p50));
+  check('stream added TTFT p99', gwT.p99, fmtMs(gwT.p99), '<=', TARGETS.addedTtftP99Ms, fmtMs(TARGETS.addedTtftP99Ms));
   info('stream x-gateway-overhead-ms p50 / p99', `${fmtMs(str.overheadHeaderMs.p50)} / ${fmtMs(str.overheadHeaderMs.p99)}`);
+  if (refT) info('(reference) stream added TTFT p50 / p99, minimal proxy', `${fmtMs(refT.p50)} / ${fmtMs(refT.p99)}`);
+
+  // Failed requests over the whole run (left out of the statistics above).
+  const names = Object.keys(seq.latencyMs) as TargetName[];
+  const failed = names.map(
+    (n) => (seq.errors.count[n] ?? 0) + (str.errors.count[n] ?? 0) + thr.reduce((a, t) => a + t.phases.filter((p) => p.target === n).reduce((b, p) => b + p.errors, 0), 0),
+  );
+  rows.push({
+    metric: `failed requests, ${names.join(' / ')}`,
+    measured: failed.join(' / '),
+    target: '0',
+    result: failed.some((f) => f > 0) ? 'ERRORS' : 'PASS',
+  });
   return { rows, checks };
 }
 
@@ -540,20 +648,36 @@ function textTable(rows: Row[]): string {
   const head: Row = { metric: 'metric', measured: 'measured', target: 'target', result: 'result' };
   const all = [head, ...rows];
   const w = (k: keyof Row) => Math.max(...all.map((r) => r[k].length));
-  const line = (r: Row) => `${r.metric.padEnd(w('metric'))}  ${r.measured.padEnd(w('measured'))}  ${r.target.padEnd(w('target'))}  ${r.result}`;
+  const line = (r: Row) => `${r.metric.padEnd(w('metric'))}  ${r.measured.padEnd(w('measured'))}  ${r.target.padEnd(w('target'))}  ${r.result}`.trimEnd();
   return [line(head), '-'.repeat(w('metric') + w('measured') + w('target') + 12), ...rows.map(line)].join('\n');
 }
 
-function markdown(rows: Row[], meta: { date: string; node: string; cpus: number; cpuModel: string; quick: boolean; seconds: number }): string {
+interface Meta {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  quick: boolean;
+  seconds: number;
+}
+
+function markdown(rows: Row[], meta: Meta, reference: boolean): string {
   const esc = (s: string) => s.replaceAll('|', '\\|');
   return [
     '# Gateway overhead',
     '',
     `Run ${meta.date} · Node ${meta.node} · ${meta.cpus} CPUs (${meta.cpuModel}) · ${meta.seconds.toFixed(0)} s${meta.quick ? ' · QUICK run (noisy)' : ''}`,
     '',
-    'Gateway (separate process) in front of the fake provider (separate process) vs. the fake provider called',
-    'directly, interleaved in the same run. Load generator: undici keep-alive pools in the bench process.',
-    '"Added" = gateway − direct at the same percentile. All three processes share the machine.',
+    'The gateway (its own process) in front of the fake provider (its own process), against the fake provider',
+    'called directly, interleaved in the same run; the load generator (undici keep-alive pools) is a third process',
+    'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
+    'fast path only (`durable: { enabled: false }`, logging at `warn`), from source via tsx.',
+    ...(reference
+      ? [
+          '"(reference)" rows are a minimal Node pass-through proxy (`bench/null-proxy.ts`: node:http in, undici out,',
+          'no routing, validation or logging) measured the same way: the floor an extra Node process hop sets here.',
+        ]
+      : []),
     '',
     '| metric | measured | target | result |',
     '|---|---|---|---|',
@@ -575,15 +699,20 @@ function writeAtomically(file: string, text: string): void {
 async function main(): Promise<void> {
   const started = performance.now();
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-'));
-  const targets: Target[] = [];
+  const pools: Pool[] = [];
   try {
     console.log(`node ${process.version}, ${os.cpus().length} CPUs${QUICK ? ', QUICK run' : ''}`);
     const fake = await startFake();
     console.log(`fake provider: ${fake.url}`);
     const gw = await startGateway(fake.url, tmpDir);
     console.log(`gateway:       ${gw.url}`);
+    const ref = WITH_REFERENCE
+      ? await startUrlChild('reference proxy', [REFERENCE_ENTRY, '--upstream', fake.url, '--model', UPSTREAM_MODEL, '--port', '0'])
+      : undefined;
+    if (ref) console.log(`reference:     ${ref.url} (minimal pass-through proxy)`);
 
     const control = new Pool(fake.url, { connections: 1 });
+    pools.push(control);
     const resetFake = async () => {
       const res = await control.request({ path: '/__reset', method: 'POST' });
       await res.body.dump();
@@ -595,10 +724,12 @@ async function main(): Promise<void> {
 
     const direct = makeTarget('direct', fake.url, UPSTREAM_MODEL);
     const gateway = makeTarget('gateway', gw.url, ALIAS);
-    targets.push(direct, gateway);
+    const targets = [direct, gateway];
+    if (ref) targets.splice(1, 0, makeTarget('reference', ref.url, ALIAS));
+    pools.push(...targets.map((t) => t.pool));
 
-    // Sanity: both paths answer the same thing, the gateway says who answered, and the fake saw valid requests.
-    for (const t of [direct, gateway]) {
+    // Sanity: every path gives the same answer, the gateway says who answered, and the fake saw valid requests.
+    for (const t of targets) {
       await completeOnce(t);
       await streamOnce(t);
     }
@@ -613,61 +744,66 @@ async function main(): Promise<void> {
     if (bad.length > 0) throw new BenchError(`the fake provider saw contract violations:\n${bad.join('\n')}`);
     await resetFake();
 
-    console.log(`concurrency 1, non-stream: ${SETTINGS.sequential.warmup} warm-up + ${SETTINGS.sequential.requests} requests each ...`);
-    const sequential = await measureSequential(direct, gateway);
+    const names = targets.map((t) => t.name).join(', ');
+    console.log(`concurrency 1, non-stream (${names}): ${SETTINGS.sequential.warmup} warm-up + ${SETTINGS.sequential.requests} requests each ...`);
+    const sequential = await measureSequential(targets);
     await resetFake();
-    console.log(`  added p50 ${fmtMs(sequential.addedMs.p50)}, p99 ${fmtMs(sequential.addedMs.p99)}`);
+    console.log(`  gateway added p50 ${fmtMs(sequential.addedMs.gateway!.p50)}, p99 ${fmtMs(sequential.addedMs.gateway!.p99)}`);
 
     console.log(`streaming, concurrency 1: ${SETTINGS.streaming.warmup} warm-up + ${SETTINGS.streaming.requests} requests each ...`);
-    const streaming = await measureStreaming(direct, gateway);
+    const streaming = await measureStreaming(targets);
     await resetFake();
-    console.log(`  added TTFT p50 ${fmtMs(streaming.addedTtftMs.p50)}, p99 ${fmtMs(streaming.addedTtftMs.p99)}`);
+    console.log(`  gateway added TTFT p50 ${fmtMs(streaming.addedTtftMs.gateway!.p50)}, p99 ${fmtMs(streaming.addedTtftMs.gateway!.p99)}`);
 
     const { concurrencies, rounds, phaseMs } = SETTINGS.throughput;
     console.log(`throughput at concurrency ${concurrencies.join(' and ')}: ${rounds} rounds × ${phaseMs / 1000} s per target ...`);
-    const throughput = await measureThroughput(direct, gateway, resetFake);
+    const throughput = await measureThroughput(targets, resetFake);
 
-    await control.close();
     const seconds = (performance.now() - started) / 1000;
     const { rows, checks } = buildRows(sequential, throughput, streaming);
-    const meta = {
+    const meta: Meta = {
       date: new Date().toISOString(),
       node: process.version,
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
       quick: QUICK,
-      seconds,
+      seconds: round3(seconds),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     const json = {
       ...meta,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       loadavg: os.loadavg(),
-      settings: SETTINGS,
+      settings: { ...SETTINGS, reference: WITH_REFERENCE },
+      gatewayConfig: gw.yaml,
       targets: TARGETS,
       checks,
       allPass: checks.every((c) => c.pass),
+      units: { latency: 'ms', throughput: 'requests/s', ratio: 'target rps / direct rps', added: 'target − direct at the same percentile' },
       sequential,
       streaming,
       throughput,
-      units: { latency: 'ms', throughput: 'requests/s', ratio: 'gateway/direct' },
     };
     writeAtomically(path.join(RESULTS_DIR, 'overhead.json'), `${JSON.stringify(json, null, 2)}\n`);
-    writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta));
+    writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta, WITH_REFERENCE));
 
     console.log(`\n${textTable(rows)}\n`);
     console.log(`${checks.filter((c) => c.pass).length}/${checks.length} targets met; wrote bench/results/overhead.json and bench/results/overhead.md (${seconds.toFixed(0)} s)`);
   } finally {
-    await Promise.allSettled(targets.map((t) => t.pool.close()));
-    // Children stop gracefully (the gateway writes its CPU profile on SIGTERM), in reverse start order.
+    await Promise.allSettled(pools.map((p) => p.close()));
+    // Children stop gracefully (the gateway writes its CPU profile on SIGTERM), last started first.
     for (const c of [...children].reverse()) await stopChild(c);
     rmSync(tmpDir, { recursive: true, force: true });
-    if (process.env.BENCH_CPU_PROF) console.log(`gateway CPU profile written to ${path.resolve(process.env.BENCH_CPU_PROF)}`);
+    if (process.env.BENCH_CPU_PROF) console.log(`gateway CPU profile in ${path.resolve(process.env.BENCH_CPU_PROF)}`);
   }
 }
 
 main().catch((err: unknown) => {
-  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`benchmark failed: ${message}`);
   if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
+  // What the children said last (the gateway logs its errors at warn and above) usually tells why.
+  if (!message.includes('--- last output of'))
+    for (const c of children) if (c.tail.length > 0) console.error(`--- last output of ${c.name} ---\n${c.tail.slice(-15).join('\n')}`);
   process.exitCode = 1;
 });

@@ -1,30 +1,49 @@
-/** Assembles a running gateway (config → executor → app → HTTP server) and takes it down again. */
+/**
+ * Assembles a running gateway and takes it down again. One binary, three roles:
+ * - `all` (default): HTTP server + worker, and an embedded Temporal dev server when no address is configured;
+ * - `gateway`: HTTP server only, submitting durable requests to a Temporal cluster;
+ * - `worker`: the durable path's worker only.
+ */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Worker } from '@temporalio/worker';
 import type { GatewayConfig } from './config/types.js';
+import { temporalTarget } from './durable/connection.js';
+import { startDevServer, type DevServer } from './durable/dev-server.js';
+import { DurableRequests } from './durable/requests.js';
+import { ensureTemporalCli } from './durable/temporal-cli.js';
+import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { createApp } from './ingress/app.js';
 import { createLogger } from './observability/logger.js';
 import { closeHttpPools } from './providers/http.js';
 
+export type Role = 'all' | 'gateway' | 'worker';
+
 export interface RunningGateway {
+  /** The HTTP base URL (absent for a worker-only process). */
   url: string;
-  server: Server;
+  server?: Server;
+  temporalAddress?: string;
+  temporalUiUrl?: string;
   close(): Promise<void>;
 }
 
 export interface GatewayOptions {
+  role?: Role;
   logger?: Logger;
   executorDeps?: Partial<ExecutorDeps>;
   /** Overrides config.server.port (0 = any free port, as tests use). */
   port?: number;
+  /** Overrides config.durable.temporal.address (tests point every process at one dev server). */
+  temporalAddress?: string;
+  worker?: GatewayWorkerOptions;
 }
 
-export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<RunningGateway> {
-  const logger = opts.logger ?? createLogger(config.logging.level);
+async function listen(config: GatewayConfig, opts: GatewayOptions, durable: DurableRequests | undefined, logger: Logger) {
   const executor = new FastPathExecutor(config, opts.executorDeps);
-  const app = createApp({ config, executor, logger });
+  const app = createApp({ config, executor, logger, durable });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(opts.port ?? config.server.port, config.server.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -33,15 +52,68 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   server.headersTimeout = 66_000;
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    server,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await closeHttpPools();
-    },
+  return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+}
+
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<RunningGateway> {
+  const role = opts.role ?? 'all';
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  const cleanups: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => logger.error({ err }, 'shutdown step failed'));
+    await closeHttpPools();
   };
+
+  try {
+    let durable: DurableRequests | undefined;
+    let devServer: DevServer | undefined;
+    let address = opts.temporalAddress ?? config.durable.temporal.address;
+    if (config.durable.enabled || role === 'worker') {
+      if (!address) {
+        if (role !== 'all') throw new Error(`role '${role}' needs durable.temporal.address (the embedded dev server runs only with role 'all')`);
+        const dev = config.durable.devServer;
+        devServer = await startDevServer({ cli: ensureTemporalCli(process.cwd(), (m) => logger.info(m)), port: dev.port, uiPort: dev.uiPort, dbFile: dev.dbFile, namespace: config.durable.temporal.namespace });
+        cleanups.push(() => devServer!.stop());
+        address = devServer.address;
+        logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
+      }
+      const target = temporalTarget(config.durable, address);
+      if (role !== 'gateway') {
+        const { worker, connection } = await createGatewayWorker(config, target, { logger, ...opts.worker });
+        const running = runWorker(worker, logger);
+        cleanups.push(async () => {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+          await connection.close();
+        });
+      }
+      if (role !== 'worker') {
+        durable = await DurableRequests.connect(config, target);
+        cleanups.push(() => durable!.close());
+      }
+    }
+    if (role === 'worker') {
+      return { url: '', temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
+    }
+    const { server, url } = await listen(config, opts, durable, logger);
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+    return { url, server, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+async function runWorker(worker: Worker, logger: Logger): Promise<void> {
+  try {
+    await worker.run();
+  } catch (err) {
+    logger.error({ err }, 'durable worker stopped with an error');
+  }
 }

@@ -1,9 +1,9 @@
 /**
- * Entry point: `tsx src/main.ts --config gateway.yaml` (or GATEWAY_CONFIG=...). A bad config stops here with
- * every problem named by its path.
+ * Entry point: `tsx src/main.ts --config gateway.yaml [--role all|gateway|worker]` (or GATEWAY_CONFIG /
+ * GATEWAY_ROLE). A bad config stops here with every problem named by its path.
  */
 import { ConfigError, configPathFrom, loadConfig } from './config/load.js';
-import { startGateway } from './gateway.js';
+import { startGateway, type Role } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 
 async function main(): Promise<void> {
@@ -22,9 +22,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const role = roleFrom(process.argv.slice(2), process.env);
   const logger = createLogger(config.logging.level);
-  const gateway = await startGateway(config, { logger });
-  logger.info({ url: gateway.url, models: Object.keys(config.models) }, 'gateway listening');
+  // A prebuilt workflow bundle (GATEWAY_WORKFLOW_BUNDLE) saves the worker its start-up bundling.
+  const bundle = process.env.GATEWAY_WORKFLOW_BUNDLE;
+  const gateway = await startGateway(config, {
+    logger,
+    role,
+    temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
+    worker: bundle ? { workflowBundle: { codePath: bundle } } : undefined,
+  });
+  logger.info(
+    { role, url: gateway.url || undefined, temporal: gateway.temporalAddress, temporalUi: gateway.temporalUiUrl, models: Object.keys(config.models) },
+    role === 'worker' ? 'worker running' : 'gateway listening',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -38,4 +49,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-void main();
+function roleFrom(argv: string[], env: NodeJS.ProcessEnv): Role {
+  const i = argv.indexOf('--role');
+  const raw = (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--role='))?.slice(7)) ?? env.GATEWAY_ROLE ?? 'all';
+  if (raw !== 'all' && raw !== 'gateway' && raw !== 'worker') {
+    console.error(`Unknown role '${raw}': use all, gateway or worker.`);
+    process.exit(2);
+  }
+  return raw;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

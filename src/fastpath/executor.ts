@@ -5,28 +5,13 @@
  */
 import type { GatewayConfig } from '../config/types.js';
 import { nextMove } from '../decision/fallback.js';
-import { planRoute, type Plan, type PlanStep, type Stage } from '../decision/plan.js';
+import { planRoute, type Plan, type PlanStep } from '../decision/plan.js';
 import type { RequestTraits } from '../decision/traits.js';
-import { ProviderError, type ErrorKind } from '../providers/errors.js';
+import { describeMove, type Attempt } from '../decision/attempt.js';
+import { ProviderError } from '../providers/errors.js';
 import { adapterFor } from '../providers/registry.js';
 import type { ProviderAdapter, Target } from '../providers/types.js';
 import { abortableSleep } from '../util/sleep.js';
-
-export interface Attempt {
-  deployment: string;
-  provider: string;
-  alias: string;
-  stage: Stage;
-  /** 1-based count of calls to this deployment within the request. */
-  attempt: number;
-  outcome: 'ok' | 'error';
-  kind?: ErrorKind;
-  status?: number;
-  message?: string;
-  latencyMs: number;
-  /** What the decision layer did next, for the attempt trail. */
-  next?: string;
-}
 
 export interface Timing {
   /** Time awaiting upstream calls. */
@@ -38,6 +23,8 @@ export interface Timing {
 export type RunOutcome<T> =
   | { kind: 'answered'; value: T; target: Target; step: PlanStep; attempts: Attempt[]; timing: Timing }
   | { kind: 'catch_all'; presetAnswer?: string; reason: string; lastError?: ProviderError; attempts: Attempt[]; timing: Timing };
+
+export type { Attempt };
 
 /** The upstream's error goes back to the client as is (a 4xx that no other deployment would fix). */
 export class UpstreamRejected extends Error {
@@ -131,7 +118,7 @@ export class FastPathExecutor {
         attempts.push(record);
 
         const move = nextMove(this.config, plan, stepIndex, attemptNo, err, this.deps.random);
-        record.next = move.action === 'retry' ? `retry in ${move.delayMs} ms` : move.action === 'advance' ? `switch to ${plan.steps[move.step]!.deployment}` : move.action;
+        record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
         this.deps.onAttempt?.(record);
 
         if (move.action === 'return_error') throw new UpstreamRejected(err, attempts);

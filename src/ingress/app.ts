@@ -11,6 +11,7 @@ import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
 import { getModelHandler, listModelsHandler } from './routes/models.js';
+import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from './routes/requests.js';
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -26,6 +27,9 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/v1/models/:model', getModelHandler(ctx));
   app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
   app.post('/v1/embeddings', embeddingsHandler(ctx));
+  app.post('/v1/requests', submitRequestHandler(ctx));
+  app.get('/v1/requests/:id', getRequestHandler(ctx));
+  app.delete('/v1/requests/:id', cancelRequestHandler(ctx));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, `Unknown request URL: ${req.method} ${req.path}`, 'invalid_request_error', 'unknown_url'));

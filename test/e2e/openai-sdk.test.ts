@@ -8,6 +8,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 
 const yaml = `
 server: { host: 127.0.0.1 }
+durable: { enabled: false }
 providers:
   oa: { type: openai, baseUrl: "{{FAKE}}/v1", apiKey: sk-upstream-openai, timeouts: { firstByteMs: 400, idleMs: 400 } }
   az: { type: azure-openai, baseUrl: "{{FAKE}}", apiKey: az-upstream-key }

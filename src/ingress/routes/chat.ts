@@ -21,6 +21,10 @@ import type { AppContext } from '../context.js';
 import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../errors.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
 import { trailOf } from '../request-log.js';
+import { tenantOf } from '../tenant.js';
+import { chunksOf } from '../../protocol/chunks-of.js';
+import { httpErrorOfWorkflow } from './durable-errors.js';
+import { idempotencyKeyOf, requireDurable } from './requests.js';
 import { clientAbortSignal, requestStart } from '../request-scope.js';
 
 export function parseChatRequest(body: unknown): ChatRequest {
@@ -46,7 +50,8 @@ export function chatCompletionsHandler(ctx: AppContext) {
     const plan = planFor(ctx, request.model, requestTraits(request));
     const signal = clientAbortSignal(req, res);
     Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [] });
-    if (request.stream) await streamChat(ctx, request, plan, req, res, signal);
+    if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal);
+    else if (request.stream) await streamChat(ctx, request, plan, req, res, signal);
     else await completeChat(ctx, request, plan, req, res, signal);
   };
 }
@@ -91,13 +96,17 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
     });
     opened = outcome.value;
   }
+  await writeSse(ctx, res, opened, request.stream_options?.include_usage === true, signal, outcome.kind === 'answered' ? outcome.target.deployment.name : undefined);
+}
+
+/** Writes a committed stream to the client; a failure after output ends it with an error event, never [DONE]. */
+export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStream, includeUsage: boolean, signal: AbortSignal, deployment?: string) {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  const includeUsage = request.stream_options?.include_usage === true;
   const forward = async (chunk: ChatCompletionChunk) => {
     if (chunk.choices.length === 0 && !includeUsage) return;
     if (!includeUsage) delete chunk.usage;
@@ -117,7 +126,7 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
     const failure = err instanceof ProviderError ? err : undefined;
     if (failure) failure.afterOutput = true;
     ctx.logger.warn(
-      { deployment: outcome.kind === 'answered' ? outcome.target.deployment.name : undefined, kind: failure?.kind, err: failure ? undefined : err },
+      { deployment, kind: failure?.kind, err: failure ? undefined : err },
       'stream failed after output was sent; ending it with an error event',
     );
     res.end(
@@ -136,3 +145,42 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
   }
 }
 
+/** `x-gateway-durable: true` (or `1`) runs the call as a workflow and answers when it ends. */
+export function wantsDurable(req: Request): boolean {
+  const v = req.get('x-gateway-durable');
+  return v === 'true' || v === '1';
+}
+
+/**
+ * The durable path for a plain OpenAI client. If the client goes away the workflow keeps running (that is the
+ * point of durability); a retry with the same Idempotency-Key finds the same request and its result.
+ */
+async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal) {
+  const durable = requireDurable(ctx);
+  let run;
+  try {
+    run = await durable.run(request, { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req) }, signal);
+  } catch (err) {
+    throw httpErrorOfWorkflow(err, request.model) ?? err;
+  }
+  const { id, result } = run;
+  const trail = trailOf(res);
+  trail.attempts = result.attempts;
+  trail.catchAll = result.outcome === 'catch_all';
+  res.setHeader('x-gateway-request-id', id);
+  const upstreamMs = result.attempts.reduce((n, a) => n + a.latencyMs, 0);
+  setGatewayHeaders(
+    res,
+    requestStart(req),
+    performance.now(),
+    result.attempts,
+    { upstreamMs, waitedMs: 0 },
+    result.deployment && result.provider ? { deployment: result.deployment, provider: result.provider } : undefined,
+    trail.catchAll,
+  );
+  if (request.stream) {
+    await writeSse(ctx, res, { head: chunksOf(result.completion) }, request.stream_options?.include_usage === true, signal, result.deployment);
+    return;
+  }
+  res.json(result.completion);
+}

@@ -1,0 +1,121 @@
+/**
+ * The durable path's activities: thin wrappers over the same decision logic and adapters the fast path uses.
+ * Keys are resolved here from the worker's config and never leave the worker; history holds deployment names.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { GatewayConfig, RoutingConfig } from '../src/config/types.js';
+import { describeMove, type Attempt } from '../src/decision/attempt.js';
+import { nextMove } from '../src/decision/fallback.js';
+import { NoRouteError, planRoute, type Plan } from '../src/decision/plan.js';
+import { requestTraits } from '../src/decision/traits.js';
+import type {
+  CallProviderInput,
+  CallProviderResult,
+  CatchAllResult,
+  DurableRequestInput,
+  ProviderFailureDetails,
+  RouteResult,
+} from '../src/durable/types.js';
+import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
+import { presetCompletion } from '../src/fastpath/catch-all.js';
+import { CompletionAccumulator } from '../src/protocol/accumulate.js';
+import type { ChatRequest } from '../src/protocol/chat-request.js';
+import type { ChatCompletion } from '../src/protocol/chat-response.js';
+import { ProviderError } from '../src/providers/errors.js';
+import { adapterFor } from '../src/providers/registry.js';
+import type { Target } from '../src/providers/types.js';
+
+/** Only what the plan's steps need, so history stays small and holds no provider settings. */
+export function routingSlice(config: RoutingConfig, plan: Plan): RoutingConfig {
+  const deployments: RoutingConfig['deployments'] = {};
+  for (const s of plan.steps) deployments[s.deployment] = config.deployments[s.deployment]!;
+  const models: RoutingConfig['models'] = {};
+  for (const alias of Object.keys(plan.policies)) models[alias] = config.models[alias]!;
+  return { deployments, models };
+}
+
+/** Streams from the provider when the deployment can, so each chunk proves progress; folds it to one answer. */
+async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, progress: () => void): Promise<ChatCompletion> {
+  const adapter = adapterFor(target.provider.type);
+  if (!target.deployment.capabilities.includes('streaming')) return adapter.complete({ ...req, stream: false }, target, { signal });
+  const acc = new CompletionAccumulator();
+  for await (const chunk of adapter.stream({ ...req, stream: true, stream_options: { include_usage: true } }, target, { signal })) {
+    acc.push(chunk);
+    progress();
+  }
+  return acc.result();
+}
+
+export function createActivities(config: GatewayConfig) {
+  return {
+    async route(input: DurableRequestInput): Promise<RouteResult> {
+      try {
+        const plan = planRoute(config, input.request.model, requestTraits({ ...input.request, stream: false }), Math.random);
+        return { plan, routing: routingSlice(config, plan) };
+      } catch (err) {
+        if (err instanceof NoRouteError) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: err.message, nonRetryable: true });
+        throw err;
+      }
+    },
+
+    /**
+     * One provider call for one plan step. Temporal retries it per the step's RetryPolicy; whether a failure is
+     * retried, and after how long, is decided here by the shared `nextMove` (full jitter, never before
+     * Retry-After). The attempts made so far ride along in heartbeat details, so the last failure (or the
+     * result) carries the whole story of the step to the workflow.
+     */
+    async callProvider(input: CallProviderInput): Promise<CallProviderResult> {
+      const ctx = Context.current();
+      const step = input.plan.steps[input.stepIndex]!;
+      const deployment = config.deployments[step.deployment]!;
+      const target: Target = { deployment, provider: config.providers[deployment.provider]! };
+      const carried = ((ctx.info.heartbeatDetails as { attempts?: Attempt[] } | undefined)?.attempts ?? []).slice();
+      const attemptNo = input.priorAttempts + carried.length + 1;
+      const beat = () => ctx.heartbeat({ attempts: carried });
+      const interval = setInterval(beat, Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
+      const started = performance.now();
+      const record: Attempt = {
+        deployment: step.deployment,
+        provider: target.provider.name,
+        alias: step.alias,
+        stage: step.stage,
+        attempt: attemptNo,
+        outcome: 'ok',
+        latencyMs: 0,
+      };
+      try {
+        const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat);
+        record.latencyMs = performance.now() - started;
+        return { completion, attempts: [...carried, record] };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('request cancelled');
+        if (!(err instanceof ProviderError)) throw err;
+        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message, latencyMs: performance.now() - started });
+        const move = nextMove(input.routing, input.plan, input.stepIndex, attemptNo, err, Math.random);
+        record.next = describeMove(move, move.action === 'advance' ? input.plan.steps[move.step]!.deployment : undefined);
+        carried.push(record);
+        ctx.heartbeat({ attempts: carried });
+        const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, attempts: carried };
+        throw ApplicationFailure.create({
+          type: err.kind,
+          message: err.message,
+          nonRetryable: move.action !== 'retry',
+          nextRetryDelay: move.action === 'retry' ? Math.max(1, move.delayMs) : undefined,
+          details: [details],
+        });
+      } finally {
+        clearInterval(interval);
+      }
+    },
+
+    /** The last resort: the preset answer when configured (the semantic cache is asked first once it exists). */
+    async catchAll(input: { alias: string; request: ChatRequest; tenant: string; nowSeconds: number }): Promise<CatchAllResult> {
+      const preset = config.models[input.alias]?.fallback.catchAll.presetAnswer;
+      if (preset === undefined) return {};
+      return { completion: presetCompletion(input.alias, preset, input.nowSeconds), source: 'preset' };
+    },
+  };
+}
+
+export type GatewayActivities = ReturnType<typeof createActivities>;

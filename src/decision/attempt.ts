@@ -1,0 +1,41 @@
+/** One call to one deployment, as both executors record it. Plain data: it travels through Temporal history. */
+import type { ErrorKind } from '../providers/errors.js';
+import type { Stage } from './plan.js';
+
+export interface Attempt {
+  deployment: string;
+  provider: string;
+  alias: string;
+  stage: Stage;
+  /** 1-based count of calls to this deployment within the request. */
+  attempt: number;
+  outcome: 'ok' | 'error';
+  kind?: ErrorKind;
+  status?: number;
+  message?: string;
+  latencyMs: number;
+  /** What the decision layer did next, for the attempt trail. */
+  next?: string;
+}
+
+/** How a run ended, in the words operators filter by (a search attribute on the durable path). */
+export type RunOutcomeLabel = 'success' | 'fallback' | 'catch_all' | 'failed';
+
+export function outcomeLabel(attempts: readonly Attempt[], answered: boolean, catchAll: boolean): RunOutcomeLabel {
+  if (catchAll) return 'catch_all';
+  if (!answered) return 'failed';
+  return attempts.some((a) => a.outcome === 'error') ? 'fallback' : 'success';
+}
+
+/** Switches between deployments (retries on the same one are not fallbacks). */
+export function fallbackCount(attempts: readonly Attempt[]): number {
+  let n = 0;
+  for (let i = 1; i < attempts.length; i++) if (attempts[i]!.deployment !== attempts[i - 1]!.deployment) n++;
+  return n;
+}
+
+export function describeMove(move: { action: string; delayMs?: number; step?: number }, nextDeployment?: string): string {
+  if (move.action === 'retry') return `retry in ${move.delayMs} ms`;
+  if (move.action === 'advance') return `switch to ${nextDeployment}`;
+  return move.action;
+}

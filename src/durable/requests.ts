@@ -1,0 +1,216 @@
+/**
+ * Durable requests from the gateway's side: submit (idempotent by key), read (with long-poll), cancel, and run
+ * synchronously. A request id is its workflow id; a tenant sees only its own requests (others get "not found").
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import type { Attempt } from '../decision/attempt.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { ChatRequest } from '../protocol/chat-request.js';
+import type { ChatCompletion } from '../protocol/chat-response.js';
+import type { requestWorkflow } from '../../workflows/request.js';
+import type { TemporalTarget } from './connection.js';
+import { SA } from './search-attributes.js';
+import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
+
+export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface RequestView {
+  id: string;
+  object: 'gateway.request';
+  status: RequestStatus;
+  model: string;
+  created_at: number;
+  completed_at: number | null;
+  outcome?: string;
+  deployment?: string;
+  attempts: Attempt[];
+  result: ChatCompletion | null;
+  error: { type: string; code: string; message: string; kind?: string; status?: number } | null;
+}
+
+export class RequestNotFound extends Error {
+  constructor(id: string) {
+    super(`No request with id '${id}'`);
+    this.name = 'RequestNotFound';
+  }
+}
+
+export class IdempotencyConflict extends Error {
+  constructor() {
+    super('This Idempotency-Key was already used with a different request body');
+    this.name = 'IdempotencyConflict';
+  }
+}
+
+export interface SubmitOptions {
+  tenant: string;
+  requestId: string;
+  idempotencyKey?: string;
+}
+
+function digest(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+}
+
+/** Stable JSON (sorted keys), so the same request body always hashes the same. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export class DurableRequests {
+  private constructor(
+    private readonly client: Client,
+    private readonly config: GatewayConfig,
+    private readonly target: TemporalTarget,
+  ) {}
+
+  static async connect(config: GatewayConfig, target: TemporalTarget): Promise<DurableRequests> {
+    const connection = await Connection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
+    return new DurableRequests(new Client({ connection, namespace: target.namespace }), config, target);
+  }
+
+  async close(): Promise<void> {
+    await this.client.connection.close();
+  }
+
+  /** The workflow id: from the tenant's Idempotency-Key when given (so a repeat finds the same request). */
+  idFor(tenant: string, idempotencyKey?: string): string {
+    return idempotencyKey ? `req-${digest('idem', tenant, idempotencyKey).slice(0, 32)}` : `req-${randomUUID()}`;
+  }
+
+  async submit(request: ChatRequest, opts: SubmitOptions): Promise<{ id: string }> {
+    const id = this.idFor(opts.tenant, opts.idempotencyKey);
+    const bodyHash = digest(canonicalJson(request)).slice(0, 32);
+    const body = { ...request, stream: false };
+    try {
+      await this.client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
+        workflowId: id,
+        taskQueue: this.target.taskQueue,
+        args: [
+          { request: body, tenant: opts.tenant, requestId: opts.requestId },
+          { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
+        ],
+        // A running request with this id is the same request; a finished one is not started again.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA.alias, value: request.model },
+          { key: SA.tenant, value: opts.tenant },
+        ],
+        memo: { bodyHash, tenant: opts.tenant },
+        staticSummary: `${request.model} · tenant ${opts.tenant} · request ${opts.requestId}`.slice(0, 200),
+        staticDetails: `Chat completion for model alias **${request.model}** (${request.messages.length} messages${request.tools?.length ? `, ${request.tools.length} tools` : ''}).\n\nGateway request id: \`${opts.requestId}\``,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    if (opts.idempotencyKey) {
+      const existing = await this.client.workflow.getHandle(id).describe();
+      if (existing.memo?.bodyHash !== undefined && existing.memo.bodyHash !== bodyHash) throw new IdempotencyConflict();
+    }
+    return { id };
+  }
+
+  private async handleFor(id: string, tenant: string): Promise<{ handle: WorkflowHandle<typeof requestWorkflow>; desc: Awaited<ReturnType<WorkflowHandle['describe']>> }> {
+    if (!/^req-[\w-]{1,64}$/.test(id)) throw new RequestNotFound(id);
+    const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
+    try {
+      const desc = await handle.describe();
+      if (desc.typedSearchAttributes.get(SA.tenant) !== tenant) throw new RequestNotFound(id);
+      return { handle, desc };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new RequestNotFound(id);
+      throw err;
+    }
+  }
+
+  /** The request as the API shows it; `waitMs` long-polls a running request until it ends or the time is up. */
+  async view(id: string, tenant: string, waitMs = 0): Promise<RequestView> {
+    let { handle, desc } = await this.handleFor(id, tenant);
+    if (desc.status.name === 'RUNNING' && waitMs > 0) {
+      await this.client.connection.withAbortSignal(AbortSignal.timeout(waitMs), () => handle.result()).catch(() => undefined);
+      desc = await handle.describe();
+    }
+    const base: RequestView = {
+      id,
+      object: 'gateway.request',
+      status: 'running',
+      model: desc.typedSearchAttributes.get(SA.alias) ?? '',
+      created_at: Math.floor(desc.startTime.getTime() / 1000),
+      completed_at: desc.closeTime ? Math.floor(desc.closeTime.getTime() / 1000) : null,
+      attempts: [],
+      result: null,
+      error: null,
+    };
+    switch (desc.status.name) {
+      case 'RUNNING': {
+        const progress = await this.client.connection
+          .withDeadline(Date.now() + 2_000, () => handle.query<RequestProgress>(PROGRESS_QUERY))
+          .catch(() => undefined);
+        return { ...base, status: progress && progress.attempts.length > 0 ? 'running' : 'queued', attempts: progress?.attempts ?? [] };
+      }
+      case 'COMPLETED': {
+        const r: DurableResult = await handle.result();
+        return { ...base, status: 'succeeded', outcome: r.outcome, deployment: r.deployment, attempts: r.attempts, result: r.completion };
+      }
+      default:
+        return this.failedView(base, handle);
+    }
+  }
+
+  private async failedView(base: RequestView, handle: WorkflowHandle<typeof requestWorkflow>): Promise<RequestView> {
+    try {
+      await handle.result();
+    } catch (err) {
+      const cause = err instanceof WorkflowFailedError ? err.cause : err;
+      if (cause instanceof CancelledFailure) {
+        return { ...base, status: 'cancelled', error: { type: 'cancelled', code: 'request_cancelled', message: 'The request was cancelled' } };
+      }
+      if (cause instanceof ApplicationFailure) {
+        const d = cause.details?.[0] as (ProviderFailureDetails & { attempts: Attempt[] }) | undefined;
+        return {
+          ...base,
+          status: 'failed',
+          outcome: 'failed',
+          attempts: d?.attempts ?? [],
+          error: { type: cause.type ?? 'error', code: cause.type ?? 'error', message: cause.message, kind: d?.kind, status: d?.status },
+        };
+      }
+      const code = cause instanceof TerminatedFailure ? 'terminated' : cause instanceof TimeoutFailure ? 'timed_out' : 'failed';
+      return { ...base, status: 'failed', error: { type: 'error', code, message: (cause as Error)?.message ?? String(cause) } };
+    }
+    return base;
+  }
+
+  async cancel(id: string, tenant: string): Promise<RequestView> {
+    const { handle, desc } = await this.handleFor(id, tenant);
+    if (desc.status.name === 'RUNNING') await handle.cancel();
+    return this.view(id, tenant, 5_000);
+  }
+
+  /** Runs a request through the workflow and waits for its end: durability for plain OpenAI clients. */
+  async run(request: ChatRequest, opts: SubmitOptions, signal?: AbortSignal): Promise<{ id: string; result: DurableResult }> {
+    const { id } = await this.submit(request, opts);
+    const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
+    const result = await (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result());
+    return { id, result };
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A gateway with its durable worker in-process, against the run's shared Temporal dev server, in front of
+ * the fake provider. Each harness gets its own task queue so test files do not steal each other's tasks.
+ */
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import OpenAI from 'openai';
+import { Client, Connection } from '@temporalio/client';
+import { parseConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+
+export interface DurableHarness {
+  fake: FakeProvider;
+  gateway: RunningGateway;
+  config: GatewayConfig;
+  openai: OpenAI;
+  temporal: Client;
+  taskQueue: string;
+  close(): Promise<void>;
+}
+
+export function durableYaml(body: string, taskQueue: string, extraDurable = ''): string {
+  return `server: { host: 127.0.0.1 }
+durable:
+  temporal: { taskQueue: ${taskQueue} }
+  heartbeatTimeoutMs: 2000
+${extraDurable}
+${body}`;
+}
+
+export async function startDurableHarness(yamlBody: string): Promise<DurableHarness> {
+  const fake = await startFakeProvider();
+  const taskQueue = `test-${randomUUID()}`;
+  const config = parseConfig(durableYaml(yamlBody, taskQueue).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
+  const address = inject('temporalAddress');
+  const gateway = await startGateway(config, {
+    port: 0,
+    logger: createLogger('silent'),
+    temporalAddress: address,
+    worker: { workflowBundle: { codePath: inject('workflowBundlePath') } },
+  });
+  const connection = await Connection.connect({ address });
+  const temporal = new Client({ connection });
+  const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'client-key', maxRetries: 0, timeout: 30_000 });
+  return {
+    fake,
+    gateway,
+    config,
+    openai,
+    temporal,
+    taskQueue,
+    async close() {
+      await gateway.close();
+      await connection.close();
+      await fake.close();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * One real Temporal dev server (in memory, headless) and one workflow bundle for the whole test run;
+ * test files connect to it with the address and bundle path provided here.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { freePort, startDevServer } from '../../src/durable/dev-server.js';
+import { ensureTemporalCli } from '../../src/durable/temporal-cli.js';
+import { WORKFLOWS_PATH } from '../../src/durable/worker.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const cli = ensureTemporalCli(process.cwd(), (m) => console.log(m));
+  const [server, bundle] = await Promise.all([
+    freePort().then((port) => startDevServer({ cli, port, uiPort: false, namespace: 'default' })),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-test-bundle-'));
+  const codePath = join(dir, 'workflows.js');
+  writeFileSync(codePath, bundle.code);
+  project.provide('temporalAddress', server.address);
+  project.provide('workflowBundlePath', codePath);
+  return async () => {
+    await server.stop();
+  };
+}

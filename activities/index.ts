@@ -71,7 +71,24 @@ export function createActivities(config: GatewayConfig) {
       const deployment = config.deployments[step.deployment]!;
       const target: Target = { deployment, provider: config.providers[deployment.provider]! };
       const carried = ((ctx.info.heartbeatDetails as { attempts?: Attempt[] } | undefined)?.attempts ?? []).slice();
-      const attemptNo = input.priorAttempts + carried.length + 1;
+      // Earlier tries of this activity that left no record died with their worker: they go in the trail as
+      // such, but do not use up the provider's attempts (the provider did not fail; we did).
+      for (let lost = ctx.info.attempt - 1 - carried.length; lost > 0; lost--) {
+        carried.push({
+          deployment: step.deployment,
+          provider: target.provider.name,
+          alias: step.alias,
+          stage: step.stage,
+          attempt: input.priorAttempts + carried.length + 1,
+          outcome: 'error',
+          kind: 'timeout',
+          workerLost: true,
+          message: 'the worker making this call was lost (no heartbeat)',
+          latencyMs: 0,
+          next: 'retry on another worker',
+        });
+      }
+      const attemptNo = input.priorAttempts + carried.filter((a) => !a.workerLost).length + 1;
       const beat = () => ctx.heartbeat({ attempts: carried });
       const interval = setInterval(beat, Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
       const started = performance.now();
@@ -80,7 +97,7 @@ export function createActivities(config: GatewayConfig) {
         provider: target.provider.name,
         alias: step.alias,
         stage: step.stage,
-        attempt: attemptNo,
+        attempt: input.priorAttempts + carried.length + 1,
         outcome: 'ok',
         latencyMs: 0,
       };

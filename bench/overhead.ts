@@ -92,8 +92,9 @@ function startChild(name: string, args: string[], onLine?: (line: string) => voi
     onLine?.(line);
   });
   createInterface({ input: proc.stderr! }).on('line', (line) => keep(`[stderr] ${line}`));
+  // 'close' comes after 'exit' and after the child's stdout/stderr are drained, so `tail` is complete by then.
   const exited = new Promise<number | null>((resolve) => {
-    proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+    proc.once('close', (code, signal) => resolve(code ?? (signal ? -1 : null)));
     proc.once('error', (err) => {
       keep(`[spawn error] ${err.message}`);
       resolve(-1);
@@ -138,7 +139,7 @@ async function waitForFile(file: string, seconds: number): Promise<void> {
   console.log(`waiting up to ${seconds}s for ${path.relative(ROOT, file)} to exist ...`);
   const deadline = Date.now() + seconds * 1000;
   while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new Error(`${path.relative(ROOT, file)} does not exist`);
+    if (Date.now() > deadline) throw new BenchError(`${path.relative(ROOT, file)} does not exist (waited ${seconds} s)`);
     await sleep(500);
   }
   await sleep(500); // let the writer finish
@@ -227,6 +228,7 @@ async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: C
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (!running(child)) {
+        await child.exited;
         const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
         // A gateway without the durable path rejects the `durable` block as an unknown key: run it without.
         const noDurable = withDurableBlock && child.tail.some((l) => /durable/.test(l) && /unrecognized|unknown/i.test(l));
@@ -451,12 +453,11 @@ async function measureSequential(targets: Target[]) {
 }
 
 /** Concurrency 1, streamed, targets interleaved request by request: time to first content. */
-async function measureStreaming(targets: Target[]) {
-  const { warmup, requests } = SETTINGS.streaming;
+async function measureStreaming(targets: Target[], { warmup, requests }: { warmup: number; requests: number }, what = 'streaming') {
   const ttft = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const total = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const overhead: number[] = [];
-  const errors = new Errors('streaming');
+  const errors = new Errors(what);
   for (let i = 0; i < warmup + requests; i++) {
     for (const t of orderFor(targets, i)) {
       let s: StreamSample;
@@ -751,7 +752,7 @@ async function main(): Promise<void> {
     console.log(`  gateway added p50 ${fmtMs(sequential.addedMs.gateway!.p50)}, p99 ${fmtMs(sequential.addedMs.gateway!.p99)}`);
 
     console.log(`streaming, concurrency 1: ${SETTINGS.streaming.warmup} warm-up + ${SETTINGS.streaming.requests} requests each ...`);
-    const streaming = await measureStreaming(targets);
+    const streaming = await measureStreaming(targets, SETTINGS.streaming);
     await resetFake();
     console.log(`  gateway added TTFT p50 ${fmtMs(streaming.addedTtftMs.gateway!.p50)}, p99 ${fmtMs(streaming.addedTtftMs.gateway!.p99)}`);
 

@@ -16,6 +16,8 @@ export interface Attempt {
   latencyMs: number;
   /** What the decision layer did next, for the attempt trail. */
   next?: string;
+  /** Durable path: the worker making this call died; the call was retried elsewhere. */
+  workerLost?: boolean;
 }
 
 /** How a run ended, in the words operators filter by (a search attribute on the durable path). */

@@ -71,7 +71,10 @@ interface Child {
   proc: ChildProcess;
   /** Last lines of output, for diagnostics when the child fails. */
   tail: string[];
+  /** Resolves once the child exited and its output was read. */
   exited: Promise<number | null>;
+  /** Resolves when the process exited (its pipes may still be held open by a grandchild). */
+  exitedProcess: Promise<void>;
 }
 
 const children: Child[] = [];
@@ -100,7 +103,11 @@ function startChild(name: string, args: string[], onLine?: (line: string) => voi
       resolve(-1);
     });
   });
-  const child: Child = { name, proc, tail, exited };
+  const exitedProcess = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', () => resolve());
+  });
+  const child: Child = { name, proc, tail, exited, exitedProcess };
   children.push(child);
   return child;
 }
@@ -115,7 +122,7 @@ async function stopChild(child: Child, graceMs = 5000): Promise<void> {
   const timer = setTimeout(() => {
     if (running(child)) child.proc.kill('SIGKILL');
   }, graceMs);
-  await child.exited;
+  await Promise.race([child.exited, child.exitedProcess.then(() => sleep(1000))]);
   clearTimeout(timer);
 }
 
@@ -278,7 +285,6 @@ interface Sample {
   /** x-gateway-overhead-ms, when the gateway answered. */
   overheadMs?: number;
 }
-
 
 function overheadHeader(headers: Record<string, string | string[] | undefined>): number | undefined {
   const v = headers['x-gateway-overhead-ms'];

@@ -1,7 +1,8 @@
 /** Canonical message content to Anthropic content blocks. Pure. */
-import type { ChatMessage, ToolCall, UserContentPart } from '../../protocol/chat-request.js';
+import type { ChatMessage, UserContentPart } from '../../protocol/chat-request.js';
 import { ProviderError } from '../errors.js';
 import { parseDataUrl } from '../media.js';
+import { toolArgumentsObject } from '../tool-arguments.js';
 import type { AnthropicBlock } from './wire.js';
 
 function badRequest(message: string): ProviderError {
@@ -56,21 +57,6 @@ export function userBlocks(content: Extract<ChatMessage, { role: 'user' }>['cont
   return content.map(userPart).filter((b): b is AnthropicBlock => b !== undefined);
 }
 
-/** A tool call's arguments as the JSON object Anthropic's `tool_use.input` must be. */
-export function toolInput(call: ToolCall): Record<string, unknown> {
-  // Models emit "" for argument-less calls; that is an empty object, not a client error.
-  if (call.function.arguments.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(call.function.arguments);
-  } catch {
-    throw badRequest(`tool call ${call.id} has arguments that are not valid JSON`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw badRequest(`tool call ${call.id} has arguments that are not a JSON object`);
-  }
-  return parsed as Record<string, unknown>;
-}
 
 export function assistantBlocks(msg: Extract<ChatMessage, { role: 'assistant' }>): AnthropicBlock[] {
   const blocks: AnthropicBlock[] = [];
@@ -81,7 +67,7 @@ export function assistantBlocks(msg: Extract<ChatMessage, { role: 'assistant' }>
       : (content ?? []).map((p) => (p.type === 'text' ? p.text : p.refusal)).join('');
   if (text) blocks.push({ type: 'text', text });
   for (const call of msg.tool_calls ?? []) {
-    blocks.push({ type: 'tool_use', id: toolUseId(call.id), name: call.function.name, input: toolInput(call) });
+    blocks.push({ type: 'tool_use', id: toolUseId(call.id), name: call.function.name, input: toolArgumentsObject(call) });
   }
   return blocks;
 }

@@ -1,7 +1,8 @@
 /** Canonical message content to Gemini parts. Pure. */
-import { contentText, type ChatMessage, type ToolCall, type UserContentPart } from '../../protocol/chat-request.js';
+import { contentText, type ChatMessage, type UserContentPart } from '../../protocol/chat-request.js';
 import { ProviderError } from '../errors.js';
 import { parseDataUrl } from '../media.js';
+import { toolArgumentsObject } from '../tool-arguments.js';
 import type { GeminiPart } from './wire.js';
 
 function badRequest(message: string): ProviderError {
@@ -58,27 +59,13 @@ export function userParts(content: Extract<ChatMessage, { role: 'user' }>['conte
   return content.map(userPart).filter((p): p is GeminiPart => p !== undefined);
 }
 
-function functionArgs(call: ToolCall): Record<string, unknown> {
-  // Models emit "" for argument-less calls; that is an empty object, not a client error.
-  if (call.function.arguments.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(call.function.arguments);
-  } catch {
-    throw badRequest(`tool call ${call.id} has arguments that are not valid JSON`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw badRequest(`tool call ${call.id} has arguments that are not a JSON object`);
-  }
-  return parsed as Record<string, unknown>;
-}
 
 export function modelParts(msg: Extract<ChatMessage, { role: 'assistant' }>): GeminiPart[] {
   const parts: GeminiPart[] = [];
   const text = contentText(msg.content);
   if (text) parts.push({ text });
   for (const call of msg.tool_calls ?? []) {
-    parts.push({ functionCall: { name: call.function.name, args: functionArgs(call) } });
+    parts.push({ functionCall: { name: call.function.name, args: toolArgumentsObject(call) } });
   }
   return parts;
 }

@@ -4,7 +4,7 @@
  * - `gateway`: HTTP server only, submitting durable requests to a Temporal cluster;
  * - `worker`: the durable path's worker only.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Worker } from '@temporalio/worker';
@@ -16,6 +16,7 @@ import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { createApp } from './ingress/app.js';
+import { markArrival } from './ingress/request-scope.js';
 import { createLogger } from './observability/logger.js';
 import { closeHttpPools } from './providers/http.js';
 
@@ -44,8 +45,14 @@ export interface GatewayOptions {
 async function listen(config: GatewayConfig, opts: GatewayOptions, durable: DurableRequests | undefined, logger: Logger) {
   const executor = new FastPathExecutor(config, opts.executorDeps);
   const app = createApp({ config, executor, logger, durable });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(opts.port ?? config.server.port, config.server.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
+  const server = createServer((req, res) => {
+    markArrival(req);
+    app(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? config.server.port, config.server.host, () => resolve());
   });
   // Longer than typical client and load-balancer idle timeouts, so pooled client connections are not cut.
   server.keepAliveTimeout = 65_000;

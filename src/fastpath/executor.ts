@@ -88,8 +88,12 @@ export class FastPathExecutor {
       const attemptNo = (callsPerStep.get(stepIndex) ?? 0) + 1;
       callsPerStep.set(stepIndex, attemptNo);
 
+      // The attempt's own controller, also aborted when the client leaves (the link outlives run() for
+      // streams, whose body is read after it returns; it dies with the request's signal).
       const controller = new AbortController();
-      const signal = clientSignal ? AbortSignal.any([clientSignal, controller.signal]) : controller.signal;
+      const onClientAbort = () => controller.abort(clientSignal!.reason);
+      clientSignal?.addEventListener('abort', onClientAbort, { once: true });
+      const signal = controller.signal;
       const started = this.deps.now();
       const record: Attempt = {
         deployment: step.deployment,
@@ -110,6 +114,7 @@ export class FastPathExecutor {
       } catch (err) {
         record.latencyMs = this.deps.now() - started;
         timing.upstreamMs += record.latencyMs;
+        clientSignal?.removeEventListener('abort', onClientAbort);
         controller.abort();
         if (clientSignal?.aborted) throw clientSignal.reason ?? err;
         if (!(err instanceof ProviderError)) throw err;

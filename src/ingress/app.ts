@@ -5,8 +5,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { UpstreamRejected } from '../fastpath/executor.js';
 import type { AppContext } from './context.js';
-import { fromProviderError, HttpError, invalidRequest, sendError } from './errors.js';
+import { fromProviderError, HttpError, sendError } from './errors.js';
 import { trailOf } from './request-log.js';
+import { jsonBody } from './json-body.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
@@ -18,7 +19,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestScope(ctx.logger));
-  app.use(express.json({ limit: ctx.config.server.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  app.use(jsonBody(ctx.config.server.bodyLimit));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -38,25 +39,6 @@ export function createApp(ctx: AppContext): express.Express {
   return app;
 }
 
-/** body-parser's error types, mapped to what a client should be told. */
-function fromBodyParserError(err: { type?: string; status?: number; message?: string }): HttpError | undefined {
-  switch (err.type) {
-    case 'entity.too.large':
-      return new HttpError(413, 'Request body is too large', 'invalid_request_error', 'request_too_large');
-    case 'entity.parse.failed':
-      return invalidRequest(`We could not parse the JSON body of your request: ${err.message ?? 'invalid JSON'}`, null, 'invalid_json');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new HttpError(415, err.message ?? 'Unsupported encoding', 'invalid_request_error', 'unsupported_media_type');
-    case 'request.aborted':
-      return new HttpError(400, 'Request aborted', 'invalid_request_error', 'request_aborted');
-    default:
-      return err.status && err.status >= 400 && err.status < 500
-        ? new HttpError(err.status, err.message ?? 'Bad request', 'invalid_request_error')
-        : undefined;
-  }
-}
-
 function errorHandler(ctx: AppContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
@@ -65,8 +47,6 @@ function errorHandler(ctx: AppContext) {
       return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));
     }
     if (res.destroyed || (err as Error)?.name === 'ClientDisconnected') return;
-    const fromParser = fromBodyParserError(err as { type?: string });
-    if (fromParser) return sendError(res, fromParser);
     ctx.logger.error({ err, path: req.path }, 'unhandled error');
     sendError(res, new HttpError(500, 'The gateway had an internal error', 'server_error', 'internal_error'));
   };

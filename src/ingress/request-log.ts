@@ -23,9 +23,10 @@ export function trailOf(res: Response): Trail {
 }
 
 export function logWhenDone(logger: Logger, req: Request, res: Response, startedAt: number): void {
+  if (!logger.isLevelEnabled('info')) return;
   const write = (aborted: boolean) => {
     const trail = trails.get(res);
-    if (!trail?.alias || !logger.isLevelEnabled('info')) return;
+    if (!trail?.alias) return;
     const attempts = trail.attempts ?? [];
     logger.info(
       {

@@ -4,15 +4,21 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { logWhenDone } from './request-log.js';
 
-const started = new WeakMap<Request, number>();
+const started = new WeakMap<IncomingMessage, number>();
+
+/** Called by the HTTP server on the request event, before any middleware. */
+export function markArrival(req: IncomingMessage): void {
+  started.set(req, performance.now());
+}
 
 export function requestScope(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const now = performance.now();
-    started.set(req, now);
+    let now = started.get(req);
+    if (now === undefined) started.set(req, (now = performance.now()));
     const id = req.get('x-request-id');
     res.setHeader('x-request-id', id && id.length <= 128 && /^[\w.:-]+$/.test(id) ? id : randomUUID());
     logWhenDone(logger, req, res, now);

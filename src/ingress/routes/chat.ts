@@ -72,12 +72,13 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
     res.json(presetCompletion(request.model, text, Math.floor(Date.now() / 1000)));
     return;
   }
+  const body = JSON.stringify(outcome.value);
   setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, {
     deployment: outcome.target.deployment.name,
     provider: outcome.target.provider.name,
   });
   res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(outcome.value));
+  res.end(body);
 }
 
 async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {

@@ -19,7 +19,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function post(body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function post(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const res = await fetch(`${h.gateway.url}/v1/chat/completions`, { method: 'POST', body, headers });
   return { status: res.status, body: (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } } };
 }
@@ -39,7 +39,7 @@ describe('hostile input', () => {
     const badJson = await post('{"model": "chat",');
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe('invalid_json');
-    const badUtf8 = await post(new Uint8Array([...Buffer.from('{"model":"chat","messages":[{"role":"user","content":"'), 0xff, 0xfe, ...Buffer.from('"}]}')]));
+    const badUtf8 = await post(Uint8Array.from([...Buffer.from('{"model":"chat","messages":[{"role":"user","content":"'), 0xff, 0xfe, ...Buffer.from('"}]}')]));
     expect(badUtf8.status).toBe(400);
     expect(badUtf8.body.error.code).toBe('invalid_encoding');
     expect((await post('')).status).toBe(400);

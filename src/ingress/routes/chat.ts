@@ -115,6 +115,9 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
   };
   try {
     for (const chunk of opened.head) await forward(chunk);
+    // Node corks a response's socket until the next tick; when the upstream sent a burst, the loop below would
+    // otherwise run in microtasks and hold the first token back until the whole burst is re-encoded.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
     if (opened.rest) {
       for (let next = await opened.rest.next(); !next.done; next = await opened.rest.next()) {
         if (res.destroyed) break;

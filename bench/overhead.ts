@@ -25,6 +25,7 @@
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
+import { hashKey } from '../src/auth/keys.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -205,6 +206,9 @@ function gatewayYaml(fakeUrl: string, port: number, withDurableBlock: boolean): 
     '# written by bench/overhead.ts',
     `server: { host: 127.0.0.1, port: ${port} }`,
     'logging: { level: warn }',
+    // A real key check, as in production: the load generator sends `Bearer bench-key` to every target.
+    'auth:',
+    `  keys: [{ id: bench, tenant: bench, hash: "${hashKey('bench-key')}" }]`,
     ...(withDurableBlock ? ['durable: { enabled: false }'] : []),
     'providers:',
     `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,

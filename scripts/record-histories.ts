@@ -23,6 +23,7 @@ const dev = await startDevServer({ cli: ensureTemporalCli(), port: await freePor
 const taskQueue = `record-${randomUUID()}`;
 const config = parseConfig(
   `
+auth: { mode: none }
 durable: { temporal: { taskQueue: ${taskQueue} }, heartbeatTimeoutMs: 2000 }
 providers:
   oa: { type: openai, baseUrl: "${fake.url}/v1", apiKey: k }

@@ -16,6 +16,9 @@ import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { createApp } from './ingress/app.js';
+import { KeyRegistry } from './auth/keys.js';
+import { Admission } from './ingress/admission.js';
+import { createLimitStore } from './limits/index.js';
 import { markArrival } from './ingress/request-scope.js';
 import { createLogger } from './observability/logger.js';
 import { closeHttpPools } from './providers/http.js';
@@ -42,9 +45,20 @@ export interface GatewayOptions {
   worker?: GatewayWorkerOptions;
 }
 
-async function listen(config: GatewayConfig, opts: GatewayOptions, durable: DurableRequests | undefined, logger: Logger) {
+async function listen(config: GatewayConfig, opts: GatewayOptions, durable: DurableRequests | undefined, logger: Logger, cleanups: Array<() => Promise<void>>) {
   const executor = new FastPathExecutor(config, opts.executorDeps);
-  const app = createApp({ config, executor, logger, durable });
+  let keys: KeyRegistry | undefined;
+  let admission: Admission | undefined;
+  if (config.auth.mode === 'none') {
+    logger.warn('auth.mode is none: the gateway accepts requests without an API key (every caller is tenant "default")');
+  } else {
+    keys = new KeyRegistry(config.auth);
+    if (keys.principals().length === 0) logger.warn('auth.mode is keys but no keys are configured: every /v1 request will get a 401');
+    const store = await createLimitStore(config.auth.store);
+    cleanups.push(() => store.close());
+    admission = new Admission(store);
+  }
+  const app = createApp({ config, executor, logger, durable, keys, admission });
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);
@@ -102,7 +116,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     if (role === 'worker') {
       return { url: '', temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

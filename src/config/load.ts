@@ -3,10 +3,12 @@
  * Every problem is reported with its exact path, all at once, so a bad config is fixed in one pass.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { BUILTIN_FALLBACK, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
+import { BUILTIN_FALLBACK, apiKeySchema, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
 import { GENERIC_COMPATIBLE, PRESET_DEFAULTS, TYPE_DEFAULTS } from './presets.js';
-import type { AliasConfig, DeploymentConfig, GatewayConfig, ProviderConfig } from './types.js';
+import type { AliasConfig, ApiKeyConfig, DeploymentConfig, GatewayConfig, ProviderConfig } from './types.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -80,7 +82,41 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return parseConfig(text, path, env);
+  const config = parseConfig(text, path, env);
+  if (config.auth.keysFile) config.auth.keys = [...config.auth.keys, ...loadKeysFile(resolvePath(dirname(path), config.auth.keysFile), config)];
+  return config;
+}
+
+/** Keys kept apart from the main config (so they can be rotated by another process), validated the same way. */
+export function loadKeysFile(path: string, config: GatewayConfig): ApiKeyConfig[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read keys file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  const list = Array.isArray(doc) ? doc : (doc as { keys?: unknown } | null)?.keys;
+  const parsed = z.array(apiKeySchema).safeParse(list ?? []);
+  if (!parsed.success) {
+    throw new ConfigError(
+      path,
+      parsed.error.issues.map((i) => {
+        const at = formatPath(i.path);
+        return `keys${at === '(root)' ? '' : at.startsWith('[') ? at : `.${at}`}: ${i.message}`;
+      }),
+    );
+  }
+  const problems: string[] = [];
+  const ids = new Set(config.auth.keys.map((k) => k.id));
+  parsed.data.forEach((k, i) => {
+    if (ids.has(k.id)) problems.push(`keys[${i}].id: duplicate key id '${k.id}'`);
+    ids.add(k.id);
+    k.models?.forEach((m, j) => {
+      if (!config.models[m]) problems.push(`keys[${i}].models[${j}]: unknown model alias '${m}'`);
+    });
+  });
+  if (problems.length > 0) throw new ConfigError(path, problems);
+  return parsed.data;
 }
 
 /** The config path from `--config PATH`, `--config=PATH` or GATEWAY_CONFIG, in that order. */
@@ -157,5 +193,5 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       fallback: mergePolicy(BUILTIN_FALLBACK, raw.defaults.fallback, a.fallback),
     };
   }
-  return { server: raw.server, logging: raw.logging, durable: raw.durable, providers, deployments, models };
+  return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, providers, deployments, models };
 }

@@ -155,6 +155,42 @@ export const durableSchema = z.strictObject({
   attemptTimeoutMs: z.number().int().min(1000).default(600_000),
 });
 
+const keyLimits = z.strictObject({
+  requestsPerMinute: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+  concurrent: z.number().int().positive().optional(),
+  dailyBudgetUsd: z.number().positive().optional(),
+  monthlyBudgetUsd: z.number().positive().optional(),
+});
+
+export const apiKeySchema = z.strictObject({
+  /** A name for the key in logs and admin views (never the key itself). */
+  id: z.string().min(1).max(64),
+  /** `sha256:<hex>` of the key, as `npm run keys -- new` prints it: the key itself is never stored. */
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits> (see `npm run keys -- new`)'),
+  tenant: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore'),
+  /** Model aliases this key may use; all when absent. */
+  models: z.array(z.string().min(1)).optional(),
+  limits: keyLimits.prefault({}),
+});
+
+export const authSchema = z.strictObject({
+  /** `keys` (the default) requires a gateway key on every /v1 route; `none` must be chosen explicitly. */
+  mode: z.enum(['keys', 'none']).default('keys'),
+  keys: z.array(apiKeySchema).default([]),
+  /** A YAML or JSON file holding more keys in the same form (a list, or `{ keys: [...] }`). */
+  keysFile: z.string().min(1).optional(),
+  /** `sha256:<hex>` of the admin key, for /admin routes. */
+  adminKeyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+  /** Where rate-limit and budget state lives: in memory (one instance) or Redis (several instances). */
+  store: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('memory') }),
+      z.strictObject({ kind: z.literal('redis'), url: z.string().min(1), prefix: z.string().optional() }),
+    ])
+    .default({ kind: 'memory' }),
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -166,12 +202,21 @@ export const configSchema = z
       .prefault({}),
     logging: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
     durable: durableSchema.prefault({}),
+    auth: authSchema.prefault({}),
     providers: z.record(z.string().min(1), providerSchema),
     deployments: z.record(z.string().min(1), deploymentSchema),
     models: z.record(z.string().min(1), aliasSchema),
     defaults: z.strictObject({ fallback: fallbackPolicySchema.optional() }).prefault({}),
   })
   .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    cfg.auth.keys.forEach((k, i) => {
+      if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id '${k.id}'` });
+      ids.add(k.id);
+      k.models?.forEach((m, j) => {
+        if (!cfg.models[m]) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'models', j], message: `unknown model alias '${m}'` });
+      });
+    });
     for (const [name, p] of Object.entries(cfg.providers)) {
       if (p.type === 'openai-compatible' && !p.preset && !p.baseUrl) {
         ctx.addIssue({ code: 'custom', path: ['providers', name, 'baseUrl'], message: 'required for openai-compatible without a preset' });

@@ -3,10 +3,12 @@
  * decision layer (and so the durable workflow) may see; provider keys live only in ProviderConfig.
  */
 import type { CompatiblePreset, ProviderType, WireQuirks } from './presets.js';
-import type { Capability, FallbackPolicy, durableSchema } from './schema.js';
+import type { Capability, FallbackPolicy, apiKeySchema, authSchema, durableSchema } from './schema.js';
 import type { z } from 'zod';
 
 export type DurableConfig = z.infer<typeof durableSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type ApiKeyConfig = z.infer<typeof apiKeySchema>;
 import type { Timeouts } from '../providers/http.js';
 
 export interface MockBehaviour {
@@ -66,6 +68,7 @@ export interface RoutingConfig {
 export interface GatewayConfig extends RoutingConfig {
   server: { host: string; port: number; bodyLimit: string };
   durable: DurableConfig;
+  auth: AuthConfig;
   logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   providers: Record<string, ProviderConfig>;
 }

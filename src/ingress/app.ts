@@ -8,9 +8,12 @@ import type { AppContext } from './context.js';
 import { fromProviderError, HttpError, sendError } from './errors.js';
 import { trailOf } from './request-log.js';
 import { jsonBody } from './json-body.js';
+import { authenticate, requireAdmin } from './auth.js';
+import { listKeysHandler } from './routes/admin.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
+import { messagesHandler } from './routes/messages.js';
 import { getModelHandler, listModelsHandler } from './routes/models.js';
 import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from './routes/requests.js';
 
@@ -19,14 +22,18 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestScope(ctx.logger));
+  // Keys are checked before the body is read: an unauthenticated client gets no parsing work out of us.
+  app.use('/v1', authenticate(ctx.keys));
   app.use(jsonBody(ctx.config.server.bodyLimit));
 
+  app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/v1/models', listModelsHandler(ctx));
   app.get('/v1/models/:model', getModelHandler(ctx));
   app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
+  app.post('/v1/messages', messagesHandler(ctx));
   app.post('/v1/embeddings', embeddingsHandler(ctx));
   app.post('/v1/requests', submitRequestHandler(ctx));
   app.get('/v1/requests/:id', getRequestHandler(ctx));

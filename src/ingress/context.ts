@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import type { FastPathExecutor } from '../fastpath/executor.js';
 import type { DurableRequests } from '../durable/requests.js';
+import type { KeyRegistry } from '../auth/keys.js';
+import type { Admission } from './admission.js';
 
 export interface AppContext {
   config: GatewayConfig;
@@ -10,4 +12,8 @@ export interface AppContext {
   logger: Logger;
   /** Absent when the durable path is disabled, or on a worker-only process. */
   durable?: DurableRequests;
+  /** Absent with `auth.mode: none`. */
+  keys?: KeyRegistry;
+  /** Per-key limits; absent with `auth.mode: none`. */
+  admission?: Admission;
 }

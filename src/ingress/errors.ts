@@ -1,10 +1,12 @@
 /**
- * Errors in OpenAI's shape ({ error: { message, type, param, code } }), the one form every OpenAI SDK parses.
+ * Errors in OpenAI's shape ({ error: { message, type, param, code } }), the one form every OpenAI SDK parses;
+ * requests to the Anthropic Messages route get the same errors in Anthropic's shape.
  */
 import type { Response } from 'express';
 import type { ZodError } from 'zod';
 import { formatPath } from '../config/load.js';
 import { statusForKind, type ProviderError } from '../providers/errors.js';
+import { anthropicErrorBody, speaksAnthropic } from '../protocol/anthropic-messages/errors.js';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -34,7 +36,7 @@ export function sendError(res: Response, err: HttpError): void {
     return;
   }
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json(err.body());
+  res.status(err.status).json(speaksAnthropic(res.req) ? anthropicErrorBody(err.status, err.message) : err.body());
 }
 
 export function invalidRequest(message: string, param: string | null = null, code: string | null = null): HttpError {

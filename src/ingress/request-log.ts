@@ -6,12 +6,14 @@
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Attempt } from '../fastpath/executor.js';
+import { principalOf } from './auth.js';
 
 export interface Trail {
   alias?: string;
   stream?: boolean;
   attempts?: Attempt[];
   catchAll?: boolean;
+  costUsd?: number;
 }
 
 const trails = new WeakMap<Response, Trail>();
@@ -39,6 +41,9 @@ export function logWhenDone(logger: Logger, req: Request, res: Response, started
         deployment: res.getHeader('x-gateway-deployment'),
         fallback: res.getHeader('x-gateway-fallback'),
         catchAll: trail.catchAll || undefined,
+        costUsd: trail.costUsd,
+        tenant: principalOf(req).tenant,
+        keyId: principalOf(req).keyId,
         clientAborted: aborted || undefined,
         attempts: attempts.map((a) => ({
           deployment: a.deployment,

@@ -1,11 +1,7 @@
-/**
- * Which tenant a request belongs to. Until gateway keys exist every caller is the `default` tenant;
- * everything tenant-scoped (durable requests, cache entries) already asks this one function.
- */
+/** Which tenant a request belongs to: its key's. Everything tenant-scoped (durable requests, cache) asks this. */
 import type { Request } from 'express';
+import { principalOf } from './auth.js';
 
-export const DEFAULT_TENANT = 'default';
-
-export function tenantOf(_req: Request): string {
-  return DEFAULT_TENANT;
+export function tenantOf(req: Request): string {
+  return principalOf(req).tenant;
 }

@@ -99,7 +99,7 @@ const responseFormat = z.discriminatedUnion('type', [
 export const chatRequestSchema = z.looseObject({
   model: z.string().min(1),
   messages: z.array(chatMessage).min(1),
-  tools: z.array(functionTool).max(128).optional(),
+  tools: z.array(functionTool).min(1).max(128).optional(),
   tool_choice: toolChoice.optional(),
   parallel_tool_calls: z.boolean().optional(),
   response_format: responseFormat.optional(),

@@ -73,6 +73,7 @@ beforeAll(async () => {
     `
 server: { host: 127.0.0.1, port: ${port} }
 logging: { level: info }
+auth: { mode: none }
 durable: { temporal: { taskQueue: ${taskQueue} }, heartbeatTimeoutMs: 2000 }
 providers:
   oa: { type: openai, baseUrl: "${fake.url}/v1", apiKey: sk-crash-test }

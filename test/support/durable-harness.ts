@@ -10,7 +10,9 @@ import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
+import type { Logger } from 'pino';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+import { withOpenAuth } from './harness.js';
 
 export interface DurableHarness {
   fake: FakeProvider;
@@ -31,14 +33,14 @@ ${extraDurable}
 ${body}`;
 }
 
-export async function startDurableHarness(yamlBody: string): Promise<DurableHarness> {
+export async function startDurableHarness(yamlBody: string, opts: { logger?: Logger } = {}): Promise<DurableHarness> {
   const fake = await startFakeProvider();
   const taskQueue = `test-${randomUUID()}`;
-  const config = parseConfig(durableYaml(yamlBody, taskQueue).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
+  const config = parseConfig(withOpenAuth(durableYaml(yamlBody, taskQueue)).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
   const address = inject('temporalAddress');
   const gateway = await startGateway(config, {
     port: 0,
-    logger: createLogger('silent'),
+    logger: opts.logger ?? createLogger('silent'),
     temporalAddress: address,
     worker: { workflowBundle: { codePath: inject('workflowBundlePath') } },
   });

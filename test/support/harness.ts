@@ -17,9 +17,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Tests that are not about keys run open; a template with its own `auth:` block keeps it. */
+export function withOpenAuth(yaml: string): string {
+  return /^auth:/m.test(yaml) ? yaml : `auth: { mode: none }\n${yaml}`;
+}
+
 export async function startHarness(yamlTemplate: string): Promise<Harness> {
   const fake = await startFakeProvider();
-  const config = parseConfig(yamlTemplate.replaceAll('{{FAKE}}', fake.url), 'harness', {});
+  const config = parseConfig(withOpenAuth(yamlTemplate).replaceAll('{{FAKE}}', fake.url), 'harness', {});
   const gateway = await startGateway(config, { port: 0, logger: createLogger('silent') });
   const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'client-key', maxRetries: 0, timeout: 15_000 });
   return {

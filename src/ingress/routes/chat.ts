@@ -9,7 +9,7 @@
 import type { Request, Response } from 'express';
 import { once } from 'node:events';
 import { chatRequestSchema, type ChatRequest } from '../../protocol/chat-request.js';
-import type { ChatCompletionChunk } from '../../protocol/chat-response.js';
+import type { ChatCompletion, ChatCompletionChunk, Usage } from '../../protocol/chat-response.js';
 import { sseData } from '../../protocol/sse.js';
 import { requestTraits, type RequestTraits } from '../../decision/traits.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
@@ -21,6 +21,9 @@ import type { AppContext } from '../context.js';
 import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../errors.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
 import { trailOf } from '../request-log.js';
+import { admitRequest, reportUsage } from '../admission.js';
+import { assertModelAllowed } from '../auth.js';
+import { costUsd } from '../../decision/cost.js';
 import { tenantOf } from '../tenant.js';
 import { chunksOf } from '../../protocol/chunks-of.js';
 import { httpErrorOfWorkflow } from './durable-errors.js';
@@ -44,16 +47,81 @@ export function planFor(ctx: AppContext, alias: string, traits: RequestTraits): 
   }
 }
 
+/** How a committed stream is written in the client's protocol. */
+export interface StreamEncoder {
+  /** The wire text for one chunk; '' writes nothing. */
+  chunk(chunk: ChatCompletionChunk): string;
+  /** The clean end of the stream. */
+  end(): string;
+  /** The in-band error that ends a stream whose output already began. */
+  error(failure: ProviderError | undefined): string;
+}
+
+/** How answers are spelled for the client: OpenAI's shape here; routes for other protocols bring their own. */
+export interface Dialect {
+  completion(c: ChatCompletion): unknown;
+  stream(): StreamEncoder;
+}
+
+function openAIStream(includeUsage: boolean): StreamEncoder {
+  return {
+    chunk(chunk) {
+      if (chunk.choices.length === 0 && !includeUsage) return '';
+      if (!includeUsage) delete chunk.usage;
+      return sseData(chunk);
+    },
+    end: () => 'data: [DONE]\n\n',
+    error: (failure) =>
+      sseData({
+        error: {
+          message: `The upstream stream was interrupted after output began (${failure?.kind ?? 'internal error'}); the answer is incomplete.`,
+          type: 'server_error',
+          param: null,
+          code: 'stream_interrupted',
+        },
+      }),
+  };
+}
+
+function openAIDialect(request: ChatRequest): Dialect {
+  return { completion: (c) => c, stream: () => openAIStream(request.stream_options?.include_usage === true) };
+}
+
 export function chatCompletionsHandler(ctx: AppContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const request = parseChatRequest(req.body);
-    const plan = planFor(ctx, request.model, requestTraits(request));
-    const signal = clientAbortSignal(req, res);
-    Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [] });
-    if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal);
-    else if (request.stream) await streamChat(ctx, request, plan, req, res, signal);
-    else await completeChat(ctx, request, plan, req, res, signal);
+    await serveChat(ctx, request, req, res, openAIDialect(request));
   };
+}
+
+/** Routes and runs a canonical request (fast path or durable, sync or stream) and answers in `dialect`. */
+export async function serveChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, dialect: Dialect): Promise<void> {
+  const traits = requestTraits(request);
+  const plan = planFor(ctx, request.model, traits);
+  await admit(ctx, req, res, request.model, traits);
+  const signal = clientAbortSignal(req, res);
+  Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [] });
+  if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect);
+  else if (request.stream) await streamChat(ctx, request, plan, req, res, signal, dialect);
+  else await completeChat(ctx, request, plan, req, res, signal, dialect);
+}
+
+/** The key may use this alias and is within its limits (or a 403/429 is thrown). */
+export async function admit(ctx: AppContext, req: Request, res: Response, alias: string, traits: RequestTraits): Promise<void> {
+  assertModelAllowed(req, alias);
+  await admitRequest(ctx.admission, req, res, traits.estimatedInputTokens + (traits.maxOutputTokens ?? 0), (err) =>
+    ctx.logger.error({ err }, 'settling a request against its limits failed'),
+  );
+}
+
+/** What the answer used and cost, for the key's limits, the logs and (when headers are still open) the client. */
+export function recordUsage(ctx: AppContext, res: Response, deployment: string | undefined, usage: Usage | null | undefined): void {
+  if (!usage) return;
+  const price = deployment ? ctx.config.deployments[deployment]?.price : undefined;
+  const cost = price ? costUsd(usage, price) : 0;
+  trailOf(res).costUsd = cost;
+  reportUsage(res, { tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens, costUsd: cost });
+  if (!res.headersSent) res.setHeader('x-gateway-cost-usd', cost.toFixed(8));
 }
 
 function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string, res: Response): string {
@@ -62,17 +130,18 @@ function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_al
   throw serviceBusy(alias, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
 }
 
-async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
+async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
   const trail = trailOf(res);
   const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts);
   const start = requestStart(req);
   if (outcome.kind === 'catch_all') {
     const text = catchAllOutcome(outcome, request.model, res);
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
-    res.json(presetCompletion(request.model, text, Math.floor(Date.now() / 1000)));
+    res.json(dialect.completion(presetCompletion(request.model, text, Math.floor(Date.now() / 1000))));
     return;
   }
-  const body = JSON.stringify(outcome.value);
+  recordUsage(ctx, res, outcome.target.deployment.name, outcome.value.usage);
+  const body = JSON.stringify(dialect.completion(outcome.value));
   setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, {
     deployment: outcome.target.deployment.name,
     provider: outcome.target.provider.name,
@@ -81,7 +150,7 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
   res.end(body);
 }
 
-async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal) {
+async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
   const trail = trailOf(res);
   const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts);
   const start = requestStart(req);
@@ -97,11 +166,11 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
     });
     opened = outcome.value;
   }
-  await writeSse(ctx, res, opened, request.stream_options?.include_usage === true, signal, outcome.kind === 'answered' ? outcome.target.deployment.name : undefined);
+  await writeSse(ctx, res, opened, dialect.stream(), signal, outcome.kind === 'answered' ? outcome.target.deployment.name : undefined);
 }
 
-/** Writes a committed stream to the client; a failure after output ends it with an error event, never [DONE]. */
-export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStream, includeUsage: boolean, signal: AbortSignal, deployment?: string) {
+/** Writes a committed stream to the client; a failure after output ends it with an error event, never a clean end. */
+export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStream, encoder: StreamEncoder, signal: AbortSignal, deployment?: string) {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -109,9 +178,9 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
     'x-accel-buffering': 'no',
   });
   const forward = async (chunk: ChatCompletionChunk) => {
-    if (chunk.choices.length === 0 && !includeUsage) return;
-    if (!includeUsage) delete chunk.usage;
-    if (!res.write(sseData(chunk)) && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (chunk.usage) recordUsage(ctx, res, deployment, chunk.usage);
+    const text = encoder.chunk(chunk);
+    if (text && !res.write(text) && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
   };
   try {
     for (const chunk of opened.head) await forward(chunk);
@@ -124,7 +193,7 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
         await forward(next.value);
       }
     }
-    if (!res.destroyed) res.end('data: [DONE]\n\n');
+    if (!res.destroyed) res.end(encoder.end());
   } catch (err) {
     if (signal.aborted) return;
     const failure = err instanceof ProviderError ? err : undefined;
@@ -133,16 +202,7 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
       { deployment, kind: failure?.kind, err: failure ? undefined : err },
       'stream failed after output was sent; ending it with an error event',
     );
-    res.end(
-      sseData({
-        error: {
-          message: `The upstream stream was interrupted after output began (${failure?.kind ?? 'internal error'}); the answer is incomplete.`,
-          type: 'server_error',
-          param: null,
-          code: 'stream_interrupted',
-        },
-      }),
-    );
+    res.end(encoder.error(failure));
   } finally {
     // Closes the upstream generator (and so its socket) when the client left before the end.
     await opened.rest?.return?.(undefined).catch(() => undefined);
@@ -159,7 +219,7 @@ export function wantsDurable(req: Request): boolean {
  * The durable path for a plain OpenAI client. If the client goes away the workflow keeps running (that is the
  * point of durability); a retry with the same Idempotency-Key finds the same request and its result.
  */
-async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal) {
+async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
   const durable = requireDurable(ctx);
   let run;
   try {
@@ -172,6 +232,7 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   trail.attempts = result.attempts;
   trail.catchAll = result.outcome === 'catch_all';
   res.setHeader('x-gateway-request-id', id);
+  if (!request.stream) recordUsage(ctx, res, result.deployment, result.completion.usage);
   const upstreamMs = result.attempts.reduce((n, a) => n + a.latencyMs, 0);
   setGatewayHeaders(
     res,
@@ -183,8 +244,8 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
     trail.catchAll,
   );
   if (request.stream) {
-    await writeSse(ctx, res, { head: chunksOf(result.completion) }, request.stream_options?.include_usage === true, signal, result.deployment);
+    await writeSse(ctx, res, { head: chunksOf(result.completion) }, dialect.stream(), signal, result.deployment);
     return;
   }
-  res.json(result.completion);
+  res.json(dialect.completion(result.completion));
 }

@@ -4,7 +4,7 @@ import { embeddingsRequestSchema } from '../../protocol/chat-request.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { AppContext } from '../context.js';
 import { fromZodError, serviceBusy } from '../errors.js';
-import { planFor } from './chat.js';
+import { admit, planFor, recordUsage } from './chat.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
 import { trailOf } from '../request-log.js';
 import { clientAbortSignal, requestStart } from '../request-scope.js';
@@ -14,7 +14,10 @@ export function embeddingsHandler(ctx: AppContext) {
     const parsed = embeddingsRequestSchema.safeParse(req.body);
     if (!parsed.success) throw fromZodError(parsed.error);
     const request = parsed.data;
-    const plan = planFor(ctx, request.model, { stream: false, needs: ['embeddings'], estimatedInputTokens: 0 });
+    const inputChars = JSON.stringify(request.input).length;
+    const traits = { stream: false, needs: ['embeddings' as const], estimatedInputTokens: Math.ceil(inputChars / 4) };
+    const plan = planFor(ctx, request.model, traits);
+    await admit(ctx, req, res, request.model, traits);
     const signal = clientAbortSignal(req, res);
     const trail = Object.assign(trailOf(res), { alias: request.model, attempts: [] });
     const outcome = await ctx.executor.run(
@@ -31,6 +34,7 @@ export function embeddingsHandler(ctx: AppContext) {
         deployment: outcome.target.deployment.name,
         provider: outcome.target.provider.name,
       });
+      recordUsage(ctx, res, outcome.target.deployment.name, { ...outcome.value.usage, completion_tokens: 0 });
       res.json(outcome.value);
   };
 }

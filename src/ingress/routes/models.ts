@@ -2,16 +2,17 @@
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
 import { modelNotFound } from '../errors.js';
+import { assertModelAllowed, principalOf } from '../auth.js';
 
 function modelObject(id: string) {
   return { id, object: 'model' as const, created: 0, owned_by: 'gateway' };
 }
 
 export function listModelsHandler(ctx: AppContext) {
-  const body = JSON.stringify({ object: 'list', data: Object.keys(ctx.config.models).map(modelObject) });
-  return (_req: Request, res: Response) => {
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(body);
+  const all = Object.keys(ctx.config.models);
+  return (req: Request, res: Response) => {
+    const allowed = principalOf(req).models;
+    res.json({ object: 'list', data: (allowed ? all.filter((m) => allowed.has(m)) : all).map(modelObject) });
   };
 }
 
@@ -19,6 +20,7 @@ export function getModelHandler(ctx: AppContext) {
   return (req: Request, res: Response) => {
     const id = String(req.params.model);
     if (!ctx.config.models[id]) throw modelNotFound(id);
+    assertModelAllowed(req, id);
     res.json(modelObject(id));
   };
 }

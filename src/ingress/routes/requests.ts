@@ -10,7 +10,7 @@ import { IdempotencyConflict, RequestNotFound, type DurableRequests, type Reques
 import type { AppContext } from '../context.js';
 import { HttpError, invalidRequest } from '../errors.js';
 import { tenantOf } from '../tenant.js';
-import { parseChatRequest, planFor } from './chat.js';
+import { admit, parseChatRequest, planFor } from './chat.js';
 import { requestTraits } from '../../decision/traits.js';
 import { trailOf } from '../request-log.js';
 
@@ -51,7 +51,9 @@ export function submitRequestHandler(ctx: AppContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const durable = requireDurable(ctx);
     const request = parseChatRequest(req.body);
-    planFor(ctx, request.model, requestTraits({ ...request, stream: false }));
+    const traits = requestTraits({ ...request, stream: false });
+    planFor(ctx, request.model, traits);
+    await admit(ctx, req, res, request.model, traits);
     Object.assign(trailOf(res), { alias: request.model, stream: false });
     const tenant = tenantOf(req);
     let id: string;

@@ -1,0 +1,1031 @@
+/**
+ * Durable-path benchmark (`npm run bench:durable`).
+ *
+ * Starts the fake provider (its own process), a Temporal dev server (the project's own launcher:
+ * src/durable/dev-server.ts, headless, file-backed SQLite with its WAL pragmas) and the gateway in role `all`
+ * (HTTP + worker, its own process) pointed at that dev server, then measures in the same run:
+ *
+ *   - concurrency 1, non-stream, interleaved request by request: the fast path (`POST /v1/chat/completions`)
+ *     against the durable path (the same call with `x-gateway-durable: true`: start the workflow and wait for
+ *     its end); p50/p99 of each, added = durable − fast at the same percentile;
+ *   - sustained durable throughput, closed loop: `POST /v1/requests`, then `GET /v1/requests/{id}?wait=30s`
+ *     until `succeeded`, at 16 and 64 requests in flight; and the sync `x-gateway-durable: true` call at 32 in
+ *     flight. Completed requests/s counted over a fixed window after a warm-up;
+ *   - where the time goes: for the concurrency-1 durable calls (and a sample of the throughput runs), the
+ *     workflow histories are read back and split into phases (client → workflow started, workflow-task
+ *     dispatch and run, activity dispatch and run, workflow closed → client answered); and the CPU each process
+ *     used during every throughput window (from /proc), since everything shares the machine's cores.
+ *
+ * A second pass repeats the latency and two throughput rows against an in-memory dev server (a new gateway
+ * process), for comparison; BENCH_DURABLE_MEMORY=0 leaves it out.
+ *
+ * Results: bench/results/durable.json (raw numbers) and bench/results/durable.md (the tables). A missed target
+ * is reported, never an error; the exit code is non-zero only if the benchmark itself could not run.
+ *
+ * Environment knobs (all optional):
+ *   BENCH_QUICK=1            a much shorter run (for checking the script itself; results are noisy)
+ *   BENCH_DURABLE_MEMORY=0   skip the in-memory dev server pass
+ *   BENCH_CPU_PROF=<dir>     run the gateway under `node --cpu-prof` and write its profile(s) to <dir>
+ *   BENCH_TEMPORAL_DYNAMIC_CONFIG='k=v,k=v'
+ *                            an experiment: extra `--dynamic-config-value k=v` flags for the dev server (passed
+ *                            through a wrapper around the CLI, since src/durable/dev-server.ts takes no extra flags)
+ *   BENCH_RESULTS_NAME=<name> write bench/results/<name>.{json,md} instead of durable.* (for experiments)
+ *
+ * Helpers (child processes, statistics, tables) are this file's own: bench/overhead.ts keeps its helpers
+ * private, and sharing them would mean editing it.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { hashKey } from '../src/auth/keys.js';
+import { freePort, startDevServer, type DevServer } from '../src/durable/dev-server.js';
+import { ensureTemporalCli } from '../src/durable/temporal-cli.js';
+import { WORKFLOWS_PATH } from '../src/durable/worker.js';
+
+// ---------------------------------------------------------------------------------------------- settings
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const WITH_MEMORY = process.env.BENCH_DURABLE_MEMORY !== '0';
+const SETTINGS = {
+  latency: { warmup: QUICK ? 10 : 30, requests: QUICK ? 60 : 300 },
+  throughput: {
+    warmupMs: QUICK ? 1000 : 2000,
+    windowMs: QUICK ? 3000 : 10_000,
+    /** `POST /v1/requests` + long-poll, requests in flight. */
+    submitConcurrencies: [16, 64],
+    /** `x-gateway-durable: true` sync calls, requests in flight. */
+    syncConcurrency: 32,
+  },
+  /** The in-memory pass: the latency rows, and one row of each throughput kind. */
+  memory: { submitConcurrencies: [64] },
+  /** Workflow histories read back per throughput phase for the phase breakdown. */
+  historySamplePerPhase: QUICK ? 20 : 100,
+};
+
+const TARGETS = {
+  addedP50Ms: 50,
+  throughputRps: 100,
+};
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FAKE_ENTRY = path.join(ROOT, 'test/fake-provider/main.ts');
+const GATEWAY_ENTRY = path.join(ROOT, 'src/main.ts');
+const RESULTS_DIR = path.join(ROOT, 'bench/results');
+const RESULTS_NAME = process.env.BENCH_RESULTS_NAME || 'durable';
+
+const ALIAS = 'bench';
+const UPSTREAM_MODEL = 'bench-model';
+const DEPLOYMENT = 'bench-dep';
+const API_KEY = 'bench-key';
+const PROMPT = 'Say hello to the benchmark.';
+const EXPECTED_TEXT = `Echo: ${PROMPT}`;
+const ERROR_LIMIT = 25;
+const DYNAMIC_CONFIG = (process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '')
+  .split(',')
+  .map((kv) => kv.trim())
+  .filter((kv) => kv.length > 0);
+
+/** A failure the benchmark explains itself (no stack trace needed). */
+class BenchError extends Error {}
+
+// ---------------------------------------------------------------------------------------------- child processes
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  tail: string[];
+  exited: Promise<number | null>;
+}
+
+const children: Child[] = [];
+const devServers: DevServer[] = [];
+
+function startChild(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, onLine?: (line: string) => void): Child {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > 40) tail.shift();
+  };
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    keep(line);
+    onLine?.(line);
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => keep(`[stderr] ${line}`));
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+    proc.once('error', (err) => {
+      keep(`[spawn error] ${err.message}`);
+      resolve(-1);
+    });
+  });
+  const child: Child = { name, proc, tail, exited };
+  children.push(child);
+  return child;
+}
+
+function running(child: Child): boolean {
+  return child.proc.exitCode === null && child.proc.signalCode === null;
+}
+
+async function stopChild(child: Child, graceMs = 8000): Promise<void> {
+  if (!running(child)) return;
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (running(child)) child.proc.kill('SIGKILL');
+  }, graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+function describeFailure(child: Child, what: string): Error {
+  return new BenchError(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
+}
+
+/** Our own direct children (by pid, from /proc): a last resort for anything a launcher left behind. */
+function ownChildPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function killEverythingNow(): void {
+  for (const c of children) if (running(c)) c.proc.kill('SIGKILL');
+  for (const d of devServers) if (d.process.exitCode === null && d.process.signalCode === null) d.process.kill('SIGKILL');
+  for (const pid of ownChildPids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+process.on('exit', killEverythingNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the child processes`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+async function stopAll(): Promise<void> {
+  // Gateways first (they hold connections to the dev servers), last started first.
+  for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
+  for (const d of devServers.splice(0).reverse()) await d.stop().catch(() => undefined);
+  killEverythingNow();
+}
+
+async function startFake(): Promise<{ child: Child; url: string }> {
+  let resolveUrl!: (url: string) => void;
+  const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
+  const child = startChild('fake provider', ['--import', 'tsx', FAKE_ENTRY, '--port', '0'], process.env, (line) => {
+    if (!line.startsWith('{')) return;
+    try {
+      const msg = JSON.parse(line) as { url?: unknown };
+      if (typeof msg.url === 'string') resolveUrl(msg.url.replace(/\/+$/, ''));
+    } catch {
+      // not the line we are waiting for
+    }
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const url = await Promise.race([
+      urlSeen,
+      child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(describeFailure(child, 'did not print its url within 30 s')), 30_000);
+      }),
+    ]);
+    return { child, url };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function gatewayYaml(fakeUrl: string, port: number): string {
+  return [
+    '# written by bench/durable.ts',
+    `server: { host: 127.0.0.1, port: ${port} }`,
+    // warn: no per-request log line, as in bench/overhead.ts; readiness is polled on /healthz instead.
+    'logging: { level: warn }',
+    'auth:',
+    `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
+    'providers:',
+    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
+    'deployments:',
+    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
+    'models:',
+    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
+    '',
+  ].join('\n');
+}
+
+/** The gateway in role `all` (HTTP + worker) on a port picked here, pointed at `temporalAddress`. */
+async function startGateway(
+  label: string,
+  fakeUrl: string,
+  temporalAddress: string,
+  tmpDir: string,
+  bundlePath: string,
+): Promise<{ child: Child; url: string; yaml: string; startupMs: number }> {
+  const profDir = process.env.BENCH_CPU_PROF;
+  for (let attempt = 1; ; attempt++) {
+    const t0 = performance.now();
+    const port = await freePort();
+    const configPath = path.join(tmpDir, `gateway-${label}.yaml`);
+    const yaml = gatewayYaml(fakeUrl, port);
+    writeFileSync(configPath, yaml);
+    const nodeArgs = ['--import', 'tsx'];
+    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir), '--cpu-prof-name', `gateway-${label}-${Date.now()}.cpuprofile`);
+    const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
+    const child = startChild(`gateway (${label})`, [...nodeArgs, GATEWAY_ENTRY, '--config', configPath, '--role', 'all'], env);
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (!running(child)) {
+        await child.exited;
+        if (child.tail.some((l) => l.includes('EADDRINUSE')) && attempt < 4) break;
+        throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
+      }
+      if (Date.now() > deadline) throw describeFailure(child, 'did not answer /healthz within 90 s');
+      try {
+        const res = await fetch(`${url}/healthz`);
+        await res.arrayBuffer();
+        if (res.ok) return { child, url, yaml, startupMs: Math.round(performance.now() - t0) };
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- statistics
+
+interface Summary {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function summarize(values: number[]): Summary {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return { n, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
+  const q = (p: number) => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
+  return { n, min: r3(s[0]!), p50: r3(q(50)), p90: r3(q(90)), p99: r3(q(99)), max: r3(s[n - 1]!), mean: r3(s.reduce((a, b) => a + b, 0) / n) };
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution (comparable with Temporal's event times). */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------------------------------------- requests
+
+interface Gw {
+  pool: Pool;
+  chatBody: string;
+  headers: Record<string, string>;
+  durableHeaders: Record<string, string>;
+}
+
+function makeGw(url: string): Gw {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
+  return {
+    // Long-polls hold a connection each: enough for the highest concurrency and then some.
+    pool: new Pool(url, { connections: 96, pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, headersTimeout: 90_000, bodyTimeout: 90_000 }),
+    chatBody: JSON.stringify({ model: ALIAS, messages: [{ role: 'user', content: PROMPT }] }),
+    headers,
+    durableHeaders: { ...headers, 'x-gateway-durable': 'true' },
+  };
+}
+
+interface CompletionJson {
+  choices?: Array<{ message?: { content?: unknown } }>;
+}
+
+function checkAnswer(what: string, completion: CompletionJson | null | undefined): void {
+  const content = completion?.choices?.[0]?.message?.content;
+  if (content !== EXPECTED_TEXT) throw new BenchError(`${what}: unexpected answer ${JSON.stringify(content)}`);
+}
+
+interface ChatSample {
+  ms: number;
+  sentWall: number;
+  doneWall: number;
+  /** The workflow id (durable calls). */
+  id?: string;
+}
+
+/** One non-streamed chat call (fast path, or durable with the header), timed send → last byte. */
+async function chatOnce(gw: Gw, durable: boolean): Promise<ChatSample> {
+  const sentWall = wallNow();
+  const t0 = performance.now();
+  const res = await gw.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: durable ? gw.durableHeaders : gw.headers, body: gw.chatBody });
+  const text = await res.body.text();
+  const ms = performance.now() - t0;
+  const doneWall = wallNow();
+  const what = durable ? 'durable sync call' : 'fast path call';
+  if (res.statusCode !== 200) throw new BenchError(`${what}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  checkAnswer(what, JSON.parse(text) as CompletionJson);
+  const id = res.headers['x-gateway-request-id'];
+  if (durable && typeof id !== 'string') throw new BenchError(`${what}: no x-gateway-request-id header`);
+  return { ms, sentWall, doneWall, id: typeof id === 'string' ? id : undefined };
+}
+
+interface RequestView {
+  id?: string;
+  status?: string;
+  result?: CompletionJson | null;
+  error?: unknown;
+}
+
+interface SubmitSample extends ChatSample {
+  /** POST /v1/requests answered (202). */
+  submitMs: number;
+  /** GETs until `succeeded` (0 when the POST already answered with it). */
+  polls: number;
+}
+
+/** Submit via POST /v1/requests, then long-poll GET /v1/requests/{id}?wait=30s until it succeeded. */
+async function submitAndWait(gw: Gw): Promise<SubmitSample> {
+  const sentWall = wallNow();
+  const t0 = performance.now();
+  const res = await gw.pool.request({ path: '/v1/requests', method: 'POST', headers: gw.headers, body: gw.chatBody });
+  const text = await res.body.text();
+  const submitMs = performance.now() - t0;
+  if (res.statusCode !== 202) throw new BenchError(`POST /v1/requests: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  let view = JSON.parse(text) as RequestView;
+  const id = view.id;
+  if (typeof id !== 'string') throw new BenchError(`POST /v1/requests: no id in ${text.slice(0, 300)}`);
+  let polls = 0;
+  while (view.status !== 'succeeded') {
+    if (view.status !== 'queued' && view.status !== 'running') throw new BenchError(`request ${id} ended ${view.status}: ${JSON.stringify(view.error)}`);
+    if (++polls > 10) throw new BenchError(`request ${id} still ${view.status} after ${polls - 1} long-polls`);
+    const g = await gw.pool.request({ path: `/v1/requests/${id}?wait=30s`, method: 'GET', headers: gw.headers });
+    const gt = await g.body.text();
+    if (g.statusCode !== 200) throw new BenchError(`GET /v1/requests/${id}: HTTP ${g.statusCode}: ${gt.slice(0, 300)}`);
+    view = JSON.parse(gt) as RequestView;
+  }
+  checkAnswer(`request ${id}`, view.result);
+  return { ms: performance.now() - t0, sentWall, doneWall: wallNow(), id, submitMs, polls };
+}
+
+// ---------------------------------------------------------------------------------------------- CPU accounting
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Procs {
+  gateway: number | undefined;
+  temporal: number | undefined;
+  fake: number | undefined;
+}
+
+type CpuSnapshot = Record<keyof Procs | 'loadgen', number>;
+
+function cpuSnapshot(p: Procs): CpuSnapshot {
+  const u = process.cpuUsage();
+  return { gateway: cpuSeconds(p.gateway), temporal: cpuSeconds(p.temporal), fake: cpuSeconds(p.fake), loadgen: (u.user + u.system) / 1e6 };
+}
+
+/** Cores used by each process between two snapshots (1.0 = one core busy all the time). */
+function coresUsed(a: CpuSnapshot, b: CpuSnapshot, seconds: number): CpuSnapshot {
+  const d = (k: keyof CpuSnapshot) => r3((b[k] - a[k]) / seconds);
+  return { gateway: d('gateway'), temporal: d('temporal'), fake: d('fake'), loadgen: d('loadgen') };
+}
+
+// ---------------------------------------------------------------------------------------------- measurements
+
+class Errors {
+  count = 0;
+  first?: string;
+  constructor(private readonly what: string) {}
+  record(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.count++;
+    this.first ??= message;
+    if (this.count > ERROR_LIMIT) throw new BenchError(`${this.what}: more than ${ERROR_LIMIT} failed requests; first: ${this.first}`);
+  }
+}
+
+/** Concurrency 1, fast and durable interleaved request by request (the order flips every iteration). */
+async function measureLatency(gw: Gw) {
+  const { warmup, requests } = SETTINGS.latency;
+  const fast: number[] = [];
+  const durable: ChatSample[] = [];
+  const errors = { fast: new Errors('c=1 fast path'), durable: new Errors('c=1 durable') };
+  for (let i = 0; i < warmup + requests; i++) {
+    const order = i % 2 === 0 ? [false, true] : [true, false];
+    for (const d of order) {
+      try {
+        const s = await chatOnce(gw, d);
+        if (i < warmup) continue;
+        if (d) durable.push(s);
+        else fast.push(s.ms);
+      } catch (err) {
+        (d ? errors.durable : errors.fast).record(err);
+      }
+    }
+  }
+  const fastMs = summarize(fast);
+  const durableMs = summarize(durable.map((s) => s.ms));
+  return {
+    warmup,
+    requests,
+    latencyMs: { fast: fastMs, durable: durableMs },
+    addedMs: { p50: r3(durableMs.p50 - fastMs.p50), p99: r3(durableMs.p99 - fastMs.p99), mean: r3(durableMs.mean - fastMs.mean) },
+    errors: { fast: errors.fast.count, durable: errors.durable.count, first: errors.fast.first ?? errors.durable.first },
+    samples: durable,
+  };
+}
+
+type Kind = 'submit' | 'sync';
+
+interface ThroughputPhase {
+  kind: Kind;
+  concurrency: number;
+  warmupMs: number;
+  windowMs: number;
+  /** Requests that completed inside the window. */
+  completed: number;
+  rps: number;
+  errors: number;
+  firstError?: string;
+  /** Submit → succeeded (submit) or send → answer (sync), of the requests completed in the window. */
+  latencyMs: Summary;
+  /** POST /v1/requests → 202 (submit only). */
+  submitMs?: Summary;
+  /** Long-polls per request (submit only). */
+  pollsMean?: number;
+  /** Cores used per process during the window. */
+  cores: CpuSnapshot;
+  drainMs: number;
+  samples: ChatSample[];
+}
+
+/**
+ * `concurrency` closed-loop workers; completions are counted only inside the window that follows the warm-up,
+ * so ramp-up and the drain at the end (requests still in flight are finished, not counted) do not skew it.
+ */
+async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs): Promise<ThroughputPhase> {
+  const { warmupMs, windowMs } = SETTINGS.throughput;
+  const start = performance.now();
+  const from = start + warmupMs;
+  const to = from + windowMs;
+  const inWindow: Array<ChatSample | SubmitSample> = [];
+  const errors = new Errors(`${kind} c=${concurrency}`);
+  let cpuFrom: CpuSnapshot | undefined;
+  let cpuTo: CpuSnapshot | undefined;
+  const t1 = setTimeout(() => (cpuFrom = cpuSnapshot(procs)), warmupMs);
+  const t2 = setTimeout(() => (cpuTo = cpuSnapshot(procs)), warmupMs + windowMs);
+  const worker = async () => {
+    while (performance.now() < to) {
+      try {
+        const s = kind === 'submit' ? await submitAndWait(gw) : await chatOnce(gw, true);
+        const end = performance.now();
+        if (end >= from && end < to) inWindow.push(s);
+      } catch (err) {
+        errors.record(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  clearTimeout(t1);
+  clearTimeout(t2);
+  const drainMs = Math.max(0, Math.round(performance.now() - to));
+  const submits = inWindow.filter((s): s is SubmitSample => 'submitMs' in s);
+  return {
+    kind,
+    concurrency,
+    warmupMs,
+    windowMs,
+    completed: inWindow.length,
+    rps: Math.round((inWindow.length / windowMs) * 1000 * 10) / 10,
+    errors: errors.count,
+    ...(errors.first ? { firstError: errors.first } : {}),
+    latencyMs: summarize(inWindow.map((s) => s.ms)),
+    ...(kind === 'submit'
+      ? { submitMs: summarize(submits.map((s) => s.submitMs)), pollsMean: r3(submits.reduce((n, s) => n + s.polls, 0) / Math.max(1, submits.length)) }
+      : {}),
+    cores: cpuFrom && cpuTo ? coresUsed(cpuFrom, cpuTo, windowMs / 1000) : { gateway: NaN, temporal: NaN, fake: NaN, loadgen: NaN },
+    drainMs,
+    samples: inWindow,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- workflow histories
+
+/** One durable request's timeline, in ms, from its workflow history (server clock = this machine's clock). */
+interface Timeline {
+  /** Client sent the HTTP request → WorkflowExecutionStarted: gateway ingress + StartWorkflowExecution. */
+  clientToStarted: number;
+  /** WorkflowExecutionStarted → first workflow task started: task dispatch to the worker (poll/match). */
+  wft1Dispatch: number;
+  /** First workflow task run: workflow code, the `route` local activity, scheduling callProvider. */
+  wft1Run: number;
+  /** ActivityTaskScheduled → ActivityTaskStarted. */
+  activityDispatch: number;
+  /** The callProvider activity itself (the upstream call, streamed and folded). */
+  activityRun: number;
+  /** ActivityTaskCompleted → the next workflow task started. */
+  wft2Dispatch: number;
+  /** Last workflow task run: the workflow returns; the server closes the execution. */
+  wft2RunAndClose: number;
+  /** WorkflowExecutionCompleted → the client had the whole answer: result long-poll wake-up + HTTP answer. */
+  closedToClient: number;
+  /** WorkflowExecutionStarted → WorkflowExecutionCompleted. */
+  serverTotal: number;
+  /** Client total. */
+  total: number;
+  workflowTasks: number;
+  events: number;
+}
+
+type Ts = { seconds?: unknown; nanos?: number | null } | null | undefined;
+
+function tsMs(ts: Ts): number {
+  if (!ts) return NaN;
+  const s = ts.seconds;
+  const sec = typeof s === 'number' ? s : s && typeof (s as { toNumber?: () => number }).toNumber === 'function' ? (s as { toNumber: () => number }).toNumber() : Number(s);
+  return sec * 1000 + (ts.nanos ?? 0) / 1e6;
+}
+
+type HistoryEvent = Record<string, unknown> & { eventTime?: Ts };
+
+function timelineOf(events: HistoryEvent[], sample: ChatSample): Timeline | undefined {
+  const at = (attr: string, which: 'first' | 'last' = 'first') => {
+    const list = events.filter((e) => e[attr] != null);
+    const e = which === 'first' ? list[0] : list.at(-1);
+    return e ? tsMs(e.eventTime) : NaN;
+  };
+  const started = at('workflowExecutionStartedEventAttributes');
+  const closed = at('workflowExecutionCompletedEventAttributes');
+  if (!Number.isFinite(started) || !Number.isFinite(closed)) return undefined;
+  const actScheduled = at('activityTaskScheduledEventAttributes');
+  const actStarted = at('activityTaskStartedEventAttributes');
+  const actCompleted = at('activityTaskCompletedEventAttributes');
+  const wftStartedAll = events.filter((e) => e.workflowTaskStartedEventAttributes != null).map((e) => tsMs(e.eventTime));
+  const wftCompletedFirst = at('workflowTaskCompletedEventAttributes');
+  const wftStartedAfterActivity = wftStartedAll.find((t) => t >= actCompleted) ?? NaN;
+  const d = (a: number, b: number) => r3(b - a);
+  return {
+    clientToStarted: d(sample.sentWall, started),
+    wft1Dispatch: d(started, wftStartedAll[0] ?? NaN),
+    wft1Run: d(wftStartedAll[0] ?? NaN, wftCompletedFirst),
+    activityDispatch: d(actScheduled, actStarted),
+    activityRun: d(actStarted, actCompleted),
+    wft2Dispatch: d(actCompleted, wftStartedAfterActivity),
+    wft2RunAndClose: d(wftStartedAfterActivity, closed),
+    closedToClient: d(closed, sample.doneWall),
+    serverTotal: d(started, closed),
+    total: d(sample.sentWall, sample.doneWall),
+    workflowTasks: wftStartedAll.length,
+    events: events.length,
+  };
+}
+
+const PHASES: Array<[keyof Timeline, string]> = [
+  ['clientToStarted', 'client send → WorkflowExecutionStarted (ingress + StartWorkflowExecution)'],
+  ['wft1Dispatch', 'workflow task 1: started → picked up by the worker'],
+  ['wft1Run', 'workflow task 1: run (route local activity, schedule callProvider)'],
+  ['activityDispatch', 'callProvider: scheduled → started'],
+  ['activityRun', 'callProvider: run (upstream call)'],
+  ['wft2Dispatch', 'workflow task 2: activity completed → picked up'],
+  ['wft2RunAndClose', 'workflow task 2: run → WorkflowExecutionCompleted'],
+  ['closedToClient', 'WorkflowExecutionCompleted → client has the answer'],
+  ['serverTotal', '(server: started → completed)'],
+  ['total', '(client total)'],
+];
+
+async function readTimelines(client: Client, samples: ChatSample[], max: number) {
+  // An even spread over the run, not just its start.
+  const step = Math.max(1, Math.floor(samples.length / max));
+  const chosen = samples.filter((_, i) => i % step === 0).slice(0, max);
+  const timelines: Timeline[] = [];
+  let failed = 0;
+  for (const s of chosen) {
+    try {
+      const history = await client.workflow.getHandle(s.id!).fetchHistory();
+      const t = timelineOf((history.events ?? []) as unknown as HistoryEvent[], s);
+      if (t) timelines.push(t);
+      else failed++;
+    } catch {
+      failed++;
+    }
+  }
+  const phases: Record<string, Summary> = {};
+  for (const [k] of PHASES) phases[k] = summarize(timelines.map((t) => t[k]));
+  return {
+    n: timelines.length,
+    unreadable: failed,
+    workflowTasksMean: r3(timelines.reduce((n, t) => n + t.workflowTasks, 0) / Math.max(1, timelines.length)),
+    eventsMean: r3(timelines.reduce((n, t) => n + t.events, 0) / Math.max(1, timelines.length)),
+    phasesMs: phases,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- one pass
+
+interface PassResult {
+  mode: 'file' | 'memory';
+  devServerStartMs: number;
+  gatewayStartMs: number;
+  gatewayConfig: string;
+  latency: Omit<Awaited<ReturnType<typeof measureLatency>>, 'samples'>;
+  throughput: Array<Omit<ThroughputPhase, 'samples'>>;
+  timelines: Record<string, Awaited<ReturnType<typeof readTimelines>>>;
+}
+
+async function runPass(
+  mode: 'file' | 'memory',
+  cli: string,
+  fake: { child: Child; url: string },
+  tmpDir: string,
+  bundlePath: string,
+  resetFake: () => Promise<void>,
+): Promise<PassResult> {
+  console.log(`\n=== ${mode === 'file' ? 'file-backed (SQLite, WAL)' : 'in-memory'} Temporal dev server ===`);
+  let t0 = performance.now();
+  const dev = await startDevServer({
+    cli,
+    port: await freePort(),
+    uiPort: false,
+    namespace: 'default',
+    ...(mode === 'file' ? { dbFile: path.join(tmpDir, 'temporal.db') } : {}),
+  });
+  devServers.push(dev);
+  const devServerStartMs = Math.round(performance.now() - t0);
+  console.log(`temporal dev server: ${dev.address} (${devServerStartMs} ms)`);
+  t0 = performance.now();
+  const gwProc = await startGateway(mode, fake.url, dev.address, tmpDir, bundlePath);
+  console.log(`gateway:             ${gwProc.url} (role all, ready in ${gwProc.startupMs} ms)`);
+  const gw = makeGw(gwProc.url);
+  const connection = await Connection.connect({ address: dev.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const procs: Procs = { gateway: gwProc.child.proc.pid, temporal: dev.process.pid, fake: fake.child.proc.pid };
+  try {
+    // Sanity: each path answers correctly, via the deployment, without fallbacks.
+    for (const d of [false, true]) {
+      const res = await gw.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: d ? gw.durableHeaders : gw.headers, body: gw.chatBody });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new BenchError(`sanity (${d ? 'durable' : 'fast'}): HTTP ${res.statusCode}: ${text.slice(0, 500)}`);
+      checkAnswer(`sanity (${d ? 'durable' : 'fast'})`, JSON.parse(text) as CompletionJson);
+      if (res.headers['x-gateway-deployment'] !== DEPLOYMENT || res.headers['x-gateway-fallback'] !== 'none')
+        throw new BenchError(`sanity (${d ? 'durable' : 'fast'}): not answered via ${DEPLOYMENT} without fallback: ${JSON.stringify(res.headers)}`);
+    }
+    await submitAndWait(gw);
+    await resetFake();
+
+    const { warmup, requests } = SETTINGS.latency;
+    console.log(`concurrency 1, fast vs durable interleaved: ${warmup} warm-up + ${requests} requests each ...`);
+    const latency = await measureLatency(gw);
+    await resetFake();
+    console.log(
+      `  fast p50 ${latency.latencyMs.fast.p50} ms, durable p50 ${latency.latencyMs.durable.p50} ms, added p50 ${latency.addedMs.p50} ms, p99 ${latency.addedMs.p99} ms`,
+    );
+
+    const submitCs = mode === 'file' ? SETTINGS.throughput.submitConcurrencies : SETTINGS.memory.submitConcurrencies;
+    const plan: Array<[Kind, number]> = [...submitCs.map((c): [Kind, number] => ['submit', c]), ['sync', SETTINGS.throughput.syncConcurrency]];
+    const throughput: ThroughputPhase[] = [];
+    for (const [kind, c] of plan) {
+      const { warmupMs, windowMs } = SETTINGS.throughput;
+      console.log(`throughput, ${kind === 'submit' ? 'POST /v1/requests + long-poll' : 'sync x-gateway-durable'} at ${c} in flight: ${warmupMs / 1000} s warm-up + ${windowMs / 1000} s ...`);
+      await sleep(500);
+      const p = await closedLoop(gw, kind, c, procs);
+      throughput.push(p);
+      await resetFake();
+      console.log(
+        `  ${p.rps} req/s completed; latency p50 ${p.latencyMs.p50} ms p99 ${p.latencyMs.p99} ms; cores: gateway ${p.cores.gateway}, temporal ${p.cores.temporal}, fake ${p.cores.fake}, load generator ${p.cores.loadgen}; errors ${p.errors}`,
+      );
+    }
+
+    console.log('reading workflow histories for the phase breakdown ...');
+    const timelines: PassResult['timelines'] = {};
+    timelines['c=1 sync'] = await readTimelines(client, latency.samples, requests);
+    for (const p of throughput) timelines[`${p.kind} c=${p.concurrency}`] = await readTimelines(client, p.samples, SETTINGS.historySamplePerPhase);
+
+    const { samples: _ls, ...latencyOut } = latency;
+    return {
+      mode,
+      devServerStartMs,
+      gatewayStartMs: gwProc.startupMs,
+      gatewayConfig: gwProc.yaml,
+      latency: latencyOut,
+      throughput: throughput.map(({ samples: _s, ...rest }) => rest),
+      timelines,
+    };
+  } finally {
+    await gw.pool.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    await stopChild(gwProc.child);
+    const i = devServers.indexOf(dev);
+    if (i >= 0) devServers.splice(i, 1);
+    await dev.stop().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+interface Row {
+  metric: string;
+  measured: string;
+  target: string;
+  result: string;
+}
+
+interface Check {
+  name: string;
+  value: number;
+  op: '<=' | '>=';
+  target: number;
+  pass: boolean;
+}
+
+const fmtMs = (x: number) => `${x.toFixed(1)} ms`;
+
+function buildRows(passes: PassResult[]): { rows: Row[]; checks: Check[] } {
+  const rows: Row[] = [];
+  const checks: Check[] = [];
+  const info = (metric: string, measured: string) => rows.push({ metric, measured, target: '—', result: '' });
+  const check = (metric: string, value: number, measured: string, op: Check['op'], target: number, targetText: string) => {
+    const pass = op === '<=' ? value <= target : value >= target;
+    checks.push({ name: metric, value, op, target, pass });
+    rows.push({ metric, measured, target: `${op === '<=' ? '≤' : '≥'} ${targetText}`, result: pass ? 'PASS' : 'MISS' });
+  };
+  for (const p of passes) {
+    // Targets are for the realistic, file-backed setting; the in-memory rows are for comparison.
+    const pre = p.mode === 'file' ? '' : '[in-memory] ';
+    const l = p.latency;
+    info(`${pre}c=1 latency p50, fast / durable`, `${fmtMs(l.latencyMs.fast.p50)} / ${fmtMs(l.latencyMs.durable.p50)}`);
+    info(`${pre}c=1 latency p99, fast / durable`, `${fmtMs(l.latencyMs.fast.p99)} / ${fmtMs(l.latencyMs.durable.p99)}`);
+    if (p.mode === 'file') check('c=1 added latency p50 (durable − fast)', l.addedMs.p50, fmtMs(l.addedMs.p50), '<=', TARGETS.addedP50Ms, fmtMs(TARGETS.addedP50Ms));
+    else info(`${pre}c=1 added latency p50 (durable − fast)`, fmtMs(l.addedMs.p50));
+    info(`${pre}c=1 added latency p99 (durable − fast)`, fmtMs(l.addedMs.p99));
+    for (const t of p.throughput) {
+      const name = `${pre}durable throughput, ${t.kind === 'submit' ? 'POST /v1/requests + long-poll' : 'sync x-gateway-durable'}, ${t.concurrency} in flight`;
+      const measured = `${t.rps} req/s (p50 ${fmtMs(t.latencyMs.p50)}, p99 ${fmtMs(t.latencyMs.p99)})`;
+      if (p.mode === 'file') check(name, t.rps, measured, '>=', TARGETS.throughputRps, `${TARGETS.throughputRps} req/s`);
+      else info(name, measured);
+    }
+    const failed = p.latency.errors.fast + p.latency.errors.durable + p.throughput.reduce((n, t) => n + t.errors, 0);
+    rows.push({ metric: `${pre}failed requests`, measured: String(failed), target: '0', result: failed > 0 ? 'ERRORS' : 'PASS' });
+  }
+  return { rows, checks };
+}
+
+function textTable(head: string[], rows: string[][]): string {
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  return [line(head), '-'.repeat(w.reduce((a, b) => a + b + 2, 0)), ...rows.map(line)].join('\n');
+}
+
+function mdTable(head: string[], rows: string[][]): string[] {
+  const esc = (s: string) => s.replaceAll('|', '\\|');
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
+}
+
+const rowCells = (rows: Row[]) => rows.map((r) => [r.metric, r.measured, r.target, r.result]);
+
+function phaseTable(p: PassResult): { head: string[]; rows: string[][] } {
+  const keys = Object.keys(p.timelines);
+  const head = ['phase (p50 / p99, ms)', ...keys.map((k) => `${k} (n=${p.timelines[k]!.n})`)];
+  const rows = PHASES.map(([k, label]) => [label, ...keys.map((key) => {
+    const s = p.timelines[key]!.phasesMs[k]!;
+    return `${s.p50.toFixed(1)} / ${s.p99.toFixed(1)}`;
+  })]);
+  return { head, rows };
+}
+
+function cpuTable(p: PassResult): { head: string[]; rows: string[][] } {
+  const head = ['run', 'req/s', 'gateway', 'temporal', 'fake', 'load gen', 'total', 'CPU ms per request'];
+  const rows = p.throughput.map((t) => {
+    const total = t.cores.gateway + t.cores.temporal + t.cores.fake + t.cores.loadgen;
+    const per = (x: number) => ((x / t.rps) * 1000).toFixed(2);
+    return [
+      `${t.kind} c=${t.concurrency}`,
+      String(t.rps),
+      t.cores.gateway.toFixed(2),
+      t.cores.temporal.toFixed(2),
+      t.cores.fake.toFixed(2),
+      t.cores.loadgen.toFixed(2),
+      total.toFixed(2),
+      `gateway ${per(t.cores.gateway)}, temporal ${per(t.cores.temporal)}`,
+    ];
+  });
+  return { head, rows };
+}
+
+interface Meta {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  temporalCli: string;
+  quick: boolean;
+  seconds: number;
+}
+
+function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
+  const out: string[] = [
+    '# Durable path vs fast path',
+    '',
+    `Run ${meta.date} · Node ${meta.node} · ${meta.cpus} CPUs (${meta.cpuModel}), ${meta.memoryGb} GB · ${meta.temporalCli} · ${meta.seconds.toFixed(0)} s${meta.quick ? ' · QUICK run (noisy)' : ''}`,
+    '',
+    `Everything shares the machine's ${meta.cpus} cores: the gateway (role \`all\`: HTTP + Temporal worker, one Node process,`,
+    'from source via tsx, logging at `warn`), the Temporal dev server (`temporal server start-dev`, headless, started by',
+    '`src/durable/dev-server.ts`), the fake provider (its own process, answers at once) and the load generator (this',
+    'process, undici keep-alive pool). The gateway is given a prebuilt workflow bundle (`GATEWAY_WORKFLOW_BUNDLE`).',
+    '"fast" = `POST /v1/chat/completions`; "durable" = the same call with `x-gateway-durable: true` (start the workflow,',
+    'wait for its result). Concurrency 1 interleaves the two request by request. Throughput is a closed loop;',
+    'completions are counted in a window after a warm-up. The targets apply to the file-backed dev server',
+    '(SQLite, WAL, synchronous=OFF, as the gateway runs it by default); `[in-memory]` rows are for comparison.',
+    '',
+    ...mdTable(['metric', 'measured', 'target', 'result'], rowCells(rows)),
+    '',
+  ];
+  for (const p of passes) {
+    const label = p.mode === 'file' ? 'file-backed' : 'in-memory';
+    const ph = phaseTable(p);
+    const cpu = cpuTable(p);
+    out.push(
+      `## Where the time goes (${label})`,
+      '',
+      'From the workflow histories (event times; the server runs on this machine, so its clock is the client\'s):',
+      '',
+      ...mdTable(ph.head, ph.rows),
+      '',
+      `Cores used during each throughput window (${label}; 1.00 = one core fully busy; ${meta.cpus} available):`,
+      '',
+      ...mdTable(cpu.head, cpu.rows),
+      '',
+    );
+  }
+  out.push(`Raw numbers: \`${RESULTS_NAME}.json\`. Reproduce with \`npm run bench:durable\`.`, '');
+  return out.join('\n');
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+function otherBenchmarks(): string[] {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .filter((l) => /bench\//.test(l) && !l.includes('bench/durable.ts'))
+      .map((l) => l.trim());
+  } catch {
+    return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-durable-'));
+  let control: Pool | undefined;
+  try {
+    console.log(`node ${process.version}, ${os.cpus().length} CPUs${QUICK ? ', QUICK run' : ''}`);
+    const others = otherBenchmarks();
+    if (others.length > 0) console.warn(`warning: other benchmark processes are running; numbers will be disturbed:\n  ${others.join('\n  ')}`);
+
+    const realCli = ensureTemporalCli(ROOT, (m) => console.log(m));
+    let cli = realCli;
+    if (DYNAMIC_CONFIG.length > 0) {
+      // `exec` keeps the pid: the dev server's stop() and the CPU accounting see the real server process.
+      cli = path.join(tmpDir, 'temporal-with-dynamic-config.sh');
+      const flags = DYNAMIC_CONFIG.map((kv) => `--dynamic-config-value ${JSON.stringify(kv)}`).join(' ');
+      writeFileSync(cli, `#!/bin/sh\nexec ${JSON.stringify(realCli)} "$@" ${flags}\n`, { mode: 0o755 });
+      console.log(`experiment: dev server with ${DYNAMIC_CONFIG.map((kv) => `--dynamic-config-value ${kv}`).join(' ')}`);
+    }
+    const temporalCli = (() => {
+      try {
+        return execFileSync(realCli, ['--version'], { encoding: 'utf8' }).trim();
+      } catch {
+        return 'temporal (version unknown)';
+      }
+    })();
+    console.log(`bundling the workflow code once (${path.relative(ROOT, WORKFLOWS_PATH)}) ...`);
+    const [fake, bundle] = await Promise.all([
+      startFake(),
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
+    ]);
+    const bundlePath = path.join(tmpDir, 'workflows.js');
+    writeFileSync(bundlePath, bundle.code);
+    console.log(`fake provider:       ${fake.url}`);
+
+    control = new Pool(fake.url, { connections: 1 });
+    const resetFake = async () => {
+      const res = await control!.request({ path: '/__reset', method: 'POST' });
+      await res.body.dump();
+    };
+
+    const passes: PassResult[] = [];
+    passes.push(await runPass('file', cli, fake, tmpDir, bundlePath, resetFake));
+    if (WITH_MEMORY) passes.push(await runPass('memory', cli, fake, tmpDir, bundlePath, resetFake));
+
+    {
+      const res = await control.request({ path: '/__requests', method: 'GET' });
+      const bad = ((await res.body.json()) as { violations?: string[] }).violations ?? [];
+      if (bad.length > 0) console.warn(`warning: the fake provider saw contract violations:\n${bad.slice(0, 5).join('\n')}`);
+    }
+
+    const seconds = (performance.now() - started) / 1000;
+    const { rows, checks } = buildRows(passes);
+    const meta: Meta = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      temporalCli,
+      quick: QUICK,
+      seconds: r3(seconds),
+    };
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const json = {
+      ...meta,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      hostname: os.hostname(),
+      loadavg: os.loadavg(),
+      note: 'gateway, Temporal dev server, fake provider and load generator share the machine\'s cores',
+      settings: { ...SETTINGS, memoryPass: WITH_MEMORY, temporalDynamicConfig: DYNAMIC_CONFIG },
+      targets: TARGETS,
+      checks,
+      allPass: checks.every((c) => c.pass),
+      units: { latency: 'ms', throughput: 'completed requests/s', cores: 'CPU seconds per wall second', added: 'durable − fast at the same percentile' },
+      passes,
+    };
+    writeAtomically(path.join(RESULTS_DIR, `${RESULTS_NAME}.json`), `${JSON.stringify(json, null, 2)}\n`);
+    writeAtomically(path.join(RESULTS_DIR, `${RESULTS_NAME}.md`), markdown(rows, passes, meta));
+
+    console.log(`\n${textTable(['metric', 'measured', 'target', 'result'], rowCells(rows))}\n`);
+    for (const p of passes) {
+      const ph = phaseTable(p);
+      console.log(`where the time goes (${p.mode}):\n${textTable(ph.head, ph.rows)}\n`);
+      const cpu = cpuTable(p);
+      console.log(`cores used (${p.mode}):\n${textTable(cpu.head, cpu.rows)}\n`);
+    }
+    console.log(`${checks.filter((c) => c.pass).length}/${checks.length} targets met; wrote bench/results/${RESULTS_NAME}.json and bench/results/${RESULTS_NAME}.md (${seconds.toFixed(0)} s)`);
+  } finally {
+    await control?.close().catch(() => undefined);
+    await stopAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+    if (process.env.BENCH_CPU_PROF) console.log(`gateway CPU profile(s) in ${path.resolve(process.env.BENCH_CPU_PROF)}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`benchmark failed: ${message}`);
+  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
+  if (!message.includes('--- last output of'))
+    for (const c of children) if (c.tail.length > 0) console.error(`--- last output of ${c.name} ---\n${c.tail.slice(-15).join('\n')}`);
+  process.exitCode = 1;
+});

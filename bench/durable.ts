@@ -643,10 +643,21 @@ async function readTimelines(client: Client, samples: ChatSample[], max: number)
   const chosen = samples.filter((_, i) => i % step === 0).slice(0, max);
   const timelines: Timeline[] = [];
   let failed = 0;
+  let exampleEvents: string[] | undefined;
   for (const s of chosen) {
     try {
       const history = await client.workflow.getHandle(s.id!).fetchHistory();
-      const t = timelineOf((history.events ?? []) as unknown as HistoryEvent[], s);
+      const events = (history.events ?? []) as unknown as HistoryEvent[];
+      // One history spelled out (event type and ms since the workflow started), to show the round trips.
+      exampleEvents ??= (() => {
+        const t0 = tsMs(events[0]?.eventTime);
+        return events.map((e) => {
+          const attr = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k] != null) ?? 'unknown';
+          const name = attr.replace(/EventAttributes$/, '');
+          return `+${(tsMs(e.eventTime) - t0).toFixed(1)} ms ${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+        });
+      })();
+      const t = timelineOf(events, s);
       if (t) timelines.push(t);
       else failed++;
     } catch {
@@ -661,6 +672,7 @@ async function readTimelines(client: Client, samples: ChatSample[], max: number)
     workflowTasksMean: r3(timelines.reduce((n, t) => n + t.workflowTasks, 0) / Math.max(1, timelines.length)),
     eventsMean: r3(timelines.reduce((n, t) => n + t.events, 0) / Math.max(1, timelines.length)),
     phasesMs: phases,
+    exampleEvents: exampleEvents ?? [],
   };
 }
 

@@ -122,6 +122,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
+          // Requests in flight get a grace period; connections a client opened but never used would
+          // otherwise hold close() for the whole keep-alive timeout.
+          setTimeout(() => server.closeAllConnections(), 2_000).unref();
         }),
     );
     return { url, server, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };

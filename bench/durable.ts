@@ -908,6 +908,9 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
       '',
       ...mdTable(ph.head, ph.rows),
       '',
+      ...(p.timelines['c=1 sync']?.exampleEvents.length
+        ? [`One concurrency-1 durable request's history (${label}):`, '', '```', ...p.timelines['c=1 sync'].exampleEvents, '```', '']
+        : []),
       `Cores used during each throughput window (${label}; 1.00 = one core fully busy; ${meta.cpus} available):`,
       '',
       ...mdTable(cpu.head, cpu.rows),

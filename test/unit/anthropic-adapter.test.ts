@@ -1,58 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../../src/protocol/chat-request.js';
 import type { ChatCompletionChunk } from '../../src/protocol/chat-response.js';
-import { ProviderError } from '../../src/providers/errors.js';
 import { toAnthropicRequest } from '../../src/providers/anthropic/request.js';
 import { fromAnthropicMessage } from '../../src/providers/anthropic/response.js';
 import { AnthropicStreamTranslator } from '../../src/providers/anthropic/stream.js';
 import type { AnthropicMessage, AnthropicStreamEvent } from '../../src/providers/anthropic/wire.js';
-import type { Target } from '../../src/providers/types.js';
+import { anthropicTarget, providerError, req, weatherTool } from '../support/canonical-fixtures.js';
 
-const target: Target = {
-  provider: {
-    name: 'anthropic',
-    type: 'anthropic',
-    baseUrl: 'https://api.anthropic.com',
-    apiKey: 'sk-ant-test',
-    headers: {},
-    timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000, totalMs: 5000 },
-    quirks: { streamUsage: true, maxTokensField: 'max_tokens', needsKey: true },
-  },
-  deployment: {
-    name: 'claude',
-    provider: 'anthropic',
-    providerType: 'anthropic',
-    model: 'claude-sonnet-4-5',
-    tier: 1,
-    price: { inputPerMTok: 3, outputPerMTok: 15 },
-    contextWindow: 200_000,
-    capabilities: ['tools', 'vision', 'json_schema', 'streaming'],
-    weight: 1,
-  },
-};
+const target = anthropicTarget('claude-sonnet-4-5');
 
-function req(partial: Partial<ChatRequest>): ChatRequest {
-  return { model: 'alias', messages: [{ role: 'user', content: 'hi' }], ...partial };
-}
 
-function providerError(fn: () => unknown): ProviderError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a ProviderError');
-}
 
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'Weather for a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-};
+
 
 describe('toAnthropicRequest', () => {
   it('moves system and developer messages into `system` and uses the deployment model', () => {

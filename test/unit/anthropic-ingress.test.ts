@@ -14,30 +14,10 @@ import { toAnthropicRequest } from '../../src/providers/anthropic/request.js';
 import { fromAnthropicMessage } from '../../src/providers/anthropic/response.js';
 import { AnthropicStreamTranslator } from '../../src/providers/anthropic/stream.js';
 import type { AnthropicMessage, AnthropicStreamEvent } from '../../src/providers/anthropic/wire.js';
-import type { Target } from '../../src/providers/types.js';
+import { anthropicTarget } from '../support/canonical-fixtures.js';
 
-const target: Target = {
-  provider: {
-    name: 'anthropic',
-    type: 'anthropic',
-    baseUrl: 'https://api.anthropic.com',
-    apiKey: 'sk-ant-test',
-    headers: {},
-    timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000, totalMs: 5000 },
-    quirks: { streamUsage: true, maxTokensField: 'max_tokens', needsKey: true },
-  },
-  deployment: {
-    name: 'claude',
-    provider: 'anthropic',
-    providerType: 'anthropic',
-    model: 'claude-upstream',
-    tier: 1,
-    price: { inputPerMTok: 3, outputPerMTok: 15 },
-    contextWindow: 200_000,
-    capabilities: ['tools', 'vision', 'json_schema', 'streaming'],
-    weight: 1,
-  },
-};
+const target = anthropicTarget('claude-upstream');
+
 
 const weatherTool = { name: 'get_weather', description: 'Weather for a city', input_schema: { type: 'object', properties: { city: { type: 'string' } } } };
 

@@ -1,38 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../../src/protocol/chat-request.js';
 import type { ChatCompletionChunk } from '../../src/protocol/chat-response.js';
-import { ProviderError } from '../../src/providers/errors.js';
 import { fromBatchEmbedResponse, toBatchEmbedRequest } from '../../src/providers/gemini/embeddings.js';
 import { modelPath, toGeminiRequest } from '../../src/providers/gemini/request.js';
 import { fromGeminiResponse, type ResponseMeta } from '../../src/providers/gemini/response.js';
 import { toolParameters } from '../../src/providers/gemini/schema.js';
 import { GeminiStreamTranslator } from '../../src/providers/gemini/stream.js';
 import type { GeminiResponse } from '../../src/providers/gemini/wire.js';
+import { providerError, req, weatherTool } from '../support/canonical-fixtures.js';
 
 const meta: ResponseMeta = { created: 1_700_000_000, fallbackId: 'chatcmpl-fallback', model: 'gemini-2.5-flash' };
 
-function req(partial: Partial<ChatRequest>): ChatRequest {
-  return { model: 'alias', messages: [{ role: 'user', content: 'hi' }], ...partial };
-}
 
-function providerError(fn: () => unknown): ProviderError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error('expected a ProviderError');
-}
 
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'Weather for a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
-  },
-};
 
 describe('toGeminiRequest', () => {
   it('moves system and developer messages into systemInstruction and uses user/model roles', () => {

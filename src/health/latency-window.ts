@@ -1,0 +1,93 @@
+/**
+ * A true sliding time window of samples: every sample younger than windowMs counts, each exactly once, and
+ * nothing older does. (An EWMA or fixed buckets would blur a sudden slowdown into minutes of history.)
+ * Memory is capped by maxSamples: a busy metric keeps its newest samples.
+ *
+ * Time is always given by the caller. A sample is live while now - at < windowMs.
+ */
+export interface LatencyWindowOptions {
+  windowMs: number;
+  maxSamples: number;
+}
+
+export class LatencyWindow {
+  readonly windowMs: number;
+  readonly maxSamples: number;
+  /** Oldest first; times never decrease, so eviction only trims the front. */
+  private times: number[] = [];
+  private values: number[] = [];
+  /** Sorted live values and their sum, rebuilt on demand after any change. */
+  private stats: { sorted: Float64Array; sum: number } | null = null;
+
+  constructor(opts: LatencyWindowOptions) {
+    if (!(opts.windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${opts.windowMs}`);
+    if (!Number.isInteger(opts.maxSamples) || opts.maxSamples < 1) throw new RangeError(`maxSamples must be a positive integer, got ${opts.maxSamples}`);
+    this.windowMs = opts.windowMs;
+    this.maxSamples = opts.maxSamples;
+  }
+
+  add(value: number, at: number): void {
+    if (!Number.isFinite(value)) throw new RangeError(`sample must be a finite number, got ${value}`);
+    // a wall clock that steps back must not break the time order eviction relies on; the error is that step
+    const last = this.times[this.times.length - 1];
+    const t = last !== undefined && at < last ? last : at;
+    this.times.push(t);
+    this.values.push(value);
+    const over = this.times.length - this.maxSamples;
+    if (over > 0) this.drop(over);
+    this.evict(t);
+    this.stats = null;
+  }
+
+  count(now: number): number {
+    this.evict(now);
+    return this.values.length;
+  }
+
+  /** Null when the window is empty. */
+  mean(now: number): number | null {
+    const { sorted, sum } = this.live(now);
+    return sorted.length > 0 ? sum / sorted.length : null;
+  }
+
+  sum(now: number): number {
+    return this.live(now).sum;
+  }
+
+  /**
+   * Nearest-rank quantile: the smallest live sample with at least q of the samples at or below it
+   * (rank ⌈q·n⌉, at least 1). Always an observed value, never an interpolation. Null when empty.
+   */
+  quantile(q: number, now: number): number | null {
+    if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
+    const { sorted } = this.live(now);
+    if (sorted.length === 0) return null;
+    // rounding first: 0.07 × 100 is 7.000000000000001 in floating point, whose ceiling would be rank 8
+    const rank = Math.max(1, Math.ceil(Math.round(q * sorted.length * 1e9) / 1e9));
+    return sorted[rank - 1]!;
+  }
+
+  private live(now: number): { sorted: Float64Array; sum: number } {
+    this.evict(now);
+    if (!this.stats) {
+      const sorted = Float64Array.from(this.values).sort();
+      let sum = 0;
+      for (const v of sorted) sum += v;
+      this.stats = { sorted, sum };
+    }
+    return this.stats;
+  }
+
+  private evict(now: number): void {
+    const cutoff = now - this.windowMs;
+    let n = 0;
+    while (n < this.times.length && this.times[n]! <= cutoff) n++;
+    if (n > 0) this.drop(n);
+  }
+
+  private drop(n: number): void {
+    this.times.splice(0, n);
+    this.values.splice(0, n);
+    this.stats = null;
+  }
+}

@@ -29,6 +29,9 @@
  *   BENCH_TEMPORAL_DYNAMIC_CONFIG='k=v,k=v'
  *                            an experiment: extra `--dynamic-config-value k=v` flags for the dev server (passed
  *                            through a wrapper around the CLI, since src/durable/dev-server.ts takes no extra flags)
+ *   BENCH_TEMPORAL_METRICS=1 also start the dev server with `--metrics-port` and report, per measurement, the
+ *                            Temporal frontend calls and SQLite operations per durable request (from its Prometheus
+ *                            metrics, read before and after each measurement window)
  *   BENCH_RESULTS_NAME=<name> write bench/results/<name>.{json,md} instead of durable.* (for experiments)
  *
  * Helpers (child processes, statistics, tables) are this file's own: bench/overhead.ts keeps its helpers
@@ -87,6 +90,7 @@ const API_KEY = 'bench-key';
 const PROMPT = 'Say hello to the benchmark.';
 const EXPECTED_TEXT = `Echo: ${PROMPT}`;
 const ERROR_LIMIT = 25;
+const WITH_TEMPORAL_METRICS = process.env.BENCH_TEMPORAL_METRICS === '1';
 const DYNAMIC_CONFIG = (process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '')
   .split(',')
   .map((kv) => kv.trim())
@@ -106,6 +110,7 @@ interface Child {
 
 const children: Child[] = [];
 const devServers: DevServer[] = [];
+let tmpDirToRemove: string | undefined;
 
 function startChild(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, onLine?: (line: string) => void): Child {
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -181,7 +186,10 @@ process.on('exit', killEverythingNow);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the child processes`);
-    void stopAll().finally(() => process.exit(130));
+    void stopAll().finally(() => {
+      if (tmpDirToRemove) rmSync(tmpDirToRemove, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 
@@ -253,7 +261,8 @@ async function startGateway(
     const yaml = gatewayYaml(fakeUrl, port);
     writeFileSync(configPath, yaml);
     const nodeArgs = ['--import', 'tsx'];
-    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir), '--cpu-prof-name', `gateway-${label}-${Date.now()}.cpuprofile`);
+    // One profile per thread (main, tsx's loader, the SDK's workflow threads), named by pid and thread id.
+    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
     const child = startChild(`gateway (${label})`, [...nodeArgs, GATEWAY_ENTRY, '--config', configPath, '--role', 'all'], env);
     const url = `http://127.0.0.1:${port}`;
@@ -501,13 +510,14 @@ interface ThroughputPhase {
   cores: CpuSnapshot;
   drainMs: number;
   samples: ChatSample[];
+  temporal?: TemporalPerRequest;
 }
 
 /**
  * `concurrency` closed-loop workers; completions are counted only inside the window that follows the warm-up,
  * so ramp-up and the drain at the end (requests still in flight are finished, not counted) do not skew it.
  */
-async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs): Promise<ThroughputPhase> {
+async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs, metrics?: TemporalMetrics): Promise<ThroughputPhase> {
   const { warmupMs, windowMs } = SETTINGS.throughput;
   const start = performance.now();
   const from = start + warmupMs;
@@ -516,8 +526,16 @@ async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs)
   const errors = new Errors(`${kind} c=${concurrency}`);
   let cpuFrom: CpuSnapshot | undefined;
   let cpuTo: CpuSnapshot | undefined;
-  const t1 = setTimeout(() => (cpuFrom = cpuSnapshot(procs)), warmupMs);
-  const t2 = setTimeout(() => (cpuTo = cpuSnapshot(procs)), warmupMs + windowMs);
+  let mFrom: Promise<MetricsSnapshot> | undefined;
+  let mTo: Promise<MetricsSnapshot> | undefined;
+  const t1 = setTimeout(() => {
+    cpuFrom = cpuSnapshot(procs);
+    mFrom = metrics?.snapshot();
+  }, warmupMs);
+  const t2 = setTimeout(() => {
+    cpuTo = cpuSnapshot(procs);
+    mTo = metrics?.snapshot();
+  }, warmupMs + windowMs);
   const worker = async () => {
     while (performance.now() < to) {
       try {
@@ -533,6 +551,7 @@ async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs)
   clearTimeout(t1);
   clearTimeout(t2);
   const drainMs = Math.max(0, Math.round(performance.now() - to));
+  const [mA, mB] = await Promise.all([mFrom, mTo]);
   const submits = inWindow.filter((s): s is SubmitSample => 'submitMs' in s);
   return {
     kind,
@@ -550,6 +569,7 @@ async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs)
     cores: cpuFrom && cpuTo ? coresUsed(cpuFrom, cpuTo, windowMs / 1000) : { gateway: NaN, temporal: NaN, fake: NaN, loadgen: NaN },
     drainMs,
     samples: inWindow,
+    ...(mA && mB ? { temporal: perRequest(mA, mB) } : {}),
   };
 }
 
@@ -593,9 +613,8 @@ function tsMs(ts: Ts): number {
 type HistoryEvent = Record<string, unknown> & { eventTime?: Ts };
 
 function timelineOf(events: HistoryEvent[], sample: ChatSample): Timeline | undefined {
-  const at = (attr: string, which: 'first' | 'last' = 'first') => {
-    const list = events.filter((e) => e[attr] != null);
-    const e = which === 'first' ? list[0] : list.at(-1);
+  const at = (attr: string) => {
+    const e = events.find((ev) => ev[attr] != null);
     return e ? tsMs(e.eventTime) : NaN;
   };
   const started = at('workflowExecutionStartedEventAttributes');
@@ -626,12 +645,12 @@ function timelineOf(events: HistoryEvent[], sample: ChatSample): Timeline | unde
 
 const PHASES: Array<[keyof Timeline, string]> = [
   ['clientToStarted', 'client send → WorkflowExecutionStarted (ingress + StartWorkflowExecution)'],
-  ['wft1Dispatch', 'workflow task 1: started → picked up by the worker'],
-  ['wft1Run', 'workflow task 1: run (route local activity, schedule callProvider)'],
+  ['wft1Dispatch', 'workflow task 1 dispatch: execution started → task started (handed to the worker)'],
+  ['wft1Run', 'workflow task 1: task started → completed (route local activity, schedule callProvider)'],
   ['activityDispatch', 'callProvider: scheduled → started'],
   ['activityRun', 'callProvider: run (upstream call)'],
-  ['wft2Dispatch', 'workflow task 2: activity completed → picked up'],
-  ['wft2RunAndClose', 'workflow task 2: run → WorkflowExecutionCompleted'],
+  ['wft2Dispatch', 'workflow task 2 dispatch: activity completed → task started'],
+  ['wft2RunAndClose', 'workflow task 2: task started → WorkflowExecutionCompleted'],
   ['closedToClient', 'WorkflowExecutionCompleted → client has the answer'],
   ['serverTotal', '(server: started → completed)'],
   ['total', '(client total)'],
@@ -665,7 +684,7 @@ async function readTimelines(client: Client, samples: ChatSample[], max: number)
     }
   }
   const phases: Record<string, Summary> = {};
-  for (const [k] of PHASES) phases[k] = summarize(timelines.map((t) => t[k]));
+  for (const [k] of PHASES) phases[k] = summarize(timelines.map((t) => t[k]).filter((v) => Number.isFinite(v)));
   return {
     n: timelines.length,
     unreadable: failed,
@@ -673,6 +692,79 @@ async function readTimelines(client: Client, samples: ChatSample[], max: number)
     eventsMean: r3(timelines.reduce((n, t) => n + t.events, 0) / Math.max(1, timelines.length)),
     phasesMs: phases,
     exampleEvents: exampleEvents ?? [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- Temporal metrics
+
+/** Counters and histogram sums/counts from the dev server's Prometheus endpoint, keyed `name{labels}`. */
+type MetricsSnapshot = Map<string, number>;
+
+class TemporalMetrics {
+  constructor(private readonly url: string) {}
+  async snapshot(): Promise<MetricsSnapshot> {
+    const out: MetricsSnapshot = new Map();
+    try {
+      const res = await fetch(this.url);
+      const text = await res.text();
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('service_latency_') && !line.startsWith('persistence_latency_')) continue;
+        const m = /^(\w+_(?:sum|count))(\{[^}]*\})?\s+(\S+)/.exec(line);
+        if (m) out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+      }
+    } catch {
+      // the window is then reported without Temporal numbers
+    }
+    return out;
+  }
+}
+
+interface TemporalPerRequest {
+  /** Workflows started in the window (frontend StartWorkflowExecution calls): the divisor below. */
+  workflows: number;
+  /** Frontend RPCs per durable request, by operation (polls included: they are the worker's). */
+  frontendCalls: Record<string, number>;
+  frontendCallsTotal: number;
+  /** SQLite operations per durable request, by operation (all services). */
+  persistenceOps: Record<string, number>;
+  persistenceOpsTotal: number;
+  /** Sum of persistence latencies per request, waiting for the connection included. */
+  persistenceMs: number;
+}
+
+function perRequest(a: MetricsSnapshot, b: MetricsSnapshot): TemporalPerRequest | undefined {
+  const delta = (k: string) => (b.get(k) ?? 0) - (a.get(k) ?? 0);
+  const label = (k: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(k)?.[1];
+  let workflows = 0;
+  const frontend: Record<string, number> = {};
+  const persistence: Record<string, number> = {};
+  let persistenceSumS = 0;
+  for (const k of b.keys()) {
+    const op = label(k, 'operation') ?? '?';
+    if (k.startsWith('service_latency_count{') && label(k, 'service_name') === 'frontend' && label(k, 'namespace') === 'default') {
+      frontend[op] = (frontend[op] ?? 0) + delta(k);
+      if (op === 'StartWorkflowExecution') workflows += delta(k);
+    } else if (k.startsWith('persistence_latency_count{')) persistence[op] = (persistence[op] ?? 0) + delta(k);
+    else if (k.startsWith('persistence_latency_sum{')) persistenceSumS += delta(k);
+  }
+  if (workflows <= 0) return undefined;
+  const per = (rec: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(rec)
+        .map(([k, v]): [string, number] => [k, Math.round((v / workflows) * 100) / 100])
+        .filter(([, v]) => v >= 0.05)
+        .sort((x, y) => y[1] - x[1]),
+    );
+  const frontendCalls = per(frontend);
+  const persistenceOps = per(persistence);
+  const sum = (rec: Record<string, number>) => Math.round(Object.values(rec).reduce((n, v) => n + v, 0) * 10) / 10;
+  return {
+    workflows,
+    frontendCalls,
+    frontendCallsTotal: sum(frontendCalls),
+    persistenceOps,
+    persistenceOpsTotal: sum(persistenceOps),
+    persistenceMs: r3((persistenceSumS * 1000) / workflows),
   };
 }
 
@@ -686,17 +778,33 @@ interface PassResult {
   latency: Omit<Awaited<ReturnType<typeof measureLatency>>, 'samples'>;
   throughput: Array<Omit<ThroughputPhase, 'samples'>>;
   timelines: Record<string, Awaited<ReturnType<typeof readTimelines>>>;
+  /** With BENCH_TEMPORAL_METRICS=1: Temporal calls and SQLite operations per durable request. */
+  temporalCalls?: Record<string, TemporalPerRequest>;
 }
 
 async function runPass(
   mode: 'file' | 'memory',
-  cli: string,
+  realCli: string,
   fake: { child: Child; url: string },
   tmpDir: string,
   bundlePath: string,
   resetFake: () => Promise<void>,
 ): Promise<PassResult> {
   console.log(`\n=== ${mode === 'file' ? 'file-backed (SQLite, WAL)' : 'in-memory'} Temporal dev server ===`);
+  let cli = realCli;
+  const metricsPort = WITH_TEMPORAL_METRICS ? await freePort() : undefined;
+  const extra = [
+    ...DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+    ...(metricsPort !== undefined ? ['--metrics-port', String(metricsPort)] : []),
+  ];
+  if (extra.length > 0) {
+    // src/durable/dev-server.ts takes no extra flags: a wrapper adds them. `exec` keeps the pid, so the dev
+    // server's stop() and the CPU accounting see the real server process.
+    const wrapper = path.join(tmpDir, `temporal-${mode}.sh`);
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(cli)} "$@" ${extra.map((a) => JSON.stringify(a)).join(' ')}\n`, { mode: 0o755 });
+    cli = wrapper;
+  }
+  const metrics = metricsPort !== undefined ? new TemporalMetrics(`http://127.0.0.1:${metricsPort}/metrics`) : undefined;
   let t0 = performance.now();
   const dev = await startDevServer({
     cli,
@@ -730,7 +838,11 @@ async function runPass(
 
     const { warmup, requests } = SETTINGS.latency;
     console.log(`concurrency 1, fast vs durable interleaved: ${warmup} warm-up + ${requests} requests each ...`);
+    const m0 = await metrics?.snapshot();
     const latency = await measureLatency(gw);
+    const temporalCalls: Record<string, TemporalPerRequest> = {};
+    const c1 = metrics && m0 ? perRequest(m0, await metrics.snapshot()) : undefined;
+    if (c1) temporalCalls['c=1 sync'] = c1;
     await resetFake();
     console.log(
       `  fast p50 ${latency.latencyMs.fast.p50} ms, durable p50 ${latency.latencyMs.durable.p50} ms, added p50 ${latency.addedMs.p50} ms, p99 ${latency.addedMs.p99} ms`,
@@ -743,8 +855,9 @@ async function runPass(
       const { warmupMs, windowMs } = SETTINGS.throughput;
       console.log(`throughput, ${kind === 'submit' ? 'POST /v1/requests + long-poll' : 'sync x-gateway-durable'} at ${c} in flight: ${warmupMs / 1000} s warm-up + ${windowMs / 1000} s ...`);
       await sleep(500);
-      const p = await closedLoop(gw, kind, c, procs);
+      const p = await closedLoop(gw, kind, c, procs, metrics);
       throughput.push(p);
+      if (p.temporal) temporalCalls[`${kind} c=${c}`] = p.temporal;
       await resetFake();
       console.log(
         `  ${p.rps} req/s completed; latency p50 ${p.latencyMs.p50} ms p99 ${p.latencyMs.p99} ms; cores: gateway ${p.cores.gateway}, temporal ${p.cores.temporal}, fake ${p.cores.fake}, load generator ${p.cores.loadgen}; errors ${p.errors}`,
@@ -763,8 +876,9 @@ async function runPass(
       gatewayStartMs: gwProc.startupMs,
       gatewayConfig: gwProc.yaml,
       latency: latencyOut,
-      throughput: throughput.map(({ samples: _s, ...rest }) => rest),
+      throughput: throughput.map(({ samples: _s, temporal: _t, ...rest }) => rest),
       timelines,
+      ...(metrics ? { temporalCalls } : {}),
     };
   } finally {
     await gw.pool.close().catch(() => undefined);
@@ -868,6 +982,25 @@ function cpuTable(p: PassResult): { head: string[]; rows: string[][] } {
   return { head, rows };
 }
 
+function temporalCallsTable(p: PassResult): { head: string[]; rows: string[][] } | undefined {
+  if (!p.temporalCalls || Object.keys(p.temporalCalls).length === 0) return undefined;
+  const top = (rec: Record<string, number>, n: number) =>
+    Object.entries(rec)
+      .slice(0, n)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  const head = ['run', 'frontend RPCs', 'of which', 'SQLite ops', 'of which', 'SQLite ms (incl. waiting)'];
+  const rows = Object.entries(p.temporalCalls).map(([run, t]) => [
+    run,
+    String(t.frontendCallsTotal),
+    top(t.frontendCalls, 12),
+    String(t.persistenceOpsTotal),
+    top(t.persistenceOps, 6),
+    t.persistenceMs.toFixed(1),
+  ]);
+  return { head, rows };
+}
+
 interface Meta {
   date: string;
   node: string;
@@ -877,6 +1010,8 @@ interface Meta {
   temporalCli: string;
   quick: boolean;
   seconds: number;
+  /** Set when the dev server ran with non-default flags. */
+  experiment?: string;
 }
 
 function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
@@ -893,6 +1028,7 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
     'wait for its result). Concurrency 1 interleaves the two request by request. Throughput is a closed loop;',
     'completions are counted in a window after a warm-up. The targets apply to the file-backed dev server',
     '(SQLite, WAL, synchronous=OFF, as the gateway runs it by default); `[in-memory]` rows are for comparison.',
+    ...(meta.experiment ? ['', `**Experiment, not the default setting:** ${meta.experiment}.`] : []),
     '',
     ...mdTable(['metric', 'measured', 'target', 'result'], rowCells(rows)),
     '',
@@ -916,6 +1052,14 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
       ...mdTable(cpu.head, cpu.rows),
       '',
     );
+    const tc = temporalCallsTable(p);
+    if (tc)
+      out.push(
+        `Temporal work per durable request (${label}; from the dev server's metrics, \`BENCH_TEMPORAL_METRICS=1\`):`,
+        '',
+        ...mdTable(tc.head, tc.rows),
+        '',
+      );
   }
   out.push(`Raw numbers: \`${RESULTS_NAME}.json\`. Reproduce with \`npm run bench:durable\`.`, '');
   return out.join('\n');
@@ -944,6 +1088,7 @@ function otherBenchmarks(): string[] {
 async function main(): Promise<void> {
   const started = performance.now();
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-durable-'));
+  tmpDirToRemove = tmpDir;
   let control: Pool | undefined;
   try {
     console.log(`node ${process.version}, ${os.cpus().length} CPUs${QUICK ? ', QUICK run' : ''}`);
@@ -951,14 +1096,7 @@ async function main(): Promise<void> {
     if (others.length > 0) console.warn(`warning: other benchmark processes are running; numbers will be disturbed:\n  ${others.join('\n  ')}`);
 
     const realCli = ensureTemporalCli(ROOT, (m) => console.log(m));
-    let cli = realCli;
-    if (DYNAMIC_CONFIG.length > 0) {
-      // `exec` keeps the pid: the dev server's stop() and the CPU accounting see the real server process.
-      cli = path.join(tmpDir, 'temporal-with-dynamic-config.sh');
-      const flags = DYNAMIC_CONFIG.map((kv) => `--dynamic-config-value ${JSON.stringify(kv)}`).join(' ');
-      writeFileSync(cli, `#!/bin/sh\nexec ${JSON.stringify(realCli)} "$@" ${flags}\n`, { mode: 0o755 });
-      console.log(`experiment: dev server with ${DYNAMIC_CONFIG.map((kv) => `--dynamic-config-value ${kv}`).join(' ')}`);
-    }
+    if (DYNAMIC_CONFIG.length > 0) console.log(`experiment: dev server with ${DYNAMIC_CONFIG.map((kv) => `--dynamic-config-value ${kv}`).join(' ')}`);
     const temporalCli = (() => {
       try {
         return execFileSync(realCli, ['--version'], { encoding: 'utf8' }).trim();
@@ -982,8 +1120,8 @@ async function main(): Promise<void> {
     };
 
     const passes: PassResult[] = [];
-    passes.push(await runPass('file', cli, fake, tmpDir, bundlePath, resetFake));
-    if (WITH_MEMORY) passes.push(await runPass('memory', cli, fake, tmpDir, bundlePath, resetFake));
+    passes.push(await runPass('file', realCli, fake, tmpDir, bundlePath, resetFake));
+    if (WITH_MEMORY) passes.push(await runPass('memory', realCli, fake, tmpDir, bundlePath, resetFake));
 
     {
       const res = await control.request({ path: '/__requests', method: 'GET' });
@@ -1002,6 +1140,7 @@ async function main(): Promise<void> {
       temporalCli,
       quick: QUICK,
       seconds: r3(seconds),
+      ...(DYNAMIC_CONFIG.length > 0 ? { experiment: `dev server started with ${DYNAMIC_CONFIG.map((kv) => `\`--dynamic-config-value ${kv}\``).join(' ')}` } : {}),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     const json = {
@@ -1010,7 +1149,7 @@ async function main(): Promise<void> {
       hostname: os.hostname(),
       loadavg: os.loadavg(),
       note: 'gateway, Temporal dev server, fake provider and load generator share the machine\'s cores',
-      settings: { ...SETTINGS, memoryPass: WITH_MEMORY, temporalDynamicConfig: DYNAMIC_CONFIG },
+      settings: { ...SETTINGS, memoryPass: WITH_MEMORY, temporalDynamicConfig: DYNAMIC_CONFIG, temporalMetrics: WITH_TEMPORAL_METRICS },
       targets: TARGETS,
       checks,
       allPass: checks.every((c) => c.pass),
@@ -1026,6 +1165,8 @@ async function main(): Promise<void> {
       console.log(`where the time goes (${p.mode}):\n${textTable(ph.head, ph.rows)}\n`);
       const cpu = cpuTable(p);
       console.log(`cores used (${p.mode}):\n${textTable(cpu.head, cpu.rows)}\n`);
+      const tc = temporalCallsTable(p);
+      if (tc) console.log(`Temporal work per durable request (${p.mode}):\n${textTable(tc.head, tc.rows)}\n`);
     }
     console.log(`${checks.filter((c) => c.pass).length}/${checks.length} targets met; wrote bench/results/${RESULTS_NAME}.json and bench/results/${RESULTS_NAME}.md (${seconds.toFixed(0)} s)`);
   } finally {

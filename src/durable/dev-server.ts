@@ -10,6 +10,12 @@ import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes.js';
 
+export const DEV_SERVER_DYNAMIC_CONFIG = [
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+  'history.transferProcessorMaxPollRPS=1000',
+];
+
 export interface DevServerOptions {
   cli: string;
   port: number;
@@ -49,6 +55,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   }
   for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
+  // One node, one worker fleet: a single task-queue partition means a task never waits to be forwarded to the
+  // partition a poller sits on (~30 ms per workflow task otherwise), and a faster transfer queue starts
+  // workflows sooner. Measured in bench/durable.ts: durable c=1 added p50 96 ms → 28 ms.
+  for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
 
   const child = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

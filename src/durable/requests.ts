@@ -142,11 +142,19 @@ export class DurableRequests {
     }
   }
 
+  /** What a request looks like the moment it is submitted, without asking the server again. */
+  queuedView(id: string, model: string): RequestView {
+    const now = Math.floor(Date.now() / 1000);
+    return { id, object: 'gateway.request', status: 'queued', model, created_at: now, completed_at: null, attempts: [], result: null, error: null };
+  }
+
   /** The request as the API shows it; `waitMs` long-polls a running request until it ends or the time is up. */
   async view(id: string, tenant: string, waitMs = 0): Promise<RequestView> {
     let { handle, desc } = await this.handleFor(id, tenant);
+    let finished: DurableResult | undefined;
     if (desc.status.name === 'RUNNING' && waitMs > 0) {
-      await this.client.connection.withAbortSignal(AbortSignal.timeout(waitMs), () => handle.result()).catch(() => undefined);
+      // The long-poll's own result is kept: fetching it again would cost another history read.
+      finished = await this.client.connection.withAbortSignal(AbortSignal.timeout(waitMs), () => handle.result()).catch(() => undefined);
       desc = await handle.describe();
     }
     const base: RequestView = {
@@ -168,7 +176,7 @@ export class DurableRequests {
         return { ...base, status: progress && progress.attempts.length > 0 ? 'running' : 'queued', attempts: progress?.attempts ?? [] };
       }
       case 'COMPLETED': {
-        const r: DurableResult = await handle.result();
+        const r: DurableResult = finished ?? (await handle.result());
         return { ...base, status: 'succeeded', outcome: r.outcome, deployment: r.deployment, attempts: r.attempts, result: r.completion };
       }
       default:

@@ -57,14 +57,16 @@ export function submitRequestHandler(ctx: AppContext) {
     Object.assign(trailOf(res), { alias: request.model, stream: false });
     const tenant = tenantOf(req);
     let id: string;
+    const idempotencyKey = idempotencyKeyOf(req);
     try {
-      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req) }));
+      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey }));
     } catch (err) {
       if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
       throw err;
     }
     res.setHeader('location', `/v1/requests/${id}`);
-    send(res, await durable.view(id, tenant), 202);
+    // A keyed submission may find its request already running or done; a fresh one is queued by definition.
+    send(res, idempotencyKey ? await durable.view(id, tenant) : durable.queuedView(id, request.model), 202);
   };
 }
 

@@ -682,7 +682,7 @@ function markdown(rows: Row[], meta: Meta, reference: boolean): string {
     'The gateway (its own process) in front of the fake provider (its own process), against the fake provider',
     'called directly, interleaved in the same run; the load generator (undici keep-alive pools) is a third process',
     'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
-    'fast path only (`durable: { enabled: false }`, logging at `warn`), from source via tsx.',
+    'fast path only (`durable: { enabled: false }`, logging at `warn`, gateway keys checked), from source via tsx.',
     ...(reference
       ? [
           '"(reference)" rows are a minimal Node pass-through proxy (`bench/null-proxy.ts`: node:http in, undici out,',

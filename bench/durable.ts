@@ -33,24 +33,24 @@
  *                            Temporal frontend calls and SQLite operations per durable request (from its Prometheus
  *                            metrics, read before and after each measurement window)
  *   BENCH_RESULTS_NAME=<name> write bench/results/<name>.{json,md} instead of durable.* (for experiments)
- *
- * Helpers (child processes, statistics, tables) are this file's own: bench/overhead.ts keeps its helpers
- * private, and sharing them would mean editing it.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { hashKey } from '../src/auth/keys.js';
 import { freePort, startDevServer, type DevServer } from '../src/durable/dev-server.js';
 import { ensureTemporalCli } from '../src/durable/temporal-cli.js';
 import { WORKFLOWS_PATH } from '../src/durable/worker.js';
+import { BenchError, describeFailure, killChildrenNow, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
+import { startFake } from './lib/fake.js';
+import { ALIAS, API_KEY, DEPLOYMENT, EXPECTED_TEXT, PROMPT, gatewayYaml, waitForHealthz } from './lib/gateway.js';
+import { GATEWAY_ENTRY, RESULTS_DIR, ROOT } from './lib/paths.js';
+import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
+import { Errors, round3 as r3, summarize, type Summary } from './lib/stats.js';
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -77,82 +77,20 @@ const TARGETS = {
   throughputRps: 100,
 };
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FAKE_ENTRY = path.join(ROOT, 'test/fake-provider/main.ts');
-const GATEWAY_ENTRY = path.join(ROOT, 'src/main.ts');
-const RESULTS_DIR = path.join(ROOT, 'bench/results');
 const RESULTS_NAME = process.env.BENCH_RESULTS_NAME || 'durable';
 
-const ALIAS = 'bench';
-const UPSTREAM_MODEL = 'bench-model';
-const DEPLOYMENT = 'bench-dep';
-const API_KEY = 'bench-key';
-const PROMPT = 'Say hello to the benchmark.';
-const EXPECTED_TEXT = `Echo: ${PROMPT}`;
-const ERROR_LIMIT = 25;
 const WITH_TEMPORAL_METRICS = process.env.BENCH_TEMPORAL_METRICS === '1';
 const DYNAMIC_CONFIG = (process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '')
   .split(',')
   .map((kv) => kv.trim())
   .filter((kv) => kv.length > 0);
 
-/** A failure the benchmark explains itself (no stack trace needed). */
-class BenchError extends Error {}
-
 // ---------------------------------------------------------------------------------------------- child processes
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  tail: string[];
-  exited: Promise<number | null>;
-}
-
-const children: Child[] = [];
+/** The gateway (role `all`) may be finishing workflow tasks when asked to stop: give it longer than the default. */
+const STOP_GRACE_MS = 8000;
 const devServers: DevServer[] = [];
 let tmpDirToRemove: string | undefined;
-
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, onLine?: (line: string) => void): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
-  const tail: string[] = [];
-  const keep = (line: string) => {
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-  };
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    keep(line);
-    onLine?.(line);
-  });
-  createInterface({ input: proc.stderr! }).on('line', (line) => keep(`[stderr] ${line}`));
-  const exited = new Promise<number | null>((resolve) => {
-    proc.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
-    proc.once('error', (err) => {
-      keep(`[spawn error] ${err.message}`);
-      resolve(-1);
-    });
-  });
-  const child: Child = { name, proc, tail, exited };
-  children.push(child);
-  return child;
-}
-
-function running(child: Child): boolean {
-  return child.proc.exitCode === null && child.proc.signalCode === null;
-}
-
-async function stopChild(child: Child, graceMs = 8000): Promise<void> {
-  if (!running(child)) return;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (running(child)) child.proc.kill('SIGKILL');
-  }, graceMs);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-function describeFailure(child: Child, what: string): Error {
-  return new BenchError(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
-}
 
 /** Our own direct children (by pid, from /proc): a last resort for anything a launcher left behind. */
 function ownChildPids(): number[] {
@@ -171,7 +109,7 @@ function ownChildPids(): number[] {
 }
 
 function killEverythingNow(): void {
-  for (const c of children) if (running(c)) c.proc.kill('SIGKILL');
+  killChildrenNow();
   for (const d of devServers) if (d.process.exitCode === null && d.process.signalCode === null) d.process.kill('SIGKILL');
   for (const pid of ownChildPids()) {
     try {
@@ -182,67 +120,16 @@ function killEverythingNow(): void {
   }
 }
 
-process.on('exit', killEverythingNow);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping the child processes`);
-    void stopAll().finally(() => {
-      if (tmpDirToRemove) rmSync(tmpDirToRemove, { recursive: true, force: true });
-      process.exit(130);
-    });
-  });
-}
+stopChildrenOnExit(async () => {
+  await stopAll();
+  if (tmpDirToRemove) rmSync(tmpDirToRemove, { recursive: true, force: true });
+}, killEverythingNow);
 
 async function stopAll(): Promise<void> {
   // Gateways first (they hold connections to the dev servers), last started first.
-  for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
+  await stopChildren(STOP_GRACE_MS);
   for (const d of devServers.splice(0).reverse()) await d.stop().catch(() => undefined);
   killEverythingNow();
-}
-
-async function startFake(): Promise<{ child: Child; url: string }> {
-  let resolveUrl!: (url: string) => void;
-  const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
-  const child = startChild('fake provider', ['--import', 'tsx', FAKE_ENTRY, '--port', '0'], process.env, (line) => {
-    if (!line.startsWith('{')) return;
-    try {
-      const msg = JSON.parse(line) as { url?: unknown };
-      if (typeof msg.url === 'string') resolveUrl(msg.url.replace(/\/+$/, ''));
-    } catch {
-      // not the line we are waiting for
-    }
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const url = await Promise.race([
-      urlSeen,
-      child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(describeFailure(child, 'did not print its url within 30 s')), 30_000);
-      }),
-    ]);
-    return { child, url };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function gatewayYaml(fakeUrl: string, port: number): string {
-  return [
-    '# written by bench/durable.ts',
-    `server: { host: 127.0.0.1, port: ${port} }`,
-    // warn: no per-request log line, as in bench/overhead.ts; readiness is polled on /healthz instead.
-    'logging: { level: warn }',
-    'auth:',
-    `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
-    'providers:',
-    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
-    'deployments:',
-    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
-    'models:',
-    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
-    '',
-  ].join('\n');
 }
 
 /** The gateway in role `all` (HTTP + worker) on a port picked here, pointed at `temporalAddress`. */
@@ -258,55 +145,21 @@ async function startGateway(
     const t0 = performance.now();
     const port = await freePort();
     const configPath = path.join(tmpDir, `gateway-${label}.yaml`);
-    const yaml = gatewayYaml(fakeUrl, port);
+    const yaml = gatewayYaml('bench/durable.ts', fakeUrl, port);
     writeFileSync(configPath, yaml);
     const nodeArgs = ['--import', 'tsx'];
     // One profile per thread (main, tsx's loader, the SDK's workflow threads), named by pid and thread id.
     if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
     const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
-    const child = startChild(`gateway (${label})`, [...nodeArgs, GATEWAY_ENTRY, '--config', configPath, '--role', 'all'], env);
+    const child = startChild(`gateway (${label})`, [...nodeArgs, GATEWAY_ENTRY, '--config', configPath, '--role', 'all'], { env });
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (!running(child)) {
-        await child.exited;
-        if (child.tail.some((l) => l.includes('EADDRINUSE')) && attempt < 4) break;
-        throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
-      }
-      if (Date.now() > deadline) throw describeFailure(child, 'did not answer /healthz within 90 s');
-      try {
-        const res = await fetch(`${url}/healthz`);
-        await res.arrayBuffer();
-        if (res.ok) return { child, url, yaml, startupMs: Math.round(performance.now() - t0) };
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
+    if (await waitForHealthz(child, url, 90_000)) return { child, url, yaml, startupMs: Math.round(performance.now() - t0) };
+    if (child.tail.some((l) => l.includes('EADDRINUSE')) && attempt < 4) continue;
+    throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
   }
 }
 
 // ---------------------------------------------------------------------------------------------- statistics
-
-interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
-function summarize(values: number[]): Summary {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return { n, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
-  const q = (p: number) => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
-  return { n, min: r3(s[0]!), p50: r3(q(50)), p90: r3(q(90)), p99: r3(q(99)), max: r3(s[n - 1]!), mean: r3(s.reduce((a, b) => a + b, 0) / n) };
-}
 
 /** Wall-clock milliseconds with sub-millisecond resolution (comparable with Temporal's event times). */
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -445,18 +298,6 @@ function coresUsed(a: CpuSnapshot, b: CpuSnapshot, seconds: number): CpuSnapshot
 
 // ---------------------------------------------------------------------------------------------- measurements
 
-class Errors {
-  count = 0;
-  first?: string;
-  constructor(private readonly what: string) {}
-  record(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    this.count++;
-    this.first ??= message;
-    if (this.count > ERROR_LIMIT) throw new BenchError(`${this.what}: more than ${ERROR_LIMIT} failed requests; first: ${this.first}`);
-  }
-}
-
 /** Concurrency 1, fast and durable interleaved request by request (the order flips every iteration). */
 async function measureLatency(gw: Gw) {
   const { warmup, requests } = SETTINGS.latency;
@@ -483,7 +324,7 @@ async function measureLatency(gw: Gw) {
     requests,
     latencyMs: { fast: fastMs, durable: durableMs },
     addedMs: { p50: r3(durableMs.p50 - fastMs.p50), p99: r3(durableMs.p99 - fastMs.p99), mean: r3(durableMs.mean - fastMs.mean) },
-    errors: { fast: errors.fast.count, durable: errors.durable.count, first: errors.fast.first ?? errors.durable.first },
+    errors: { fast: errors.fast.total, durable: errors.durable.total, first: errors.fast.firstMessage ?? errors.durable.firstMessage },
     samples: durable,
   };
 }
@@ -560,8 +401,8 @@ async function closedLoop(gw: Gw, kind: Kind, concurrency: number, procs: Procs,
     windowMs,
     completed: inWindow.length,
     rps: Math.round((inWindow.length / windowMs) * 1000 * 10) / 10,
-    errors: errors.count,
-    ...(errors.first ? { firstError: errors.first } : {}),
+    errors: errors.total,
+    ...(errors.firstMessage ? { firstError: errors.firstMessage } : {}),
     latencyMs: summarize(inWindow.map((s) => s.ms)),
     ...(kind === 'submit'
       ? { submitMs: summarize(submits.map((s) => s.submitMs)), pollsMean: r3(submits.reduce((n, s) => n + s.polls, 0) / Math.max(1, submits.length)) }
@@ -883,7 +724,7 @@ async function runPass(
   } finally {
     await gw.pool.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
-    await stopChild(gwProc.child);
+    await stopChild(gwProc.child, STOP_GRACE_MS);
     const i = devServers.indexOf(dev);
     if (i >= 0) devServers.splice(i, 1);
     await dev.stop().catch(() => undefined);
@@ -892,32 +733,10 @@ async function runPass(
 
 // ---------------------------------------------------------------------------------------------- report
 
-interface Row {
-  metric: string;
-  measured: string;
-  target: string;
-  result: string;
-}
-
-interface Check {
-  name: string;
-  value: number;
-  op: '<=' | '>=';
-  target: number;
-  pass: boolean;
-}
-
 const fmtMs = (x: number) => `${x.toFixed(1)} ms`;
 
 function buildRows(passes: PassResult[]): { rows: Row[]; checks: Check[] } {
-  const rows: Row[] = [];
-  const checks: Check[] = [];
-  const info = (metric: string, measured: string) => rows.push({ metric, measured, target: '—', result: '' });
-  const check = (metric: string, value: number, measured: string, op: Check['op'], target: number, targetText: string) => {
-    const pass = op === '<=' ? value <= target : value >= target;
-    checks.push({ name: metric, value, op, target, pass });
-    rows.push({ metric, measured, target: `${op === '<=' ? '≤' : '≥'} ${targetText}`, result: pass ? 'PASS' : 'MISS' });
-  };
+  const { rows, checks, info, check } = rowBuilder();
   for (const p of passes) {
     // Targets are for the realistic, file-backed setting; the in-memory rows are for comparison.
     const pre = p.mode === 'file' ? '' : '[in-memory] ';
@@ -938,20 +757,6 @@ function buildRows(passes: PassResult[]): { rows: Row[]; checks: Check[] } {
   }
   return { rows, checks };
 }
-
-function textTable(head: string[], rows: string[][]): string {
-  const all = [head, ...rows];
-  const w = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-  return [line(head), '-'.repeat(w.reduce((a, b) => a + b + 2, 0)), ...rows.map(line)].join('\n');
-}
-
-function mdTable(head: string[], rows: string[][]): string[] {
-  const esc = (s: string) => s.replaceAll('|', '\\|');
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
-}
-
-const rowCells = (rows: Row[]) => rows.map((r) => [r.metric, r.measured, r.target, r.result]);
 
 function phaseTable(p: PassResult): { head: string[]; rows: string[][] } {
   const keys = Object.keys(p.timelines);
@@ -1030,7 +835,7 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
     '(SQLite, WAL, synchronous=OFF, as the gateway runs it by default); `[in-memory]` rows are for comparison.',
     ...(meta.experiment ? ['', `**Experiment, not the default setting:** ${meta.experiment}.`] : []),
     '',
-    ...mdTable(['metric', 'measured', 'target', 'result'], rowCells(rows)),
+    ...mdTable(ROW_HEAD, rowCells(rows)),
     '',
   ];
   for (const p of passes) {
@@ -1063,12 +868,6 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
   }
   out.push(`Raw numbers: \`${RESULTS_NAME}.json\`. Reproduce with \`npm run bench:durable\`.`, '');
   return out.join('\n');
-}
-
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 function otherBenchmarks(): string[] {
@@ -1132,10 +931,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const { rows, checks } = buildRows(passes);
     const meta: Meta = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      ...machineMeta(),
       memoryGb: Math.round(os.totalmem() / 2 ** 30),
       temporalCli,
       quick: QUICK,
@@ -1159,7 +955,7 @@ async function main(): Promise<void> {
     writeAtomically(path.join(RESULTS_DIR, `${RESULTS_NAME}.json`), `${JSON.stringify(json, null, 2)}\n`);
     writeAtomically(path.join(RESULTS_DIR, `${RESULTS_NAME}.md`), markdown(rows, passes, meta));
 
-    console.log(`\n${textTable(['metric', 'measured', 'target', 'result'], rowCells(rows))}\n`);
+    console.log(`\n${textTable(ROW_HEAD, rowCells(rows))}\n`);
     for (const p of passes) {
       const ph = phaseTable(p);
       console.log(`where the time goes (${p.mode}):\n${textTable(ph.head, ph.rows)}\n`);
@@ -1177,11 +973,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`benchmark failed: ${message}`);
-  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-  if (!message.includes('--- last output of'))
-    for (const c of children) if (c.tail.length > 0) console.error(`--- last output of ${c.name} ---\n${c.tail.slice(-15).join('\n')}`);
-  process.exitCode = 1;
-});
+main().catch(reportFailure);

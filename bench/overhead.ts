@@ -25,16 +25,19 @@
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
-import { hashKey } from '../src/auth/keys.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { freePort } from '../src/durable/dev-server.js';
+import { BenchError, children, describeFailure, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
+import { startFake, startUrlChild } from './lib/fake.js';
+import { ALIAS, DEPLOYMENT, EXPECTED_TEXT, PROMPT, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './lib/gateway.js';
+import { GATEWAY_ENTRY, RESULTS_DIR, ROOT } from './lib/paths.js';
+import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
+import { ERROR_LIMIT, Errors, round3, summarize as summarizeAny, type Summary } from './lib/stats.js';
+
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -53,172 +56,18 @@ const TARGETS = {
   addedTtftP99Ms: 1,
 };
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FAKE_ENTRY = path.join(ROOT, 'test/fake-provider/main.ts');
-const GATEWAY_ENTRY = path.join(ROOT, 'src/main.ts');
 const REFERENCE_ENTRY = path.join(ROOT, 'bench/null-proxy.ts');
-const RESULTS_DIR = path.join(ROOT, 'bench/results');
-
-const ALIAS = 'bench';
-const UPSTREAM_MODEL = 'bench-model';
-const DEPLOYMENT = 'bench-dep';
-const PROMPT = 'Say hello to the benchmark.';
-const EXPECTED_TEXT = `Echo: ${PROMPT}`;
 
 // ---------------------------------------------------------------------------------------------- child processes
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  /** Last lines of output, for diagnostics when the child fails. */
-  tail: string[];
-  /** Resolves once the child exited and its output was read. */
-  exited: Promise<number | null>;
-  /** Resolves when the process exited (its pipes may still be held open by a grandchild). */
-  exitedProcess: Promise<void>;
-}
-
-const children: Child[] = [];
-
-/** A failure the benchmark explains itself (no stack trace needed). */
-class BenchError extends Error {}
-
-function startChild(name: string, args: string[], onLine?: (line: string) => void): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-  const tail: string[] = [];
-  const keep = (line: string) => {
-    tail.push(line);
-    if (tail.length > 40) tail.shift();
-  };
-  // Both streams are always drained, so a chatty child can never block on a full pipe.
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    keep(line);
-    onLine?.(line);
-  });
-  createInterface({ input: proc.stderr! }).on('line', (line) => keep(`[stderr] ${line}`));
-  // 'close' comes after 'exit' and after the child's stdout/stderr are drained, so `tail` is complete by then.
-  const exited = new Promise<number | null>((resolve) => {
-    proc.once('close', (code, signal) => resolve(code ?? (signal ? -1 : null)));
-    proc.once('error', (err) => {
-      keep(`[spawn error] ${err.message}`);
-      resolve(-1);
-    });
-  });
-  const exitedProcess = new Promise<void>((resolve) => {
-    proc.once('exit', () => resolve());
-    proc.once('error', () => resolve());
-  });
-  const child: Child = { name, proc, tail, exited, exitedProcess };
-  children.push(child);
-  return child;
-}
-
-function running(child: Child): boolean {
-  return child.proc.exitCode === null && child.proc.signalCode === null;
-}
-
-async function stopChild(child: Child, graceMs = 5000): Promise<void> {
-  if (!running(child)) return;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (running(child)) child.proc.kill('SIGKILL');
-  }, graceMs);
-  await Promise.race([child.exited, child.exitedProcess.then(() => sleep(1000))]);
-  clearTimeout(timer);
-}
-
-function describeFailure(child: Child, what: string): Error {
-  return new BenchError(`${child.name}: ${what}\n--- last output of ${child.name} ---\n${child.tail.join('\n')}`);
-}
-
-// Last resort: whatever way this process ends, no child outlives it.
-process.on('exit', () => {
-  for (const c of children) if (running(c)) c.proc.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping the child processes`);
-    void Promise.all(children.map((c) => stopChild(c, 2000))).finally(() => process.exit(130));
-  });
-}
-
-async function waitForFile(file: string, seconds: number): Promise<void> {
-  if (existsSync(file)) return;
-  console.log(`waiting up to ${seconds}s for ${path.relative(ROOT, file)} to exist ...`);
-  const deadline = Date.now() + seconds * 1000;
-  while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new BenchError(`${path.relative(ROOT, file)} does not exist (waited ${seconds} s)`);
-    await sleep(500);
-  }
-  await sleep(500); // let the writer finish
-}
-
-/** Starts a child that prints one JSON line with its `url` once listening (the fake provider, the reference). */
-async function startUrlChild(name: string, args: string[]): Promise<{ child: Child; url: string }> {
-  let resolveUrl!: (url: string) => void;
-  const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
-  const child = startChild(name, ['--import', 'tsx', ...args], (line) => {
-    if (!line.startsWith('{')) return;
-    try {
-      const msg = JSON.parse(line) as { url?: unknown };
-      if (typeof msg.url === 'string') resolveUrl(msg.url.replace(/\/+$/, ''));
-    } catch {
-      // not the line we are waiting for
-    }
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const url = await Promise.race([
-      urlSeen,
-      child.exited.then((code) => Promise.reject(describeFailure(child, `exited (code ${code}) before printing its url`))),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(describeFailure(child, 'did not print its url within 30 s')), 30_000);
-      }),
-    ]);
-    return { child, url };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function startFake(): Promise<{ child: Child; url: string }> {
-  await waitForFile(FAKE_ENTRY, Number(process.env.BENCH_FAKE_WAIT_S ?? 60));
-  return startUrlChild('fake provider', [FAKE_ENTRY, '--port', '0']);
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+// Stopped in parallel with a short grace: whoever sends SIGINT wants out now.
+stopChildrenOnExit(() => Promise.all(children.map((c) => stopChild(c, 2000))));
 
 /**
  * The fast path only: the durable path (on by default) would start an embedded Temporal dev server and a worker
  * inside the gateway process, which is not what this measures and would compete for the two cores.
  */
-function gatewayYaml(fakeUrl: string, port: number, withDurableBlock: boolean): string {
-  return [
-    '# written by bench/overhead.ts',
-    `server: { host: 127.0.0.1, port: ${port} }`,
-    'logging: { level: warn }',
-    // A real key check, as in production: the load generator sends `Bearer bench-key` to every target.
-    'auth:',
-    `  keys: [{ id: bench, tenant: bench, hash: "${hashKey('bench-key')}" }]`,
-    ...(withDurableBlock ? ['durable: { enabled: false }'] : []),
-    'providers:',
-    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
-    'deployments:',
-    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
-    'models:',
-    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
-    '',
-  ].join('\n');
-}
+const DURABLE_OFF = ['durable: { enabled: false }'];
 
 /**
  * Starts the gateway on a port picked here (its logs stay at `warn`, so per-request logging costs nothing and
@@ -230,33 +79,19 @@ async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: C
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = path.join(tmpDir, 'gateway.yaml');
-    const yaml = gatewayYaml(fakeUrl, port, withDurableBlock);
+    const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : []);
     writeFileSync(configPath, yaml);
     const nodeArgs = ['--import', 'tsx'];
     if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
     const child = startChild('gateway', [...nodeArgs, GATEWAY_ENTRY, '--config', configPath]);
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (!running(child)) {
-        await child.exited;
-        const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
-        // A gateway without the durable path rejects the `durable` block as an unknown key: run it without.
-        const noDurable = withDurableBlock && child.tail.some((l) => /durable/.test(l) && /unrecognized|unknown/i.test(l));
-        if (noDurable) withDurableBlock = false;
-        if ((inUse || noDurable) && attempt < 4) break;
-        throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
-      }
-      if (Date.now() > deadline) throw describeFailure(child, 'did not answer /healthz within 30 s');
-      try {
-        const res = await fetch(`${url}/healthz`);
-        await res.arrayBuffer();
-        if (res.ok) return { child, url, yaml };
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
+    if (await waitForHealthz(child, url, 30_000)) return { child, url, yaml };
+    const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
+    // A gateway without the durable path rejects the `durable` block as an unknown key: run it without.
+    const noDurable = withDurableBlock && child.tail.some((l) => /durable/.test(l) && /unrecognized|unknown/i.test(l));
+    if (noDurable) withDurableBlock = false;
+    if ((inUse || noDurable) && attempt < 4) continue;
+    throw describeFailure(child, `exited (code ${child.proc.exitCode}) before answering /healthz`);
   }
 }
 
@@ -361,60 +196,10 @@ async function streamOnce(t: Target): Promise<StreamSample> {
 
 // ---------------------------------------------------------------------------------------------- statistics
 
-interface Summary {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  mean: number;
-}
-
-function summarize(values: number[]): Summary {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return { n, min: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
-  const q = (p: number) => s[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
-  const r = (x: number) => Math.round(x * 1e4) / 1e4;
-  return {
-    n,
-    min: r(s[0]!),
-    p50: r(q(50)),
-    p90: r(q(90)),
-    p99: r(q(99)),
-    p999: r(q(99.9)),
-    max: r(s[n - 1]!),
-    mean: r(s.reduce((a, b) => a + b, 0) / n),
-  };
-}
-
-const round3 = (x: number) => Math.round(x * 1000) / 1000;
+/** Finer than bench/durable.ts: added latencies here are fractions of a millisecond, and p99.9 is in the JSON. */
+const summarize = (values: number[]): Summary => summarizeAny(values, { digits: 4, withP999: true });
 
 // ---------------------------------------------------------------------------------------------- measurements
-
-/**
- * Failed requests are counted per target (and left out of the latency statistics) instead of ending the run at
- * the first one; more than ERROR_LIMIT of them in a measurement means something is broken, and the run stops.
- */
-const ERROR_LIMIT = 25;
-
-class Errors {
-  readonly count: PerTarget<number> = {};
-  readonly first: PerTarget<string> = {};
-  constructor(private readonly what: string) {}
-  record(t: Target, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    this.count[t.name] = (this.count[t.name] ?? 0) + 1;
-    this.first[t.name] ??= message;
-    const total = Object.values(this.count).reduce((a, b) => a + b, 0);
-    if (total > ERROR_LIMIT) throw new BenchError(`${this.what}: more than ${ERROR_LIMIT} failed requests; first ${t.name} error: ${this.first[t.name]}`);
-  }
-  toJSON() {
-    return { count: this.count, first: this.first };
-  }
-}
 
 /** Each iteration sends one request to every target, in an order rotated (and reversed) per iteration. */
 function orderFor<T>(items: T[], i: number): T[] {
@@ -440,14 +225,14 @@ async function measureSequential(targets: Target[]) {
   const { warmup, requests } = SETTINGS.sequential;
   const lat = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const overhead: number[] = [];
-  const errors = new Errors('concurrency 1, non-stream');
+  const errors = new Errors<TargetName>('concurrency 1, non-stream');
   for (let i = 0; i < warmup + requests; i++) {
     for (const t of orderFor(targets, i)) {
       let s: Sample;
       try {
         s = await completeOnce(t);
       } catch (err) {
-        errors.record(t, err);
+        errors.record(err, t.name);
         continue;
       }
       if (i < warmup) continue;
@@ -467,14 +252,14 @@ async function measureStreaming(targets: Target[], { warmup, requests }: { warmu
   const ttft = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const total = new Map<TargetName, number[]>(targets.map((t) => [t.name, []]));
   const overhead: number[] = [];
-  const errors = new Errors(what);
+  const errors = new Errors<TargetName>(what);
   for (let i = 0; i < warmup + requests; i++) {
     for (const t of orderFor(targets, i)) {
       let s: StreamSample;
       try {
         s = await streamOnce(t);
       } catch (err) {
-        errors.record(t, err);
+        errors.record(err, t.name);
         continue;
       }
       if (i < warmup) continue;
@@ -579,21 +364,6 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
 
 // ---------------------------------------------------------------------------------------------- report
 
-interface Row {
-  metric: string;
-  measured: string;
-  target: string;
-  result: string;
-}
-
-interface Check {
-  name: string;
-  value: number;
-  op: '<=' | '>=';
-  target: number;
-  pass: boolean;
-}
-
 const fmtMs = (x: number) => `${x.toFixed(3)} ms`;
 const fmtPct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -602,14 +372,7 @@ function buildRows(
   thr: ThroughputResult[],
   str: Awaited<ReturnType<typeof measureStreaming>>,
 ): { rows: Row[]; checks: Check[] } {
-  const rows: Row[] = [];
-  const checks: Check[] = [];
-  const info = (metric: string, measured: string) => rows.push({ metric, measured, target: '—', result: '' });
-  const check = (metric: string, value: number, measured: string, op: Check['op'], target: number, targetText: string) => {
-    const pass = op === '<=' ? value <= target : value >= target;
-    checks.push({ name: metric, value, op, target, pass });
-    rows.push({ metric, measured, target: `${op === '<=' ? '≤' : '≥'} ${targetText}`, result: pass ? 'PASS' : 'MISS' });
-  };
+  const { rows, checks, info, check } = rowBuilder();
   const lat = seq.latencyMs;
   const ref = seq.addedMs.reference;
   const gw = seq.addedMs.gateway!;
@@ -655,14 +418,6 @@ function buildRows(
   return { rows, checks };
 }
 
-function textTable(rows: Row[]): string {
-  const head: Row = { metric: 'metric', measured: 'measured', target: 'target', result: 'result' };
-  const all = [head, ...rows];
-  const w = (k: keyof Row) => Math.max(...all.map((r) => r[k].length));
-  const line = (r: Row) => `${r.metric.padEnd(w('metric'))}  ${r.measured.padEnd(w('measured'))}  ${r.target.padEnd(w('target'))}  ${r.result}`.trimEnd();
-  return [line(head), '-'.repeat(w('metric') + w('measured') + w('target') + 12), ...rows.map(line)].join('\n');
-}
-
 interface Meta {
   date: string;
   node: string;
@@ -673,7 +428,6 @@ interface Meta {
 }
 
 function markdown(rows: Row[], meta: Meta, reference: boolean): string {
-  const esc = (s: string) => s.replaceAll('|', '\\|');
   return [
     '# Gateway overhead',
     '',
@@ -690,19 +444,11 @@ function markdown(rows: Row[], meta: Meta, reference: boolean): string {
         ]
       : []),
     '',
-    '| metric | measured | target | result |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${esc(r.metric)} | ${esc(r.measured)} | ${esc(r.target)} | ${r.result} |`),
+    ...mdTable(ROW_HEAD, rowCells(rows)),
     '',
     'Raw numbers: `overhead.json`. Reproduce with `npm run bench`.',
     '',
   ].join('\n');
-}
-
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 // ---------------------------------------------------------------------------------------------- main
@@ -773,10 +519,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const { rows, checks } = buildRows(sequential, throughput, streaming);
     const meta: Meta = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      ...machineMeta(),
       quick: QUICK,
       seconds: round3(seconds),
     };
@@ -798,23 +541,16 @@ async function main(): Promise<void> {
     writeAtomically(path.join(RESULTS_DIR, 'overhead.json'), `${JSON.stringify(json, null, 2)}\n`);
     writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta, WITH_REFERENCE));
 
-    console.log(`\n${textTable(rows)}\n`);
+    // The rule under the head exactly as wide as the table, as this script always drew it.
+    console.log(`\n${textTable(ROW_HEAD, rowCells(rows), 0)}\n`);
     console.log(`${checks.filter((c) => c.pass).length}/${checks.length} targets met; wrote bench/results/overhead.json and bench/results/overhead.md (${seconds.toFixed(0)} s)`);
   } finally {
     await Promise.allSettled(pools.map((p) => p.close()));
     // Children stop gracefully (the gateway writes its CPU profile on SIGTERM), last started first.
-    for (const c of [...children].reverse()) await stopChild(c);
+    await stopChildren();
     rmSync(tmpDir, { recursive: true, force: true });
     if (process.env.BENCH_CPU_PROF) console.log(`gateway CPU profile in ${path.resolve(process.env.BENCH_CPU_PROF)}`);
   }
 }
 
-main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(`benchmark failed: ${message}`);
-  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-  // What the children said last (the gateway logs its errors at warn and above) usually tells why.
-  if (!message.includes('--- last output of'))
-    for (const c of children) if (c.tail.length > 0) console.error(`--- last output of ${c.name} ---\n${c.tail.slice(-15).join('\n')}`);
-  process.exitCode = 1;
-});
+main().catch(reportFailure);

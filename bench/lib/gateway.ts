@@ -1,0 +1,55 @@
+/** The gateway under test: the setup both benchmarks give it, and waiting for it to be ready. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hashKey } from '../../src/auth/keys.js';
+import { describeFailure, running, type Child } from './children.js';
+
+export const ALIAS = 'bench';
+export const UPSTREAM_MODEL = 'bench-model';
+export const DEPLOYMENT = 'bench-dep';
+export const API_KEY = 'bench-key';
+export const PROMPT = 'Say hello to the benchmark.';
+export const EXPECTED_TEXT = `Echo: ${PROMPT}`;
+
+/** One alias → one deployment on the fake provider. `extra`: more top-level lines, after `auth`. */
+export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, extra: string[] = []): string {
+  return [
+    `# written by ${writtenBy}`,
+    `server: { host: 127.0.0.1, port: ${port} }`,
+    // warn: no per-request log line (so logging costs nothing); readiness is polled on /healthz instead.
+    'logging: { level: warn }',
+    // A real key check, as in production: the load generator sends `Bearer bench-key` everywhere.
+    'auth:',
+    `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
+    ...extra,
+    'providers:',
+    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
+    'deployments:',
+    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
+    'models:',
+    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Polls `${url}/healthz` until it answers 200 (true) or the gateway exits (false, once its output is read, so the
+ * caller can look at `child.tail` to decide on a retry); throws after `timeoutMs`.
+ */
+export async function waitForHealthz(child: Child, url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!running(child)) {
+      await child.exited;
+      return false;
+    }
+    if (Date.now() > deadline) throw describeFailure(child, `did not answer /healthz within ${timeoutMs / 1000} s`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+}

@@ -10,6 +10,8 @@ import { HttpError, invalidRequest } from './errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)"?/i;
+// Fatal mode throws on invalid bytes; a non-streaming decode() starts fresh each call, so one instance serves all.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function unsupported(message: string): HttpError {
   return new HttpError(415, message, 'invalid_request_error', 'unsupported_media_type');
@@ -59,7 +61,7 @@ export function jsonBody(limit: string) {
       }
       let text: string;
       try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+        text = UTF8.decode(raw);
       } catch {
         return next(invalidRequest('The request body is not valid UTF-8', null, 'invalid_encoding'));
       }

@@ -1,6 +1,7 @@
 /** Building blocks shared by the adapter and translation tests. */
 import { expect } from 'vitest';
 import type { ChatRequest } from '../../src/protocol/chat-request.js';
+import type { ChatCompletionChunk } from '../../src/protocol/chat-response.js';
 import { ProviderError } from '../../src/providers/errors.js';
 import type { Target } from '../../src/providers/types.js';
 
@@ -51,4 +52,24 @@ export function anthropicTarget(model: string): Target {
       weight: 1,
     },
   };
+}
+
+/** Reassembles what a client would see from a canonical stream: text, per-index tool calls, the finish reason. */
+export function assemble(chunks: ChatCompletionChunk[]) {
+  let text = '';
+  const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
+  let finish: string | null = null;
+  for (const c of chunks) {
+    for (const ch of c.choices) {
+      text += ch.delta.content ?? '';
+      for (const tc of ch.delta.tool_calls ?? []) {
+        const call = (calls[tc.index] ??= { arguments: '' });
+        if (tc.id) call.id = tc.id;
+        if (tc.function?.name) call.name = tc.function.name;
+        call.arguments += tc.function?.arguments ?? '';
+      }
+      if (ch.finish_reason) finish = ch.finish_reason;
+    }
+  }
+  return { text, calls, finish };
 }

@@ -5,7 +5,7 @@ import { toAnthropicRequest } from '../../src/providers/anthropic/request.js';
 import { fromAnthropicMessage } from '../../src/providers/anthropic/response.js';
 import { AnthropicStreamTranslator } from '../../src/providers/anthropic/stream.js';
 import type { AnthropicMessage, AnthropicStreamEvent } from '../../src/providers/anthropic/wire.js';
-import { anthropicTarget, providerError, req, weatherTool } from '../support/canonical-fixtures.js';
+import { assemble, anthropicTarget, providerError, req, weatherTool } from '../support/canonical-fixtures.js';
 
 const target = anthropicTarget('claude-sonnet-4-5');
 
@@ -304,25 +304,6 @@ const start: AnthropicStreamEvent = {
   message: { id: 'msg_s', type: 'message', role: 'assistant', model: 'claude-x', content: [], stop_reason: null, usage: { input_tokens: 12, output_tokens: 1 } },
 };
 
-/** Reassembles what a client would see: text and per-index tool calls. */
-function assemble(chunks: ChatCompletionChunk[]) {
-  let text = '';
-  const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
-  let finish: string | null = null;
-  for (const c of chunks) {
-    for (const ch of c.choices) {
-      text += ch.delta.content ?? '';
-      for (const tc of ch.delta.tool_calls ?? []) {
-        const call = (calls[tc.index] ??= { arguments: '' });
-        if (tc.id) call.id = tc.id;
-        if (tc.function?.name) call.name = tc.function.name;
-        call.arguments += tc.function?.arguments ?? '';
-      }
-      if (ch.finish_reason) finish = ch.finish_reason;
-    }
-  }
-  return { text, calls, finish };
-}
 
 describe('AnthropicStreamTranslator', () => {
   it('streams text with role first, finish, then a usage chunk', () => {

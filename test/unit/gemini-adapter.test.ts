@@ -7,7 +7,7 @@ import { fromGeminiResponse, type ResponseMeta } from '../../src/providers/gemin
 import { toolParameters } from '../../src/providers/gemini/schema.js';
 import { GeminiStreamTranslator } from '../../src/providers/gemini/stream.js';
 import type { GeminiResponse } from '../../src/providers/gemini/wire.js';
-import { providerError, req, weatherTool } from '../support/canonical-fixtures.js';
+import { assemble, providerError, req, weatherTool } from '../support/canonical-fixtures.js';
 
 const meta: ResponseMeta = { created: 1_700_000_000, fallbackId: 'chatcmpl-fallback', model: 'gemini-2.5-flash' };
 
@@ -309,24 +309,6 @@ function run(events: GeminiResponse[]): { chunks: ChatCompletionChunk[]; transla
   return { chunks, translator };
 }
 
-function assemble(chunks: ChatCompletionChunk[]) {
-  let text = '';
-  const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
-  let finish: string | null = null;
-  for (const c of chunks) {
-    for (const ch of c.choices) {
-      text += ch.delta.content ?? '';
-      for (const tc of ch.delta.tool_calls ?? []) {
-        const call = (calls[tc.index] ??= { arguments: '' });
-        if (tc.id) call.id = tc.id;
-        if (tc.function?.name) call.name = tc.function.name;
-        call.arguments += tc.function?.arguments ?? '';
-      }
-      if (ch.finish_reason) finish = ch.finish_reason;
-    }
-  }
-  return { text, calls, finish };
-}
 
 describe('GeminiStreamTranslator', () => {
   it('streams text with role first, a finish chunk, then usage at the end', () => {

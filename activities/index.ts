@@ -9,6 +9,9 @@ import { describeMove, type Attempt } from '../src/decision/attempt.js';
 import { nextMove } from '../src/decision/fallback.js';
 import { NoRouteError, planRoute, type Plan } from '../src/decision/plan.js';
 import { requestTraits } from '../src/decision/traits.js';
+import { withInputTokens } from '../src/decision/input-tokens.js';
+import { tagsOf } from '../src/decision/capability.js';
+import type { HealthState } from '../src/health/health-state.js';
 import type {
   CallProviderInput,
   CallProviderResult,
@@ -20,6 +23,7 @@ import type {
 import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
 import { presetCompletion } from '../src/fastpath/catch-all.js';
 import { CompletionAccumulator } from '../src/protocol/accumulate.js';
+import { chunkHasContent } from '../src/protocol/chat-response.js';
 import type { ChatRequest } from '../src/protocol/chat-request.js';
 import type { ChatCompletion } from '../src/protocol/chat-response.js';
 import { ProviderError } from '../src/providers/errors.js';
@@ -35,23 +39,41 @@ export function routingSlice(config: RoutingConfig, plan: Plan): RoutingConfig {
   return { deployments, models };
 }
 
-/** Streams from the provider when the deployment can, so each chunk proves progress; folds it to one answer. */
-async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, progress: () => void): Promise<ChatCompletion> {
+/**
+ * Streams from the provider when the deployment can, so each chunk proves progress; folds it to one answer.
+ * `onFirstContent` marks the time to first token for the latency windows.
+ */
+async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, progress: () => void, onFirstContent: () => void): Promise<ChatCompletion> {
   const adapter = adapterFor(target.provider.type);
   if (!target.deployment.capabilities.includes('streaming')) return adapter.complete({ ...req, stream: false }, target, { signal });
   const acc = new CompletionAccumulator();
+  let first = true;
   for await (const chunk of adapter.stream({ ...req, stream: true, stream_options: { include_usage: true } }, target, { signal })) {
+    if (first && chunkHasContent(chunk)) {
+      first = false;
+      onFirstContent();
+    }
     acc.push(chunk);
     progress();
   }
   return acc.result();
 }
 
-export function createActivities(config: GatewayConfig) {
+export interface ActivityDeps {
+  /** The worker's live health state: plans read it, provider calls feed it and respect its breakers. */
+  health?: HealthState;
+}
+
+export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
+  const health = deps.health;
   return {
     async route(input: DurableRequestInput): Promise<RouteResult> {
       try {
-        const plan = planRoute(config, input.request.model, requestTraits({ ...input.request, stream: false }), Math.random);
+        const request = { ...input.request, stream: false };
+        // header tags travel in the input; metadata tags are in the request itself
+        const tags = [...new Set([...(input.tags ?? []), ...tagsOf(undefined, request.metadata)])];
+        const traits = withInputTokens(config, request, requestTraits(request, tags));
+        const plan = planRoute(config, input.request.model, traits, Math.random, { snapshot: health?.snapshot() });
         return { plan, routing: routingSlice(config, plan) };
       } catch (err) {
         if (err instanceof NoRouteError) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: err.message, nonRetryable: true });
@@ -89,6 +111,23 @@ export function createActivities(config: GatewayConfig) {
         });
       }
       const attemptNo = input.priorAttempts + carried.filter((a) => !a.workerLost).length + 1;
+      const handle = health?.begin(step.deployment);
+      if (handle && !handle.allowed) {
+        // Not called at all: the workflow moves along the plan without spending this step's retries.
+        carried.push({
+          deployment: step.deployment,
+          provider: target.provider.name,
+          alias: step.alias,
+          stage: step.stage,
+          attempt: attemptNo,
+          outcome: 'skipped',
+          message: 'circuit breaker open',
+          latencyMs: 0,
+          next: describeMove(nextMove(input.routing, input.plan, input.stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, Math.random), input.plan.steps[input.stepIndex + 1]?.deployment),
+        });
+        const details: ProviderFailureDetails = { kind: 'overloaded', circuitOpen: true, attempts: carried };
+        throw ApplicationFailure.create({ type: 'circuit_open', message: `circuit breaker open on ${step.deployment}`, nonRetryable: true, details: [details] });
+      }
       const beat = () => ctx.heartbeat({ attempts: carried });
       const interval = setInterval(beat, Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
       const started = performance.now();
@@ -101,14 +140,19 @@ export function createActivities(config: GatewayConfig) {
         outcome: 'ok',
         latencyMs: 0,
       };
+      let ttftMs: number | undefined;
       try {
-        const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat);
+        const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
         record.latencyMs = performance.now() - started;
+        if (handle) health!.end(handle, { ok: true, latencyMs: record.latencyMs, ttftMs, outputTokens: completion.usage?.completion_tokens });
         return { completion, attempts: [...carried, record] };
       } catch (err) {
+        const latencyMs = performance.now() - started;
+        const verdict = !ctx.cancellationSignal.aborted && err instanceof ProviderError ? { kind: err.kind, retryAfterMs: err.retryAfterMs } : {};
+        if (handle) health!.end(handle, { ok: false, latencyMs, ttftMs, ...verdict });
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('request cancelled');
         if (!(err instanceof ProviderError)) throw err;
-        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message, latencyMs: performance.now() - started });
+        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message, latencyMs });
         const move = nextMove(input.routing, input.plan, input.stepIndex, attemptNo, err, Math.random);
         record.next = describeMove(move, move.action === 'advance' ? input.plan.steps[move.step]!.deployment : undefined);
         carried.push(record);

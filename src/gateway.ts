@@ -15,6 +15,7 @@ import { DurableRequests } from './durable/requests.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
+import { HealthState } from './health/health-state.js';
 import { createApp } from './ingress/app.js';
 import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './ingress/admission.js';
@@ -45,8 +46,15 @@ export interface GatewayOptions {
   worker?: GatewayWorkerOptions;
 }
 
-async function listen(config: GatewayConfig, opts: GatewayOptions, durable: DurableRequests | undefined, logger: Logger, cleanups: Array<() => Promise<void>>) {
-  const executor = new FastPathExecutor(config, opts.executorDeps);
+async function listen(
+  config: GatewayConfig,
+  opts: GatewayOptions,
+  durable: DurableRequests | undefined,
+  logger: Logger,
+  cleanups: Array<() => Promise<void>>,
+  health: HealthState,
+) {
+  const executor = new FastPathExecutor(config, { ...opts.executorDeps, health });
   let keys: KeyRegistry | undefined;
   let admission: Admission | undefined;
   if (config.auth.mode === 'none') {
@@ -58,7 +66,7 @@ async function listen(config: GatewayConfig, opts: GatewayOptions, durable: Dura
     cleanups.push(() => store.close());
     admission = new Admission(store);
   }
-  const app = createApp({ config, executor, logger, durable, keys, admission });
+  const app = createApp({ config, executor, logger, durable, keys, admission, health });
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);
@@ -80,6 +88,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const role = opts.role ?? 'all';
   const logger = opts.logger ?? createLogger(config.logging.level);
   const cleanups: Array<() => Promise<void>> = [];
+  // One per process: the fast path and the worker (role all) read and feed the same breakers and windows.
+  const health = new HealthState({ config: config.health, deployments: Object.keys(config.deployments) });
   const close = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err) => logger.error({ err }, 'shutdown step failed'));
     await closeHttpPools();
@@ -100,7 +110,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       const target = temporalTarget(config.durable, address);
       if (role !== 'gateway') {
-        const { worker, connection } = await createGatewayWorker(config, target, { logger, ...opts.worker });
+        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, ...opts.worker });
         const running = runWorker(worker, logger);
         cleanups.push(async () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -116,7 +126,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     if (role === 'worker') {
       return { url: '', temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, health);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

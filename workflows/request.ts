@@ -58,7 +58,7 @@ function readFailure(err: unknown, stepAttempt: Attempt): { facts: FailureFacts;
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure && cause.details?.[0]) {
     const d = cause.details[0] as ProviderFailureDetails;
-    return { facts: { kind: d.kind, retryAfterMs: d.retryAfterMs }, attempts: d.attempts };
+    return { facts: { kind: d.kind, retryAfterMs: d.retryAfterMs, circuitOpen: d.circuitOpen }, attempts: d.attempts };
   }
   const lost = cause instanceof TimeoutFailure;
   const message = lost ? `no heartbeat (${cause.timeoutType}): the worker was lost` : String((cause as Error)?.message ?? cause);
@@ -76,7 +76,7 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
   const show = (status: string) => setCurrentDetails(attemptTable(alias, attempts, status));
 
   const { plan, routing } = await route(input);
-  show('routed');
+  show(plan.route ? `routed (${plan.route.reason})` : 'routed');
 
   const finish = (result: Omit<DurableResult, 'outcome' | 'attempts'>, catchAllUsed: boolean): DurableResult => {
     const outcome = outcomeLabel(attempts, true, catchAllUsed);

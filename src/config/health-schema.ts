@@ -1,6 +1,7 @@
 /**
- * The `health` block: when a deployment's circuit breaker opens and how long it stays out, and how much
- * latency history routing looks at. Every field has a default, so `health: {}` (or no block) is complete.
+ * The `health` block: when a deployment's circuit breaker opens and how long it stays out, how much
+ * latency history routing looks at, and how often inference engines (vLLM) are asked for their load.
+ * Every field has a default, so `health: {}` (or no block) is complete.
  */
 import { z } from 'zod';
 
@@ -36,13 +37,30 @@ export const latencySchema = z.strictObject({
   maxSamples: z.number().int().min(1).max(100_000).default(1_000),
 });
 
+/** Scraping `/metrics` of deployments with `engine: vllm` (src/health/vllm-metrics.ts). */
+export const engineStatsSchema = z
+  .strictObject({
+    scrapeIntervalMs: z.number().int().min(100).default(5_000),
+    /** A scrape slower than this is abandoned: no update, so the last numbers age towards stale. */
+    timeoutMs: z.number().int().min(50).default(2_000),
+    /**
+     * Engine numbers older than this are stale: routing treats them as unknown rather than trusting a queue
+     * length from a server that stopped answering. Default: three missed scrapes.
+     */
+    maxAgeMs: z.number().int().positive().default(15_000),
+  })
+  .refine((e) => e.timeoutMs <= e.scrapeIntervalMs, { path: ['timeoutMs'], message: 'must not exceed scrapeIntervalMs' })
+  .refine((e) => e.maxAgeMs >= e.scrapeIntervalMs, { path: ['maxAgeMs'], message: 'must be at least scrapeIntervalMs' });
+
 export const healthSchema = z.strictObject({
   breaker: breakerSchema.prefault({}),
   latency: latencySchema.prefault({}),
+  engine: engineStatsSchema.prefault({}),
 });
 
 export type BreakerConfig = z.output<typeof breakerSchema>;
 export type LatencyConfig = z.output<typeof latencySchema>;
+export type EngineStatsConfig = z.output<typeof engineStatsSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
 export type HealthConfigInput = z.input<typeof healthSchema>;
 

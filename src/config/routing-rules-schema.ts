@@ -28,7 +28,7 @@
  * `countInputTokens(req, 'openai', ...)` returns), so one threshold means the same thing for every provider.
  */
 import { z } from 'zod';
-import { CAPABILITIES } from './schema.js';
+import { CAPABILITIES } from './capabilities.js';
 
 /** A task tag: lower-case letters, digits and `_ . : -`, as `tagsOf` normalises request tags. */
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;

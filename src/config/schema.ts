@@ -5,6 +5,11 @@
 import { z } from 'zod';
 import { ERROR_KINDS, type ErrorKind } from '../providers/errors.js';
 import { COMPATIBLE_PRESETS, PROVIDER_TYPES } from './presets.js';
+import { CAPABILITIES, type Capability } from './capabilities.js';
+import { batchesSchema } from './batches-schema.js';
+import { healthSchema } from './health-schema.js';
+import { observabilitySchema } from './observability-schema.js';
+import { capabilityRulesSchema, checkRuleReferences } from './routing-rules-schema.js';
 
 const timeouts = z.strictObject({
   connectMs: z.number().int().positive().default(5_000),
@@ -46,8 +51,7 @@ export const providerSchema = z.strictObject({
   mock: mockBehaviour.optional(),
 });
 
-export const CAPABILITIES = ['tools', 'vision', 'json_schema', 'streaming', 'embeddings', 'logprobs'] as const;
-export type Capability = (typeof CAPABILITIES)[number];
+export { CAPABILITIES, type Capability };
 
 export const deploymentSchema = z.strictObject({
   provider: z.string().min(1),
@@ -117,6 +121,8 @@ export const aliasSchema = z.strictObject({
   /** Another alias tried after every group here failed: a smaller model that may still answer. */
   downgrade: z.string().min(1).optional(),
   fallback: fallbackPolicySchema.optional(),
+  /** Capability rules: requests sent to other deployments by size, task tags or needs (routing-rules-schema.ts). */
+  rules: capabilityRulesSchema.default([]),
 });
 
 /**
@@ -200,13 +206,20 @@ export const configSchema = z
         bodyLimit: z.string().default('4mb'),
       })
       .prefault({}),
-    logging: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+    /** `bodies: true` puts prompts and answers in the request log records; off by default (they may hold personal data). */
+    logging: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'), bodies: z.boolean().default(false) }).prefault({}),
+    /** Metrics, tracing and the status page (observability-schema.ts). */
+    observability: observabilitySchema.prefault({}),
     durable: durableSchema.prefault({}),
     auth: authSchema.prefault({}),
     providers: z.record(z.string().min(1), providerSchema),
     deployments: z.record(z.string().min(1), deploymentSchema),
     models: z.record(z.string().min(1), aliasSchema),
     defaults: z.strictObject({ fallback: fallbackPolicySchema.optional() }).prefault({}),
+    /** Circuit breakers and latency windows (health-schema.ts). */
+    health: healthSchema.prefault({}),
+    /** The Batch API: file store, concurrency, chunking (batches-schema.ts). */
+    batches: batchesSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const ids = new Set<string>();
@@ -246,6 +259,7 @@ export const configSchema = z
           }
         }),
       );
+      for (const issue of checkRuleReferences(alias, a.rules, cfg)) ctx.addIssue({ code: 'custom', ...issue });
       if (a.downgrade !== undefined) {
         if (!cfg.models[a.downgrade]) {
           ctx.addIssue({ code: 'custom', path: ['models', alias, 'downgrade'], message: `unknown model alias '${a.downgrade}'` });

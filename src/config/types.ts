@@ -5,6 +5,10 @@
 import type { CompatiblePreset, ProviderType, WireQuirks } from './presets.js';
 import type { Capability, FallbackPolicy, apiKeySchema, authSchema, durableSchema } from './schema.js';
 import type { z } from 'zod';
+import type { CapabilityRule } from './routing-rules-schema.js';
+import type { HealthConfig } from './health-schema.js';
+import type { BatchesConfig } from './batches-schema.js';
+import type { ObservabilityConfig } from './observability-schema.js';
 
 export type DurableConfig = z.infer<typeof durableSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
@@ -58,6 +62,7 @@ export interface AliasConfig {
   groups: GroupMember[][];
   downgrade?: string;
   fallback: FallbackPolicy;
+  rules: CapabilityRule[];
 }
 
 export interface RoutingConfig {
@@ -69,6 +74,9 @@ export interface GatewayConfig extends RoutingConfig {
   server: { host: string; port: number; bodyLimit: string };
   durable: DurableConfig;
   auth: AuthConfig;
-  logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent'; bodies: boolean };
+  observability: ObservabilityConfig;
+  health: HealthConfig;
+  batches: BatchesConfig;
   providers: Record<string, ProviderConfig>;
 }

@@ -9,7 +9,8 @@ export interface Attempt {
   stage: Stage;
   /** 1-based count of calls to this deployment within the request. */
   attempt: number;
-  outcome: 'ok' | 'error';
+  /** skipped: the deployment's circuit breaker refused the call, so none was made. */
+  outcome: 'ok' | 'error' | 'skipped';
   kind?: ErrorKind;
   status?: number;
   message?: string;
@@ -18,6 +19,13 @@ export interface Attempt {
   next?: string;
   /** Durable path: the worker making this call died; the call was retried elsewhere. */
   workerLost?: boolean;
+  /** What this call cost in USD: the deployment's prices times the usage reported (decision/cost.ts). */
+  costUsd?: number;
+  /** Usage the upstream reported for this call, when it did (for logs and per-attempt token metrics). */
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Streams: time from the call's start to the first content token. */
+  ttftMs?: number;
 }
 
 /** How a run ended, in the words operators filter by (a search attribute on the durable path). */
@@ -26,7 +34,7 @@ export type RunOutcomeLabel = 'success' | 'fallback' | 'catch_all' | 'failed';
 export function outcomeLabel(attempts: readonly Attempt[], answered: boolean, catchAll: boolean): RunOutcomeLabel {
   if (catchAll) return 'catch_all';
   if (!answered) return 'failed';
-  return attempts.some((a) => a.outcome === 'error') ? 'fallback' : 'success';
+  return attempts.some((a) => a.outcome !== 'ok') ? 'fallback' : 'success';
 }
 
 /** Switches between deployments (retries on the same one are not fallbacks). */

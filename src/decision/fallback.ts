@@ -3,6 +3,7 @@
  * or fall to the catch-all. Pure (random is given), so both executors and the workflow take the same turns.
  *
  * Rules, in order:
+ * - a deployment whose breaker refused the call is passed over (it was not called, so nothing to retry);
  * - a failure after output reached the client cannot be retried invisibly: it goes back to the client;
  * - the client's own fault (bad request, content filter) goes straight back: another provider would refuse it too;
  * - context length: skip to the next step whose context window is larger, else back to the client;
@@ -19,6 +20,8 @@ export interface FailureFacts {
   kind: ErrorKind;
   retryAfterMs?: number;
   afterOutput?: boolean;
+  /** No call was made: the deployment's circuit breaker is open (or its probes are all taken). */
+  circuitOpen?: boolean;
 }
 
 export type NextMove =
@@ -52,6 +55,7 @@ export function nextMove(
   const policy = plan.policies[step.alias]!;
   const kind = failure.kind;
 
+  if (failure.circuitOpen) return advanceFrom(plan, stepIndex, `circuit open on ${step.deployment}`);
   if (failure.afterOutput) return { action: 'return_error', reason: `${kind} after output was sent` };
   if (kind === 'bad_request' || kind === 'content_filter') return { action: 'return_error', reason: kind };
   if (kind === 'context_length') {

@@ -1,9 +1,22 @@
 /**
  * The fallback chain as data: an ordered list of steps (deployment × stage) the executors walk.
- * Pure and deterministic given its `random`, so the durable workflow can compute the same plan.
+ *
+ * Built in layers, each explained in `route.reason`:
+ * 1. an override chosen by what the request is: a semantic route (decided before planning, since embedding the
+ *    prompt is I/O) or else the alias's capability rules (token count, task tags, needs);
+ * 2. the alias's groups and downgrade chain, each group ordered by the in-group strategy (`orderGroup`);
+ * 3. filters: deployments lacking a needed capability or whose context window cannot hold the request;
+ * 4. deployments whose circuit breaker refuses calls go last, so the chain reaches them only when nothing
+ *    healthier is left (the executor still checks the breaker at call time).
+ *
+ * Pure and deterministic given its `random` and health snapshot, so the durable path's route activity and the
+ * fast path compute plans the same way.
  */
-import type { RoutingConfig } from '../config/types.js';
+import type { AliasConfig, GroupMember, RoutingConfig } from '../config/types.js';
 import type { FallbackPolicy } from '../config/schema.js';
+import type { HealthSnapshot } from '../health/health-state.js';
+import { aliasPool, applyCapabilityRules, type RuleMatch } from './capability.js';
+import { tokenFactor } from './token-estimates.js';
 import type { RequestTraits } from './traits.js';
 
 export type Stage = 'primary' | 'switch' | 'downgrade';
@@ -16,6 +29,15 @@ export interface PlanStep {
   group: number;
 }
 
+export interface RouteInfo {
+  /** What chose the first steps: `semantic`, `capability` (a rule), or the in-group strategy's name. */
+  strategy: string;
+  /** The capability rule or semantic route that matched. */
+  rule?: string;
+  /** One line for logs, headers and the Temporal UI. */
+  reason: string;
+}
+
 export interface Plan {
   alias: string;
   steps: PlanStep[];
@@ -23,6 +45,7 @@ export interface Plan {
   policies: Record<string, FallbackPolicy>;
   /** Deployments left out because they lack a capability the request needs, with the reason. */
   skipped: Array<{ deployment: string; reason: string }>;
+  route: RouteInfo;
 }
 
 export class NoRouteError extends Error {
@@ -36,6 +59,22 @@ export class NoRouteError extends Error {
   }
 }
 
+/** How one group's members are ordered; the default is weighted random. */
+export interface GroupOrder {
+  order: GroupMember[];
+  strategy: string;
+  reason?: string;
+}
+export type GroupOrderer = (members: readonly GroupMember[], alias: AliasConfig, traits: RequestTraits, random: () => number) => GroupOrder;
+
+export interface RouteContext {
+  /** Live health: breakers, load, latency. Without it, no health-based ordering. */
+  snapshot?: HealthSnapshot;
+  /** A semantic route's decision (see semantic routing); takes precedence over capability rules. */
+  semantic?: RuleMatch;
+  orderGroup?: GroupOrderer;
+}
+
 /** Weighted random order without replacement (Efraimidis–Spirakis keys): heavier members tend to come first. */
 export function weightedOrder<T extends { weight: number }>(members: readonly T[], random: () => number): T[] {
   return members
@@ -44,37 +83,85 @@ export function weightedOrder<T extends { weight: number }>(members: readonly T[
     .map((x) => x.m);
 }
 
-export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTraits, random: () => number): Plan {
-  if (!cfg.models[alias]) {
-    throw new NoRouteError(alias, 'unknown_model', `The model '${alias}' does not exist`);
-  }
+const weighted: GroupOrderer = (members, _alias, _traits, random) => ({ order: weightedOrder(members, random), strategy: 'weighted' });
+
+interface Candidate {
+  deployment: string;
+  alias: string;
+  group: number;
+  downgrade: boolean;
+}
+
+export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTraits, random: () => number, ctx: RouteContext = {}): Plan {
+  const model = cfg.models[alias];
+  if (!model) throw new NoRouteError(alias, 'unknown_model', `The model '${alias}' does not exist`);
+  const orderGroup = ctx.orderGroup ?? weighted;
+  const inputTokens = traits.inputTokens ?? traits.estimatedInputTokens;
+  const candidates: Candidate[] = [];
+  const policies: Plan['policies'] = { [alias]: model.fallback };
+  const strategies = new Set<string>();
+  const orderNotes: string[] = [];
+
+  const walk = (start: string, downgradeFromStart: boolean) => {
+    const visited = new Set<string>();
+    for (let current: string | undefined = start, downgraded = downgradeFromStart; current !== undefined && !visited.has(current); current = cfg.models[current]?.downgrade) {
+      visited.add(current);
+      const entry = cfg.models[current]!;
+      policies[current] ??= entry.fallback;
+      entry.groups.forEach((group, gi) => {
+        const ordered = orderGroup(group, entry, traits, random);
+        strategies.add(ordered.strategy);
+        if (ordered.reason && group.length > 1) orderNotes.push(ordered.reason);
+        for (const m of ordered.order) candidates.push({ deployment: m.deployment, alias: current!, group: gi, downgrade: downgraded });
+      });
+      downgraded = true;
+    }
+  };
+
+  const match: RuleMatch = ctx.semantic?.rule
+    ? ctx.semantic
+    : applyCapabilityRules(model.rules, { tags: traits.tags ?? [], inputTokens, maxOutputTokens: traits.maxOutputTokens, needs: traits.needs }, cfg.deployments, aliasPool(cfg, alias));
+  if (match.alias) walk(match.alias, false);
+  else if (match.deployments) match.deployments.forEach((d) => candidates.push({ deployment: d, alias, group: -1, downgrade: false }));
+  if (!match.rule || match.mode !== 'only') walk(alias, false);
+
   const steps: PlanStep[] = [];
   const skipped: Plan['skipped'] = [];
-  const policies: Plan['policies'] = {};
   const seen = new Set<string>();
-
-  for (let current: string | undefined = alias, downgraded = false; current !== undefined; current = cfg.models[current]?.downgrade) {
-    const entry = cfg.models[current]!;
-    policies[current] = entry.fallback;
-    entry.groups.forEach((group, gi) => {
-      for (const member of weightedOrder(group, random)) {
-        if (seen.has(member.deployment)) continue;
-        const dep = cfg.deployments[member.deployment]!;
-        const missing = traits.needs.filter((c) => !dep.capabilities.includes(c));
-        if (missing.length > 0) {
-          skipped.push({ deployment: member.deployment, reason: `lacks ${missing.join(', ')}` });
-          continue;
-        }
-        seen.add(member.deployment);
-        const stage: Stage = downgraded ? 'downgrade' : steps.length === 0 ? 'primary' : 'switch';
-        steps.push({ deployment: member.deployment, alias: current!, stage, group: gi });
-      }
-    });
-    downgraded = true;
+  for (const c of candidates) {
+    if (seen.has(c.deployment)) continue;
+    seen.add(c.deployment);
+    const dep = cfg.deployments[c.deployment]!;
+    const missing = traits.needs.filter((n) => !dep.capabilities.includes(n));
+    if (missing.length > 0) {
+      skipped.push({ deployment: c.deployment, reason: `lacks ${missing.join(', ')}` });
+      continue;
+    }
+    const needed = Math.ceil(inputTokens * tokenFactor(dep.providerType, dep.model)) + (traits.maxOutputTokens ?? 0);
+    if (needed > dep.contextWindow) {
+      skipped.push({ deployment: c.deployment, reason: `needs ~${needed} tokens, context window is ${dep.contextWindow}` });
+      continue;
+    }
+    steps.push({ deployment: c.deployment, alias: c.alias, stage: c.downgrade ? 'downgrade' : 'switch', group: c.group });
   }
-  if (steps.length === 0) {
+
+  // Refused by their breaker: last, in their original order.
+  const refused = (s: PlanStep) => ctx.snapshot?.deployments[s.deployment]?.allowed === false;
+  const open = steps.filter(refused);
+  const ordered = open.length > 0 ? [...steps.filter((s) => !refused(s)), ...open] : steps;
+  if (ordered[0] && ordered[0].stage === 'switch') ordered[0] = { ...ordered[0], stage: 'primary' };
+
+  if (ordered.length === 0) {
     const why = skipped.map((s) => `${s.deployment} ${s.reason}`).join('; ');
     throw new NoRouteError(alias, 'no_capable_deployment', `No deployment of '${alias}' supports this request (${why})`);
   }
-  return { alias, steps, policies, skipped };
+  const strategy = match.rule ? (ctx.semantic?.rule ? 'semantic' : 'capability') : [...strategies].join('+') || 'weighted';
+  const notes = [match.rule ? match.reason : undefined, ...orderNotes, open.length > 0 ? `breaker open: ${open.map((s) => s.deployment).join(', ')} tried last` : undefined];
+  return {
+    alias,
+    steps: ordered,
+    policies,
+    skipped,
+    route: { strategy, ...(match.rule && { rule: match.rule }), reason: notes.filter(Boolean).join('; ') || strategy },
+  };
 }

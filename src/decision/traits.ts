@@ -8,9 +8,16 @@ import type { Capability } from '../config/schema.js';
 export interface RequestTraits {
   stream: boolean;
   needs: Capability[];
-  /** Rough input size; the tokenizer-based count replaces it where routing depends on precision. */
+  /** Rough input size (characters / 4); cheap enough for every request. */
   estimatedInputTokens: number;
+  /**
+   * Provider-neutral input tokens for routing (o200k_base with OpenAI's chat framing) when a decision depends
+   * on precision (a token rule, a context window near the estimate); otherwise equal to the estimate.
+   */
+  inputTokens?: number;
   maxOutputTokens?: number;
+  /** Task tags (x-gateway-tags header and metadata.tags), normalised. */
+  tags?: string[];
 }
 
 /** ~4 characters per token is the usual English estimate; images count as a fixed block. */
@@ -33,7 +40,7 @@ export function estimateInputTokens(req: ChatRequest): number {
   return Math.ceil(chars / 4) + images * 765 + req.messages.length * 4;
 }
 
-export function requestTraits(req: ChatRequest): RequestTraits {
+export function requestTraits(req: ChatRequest, tags?: string[]): RequestTraits {
   const needs: Capability[] = [];
   if (req.stream) needs.push('streaming');
   if ((req.tools?.length ?? 0) > 0 && req.tool_choice !== 'none') needs.push('tools');
@@ -47,5 +54,6 @@ export function requestTraits(req: ChatRequest): RequestTraits {
     needs,
     estimatedInputTokens: estimateInputTokens(req),
     maxOutputTokens: requestedMaxTokens(req),
+    ...(tags && tags.length > 0 && { tags }),
   };
 }

@@ -6,7 +6,7 @@ const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g
 export function attemptTable(alias: string, attempts: readonly Attempt[], status: string): string {
   const rows = attempts.map(
     (a, i) =>
-      `| ${i + 1} | ${cell(`${a.provider}/${a.deployment}`)} | ${a.stage} | ${a.attempt} | ${a.outcome === 'ok' ? 'ok' : cell(`${a.kind}${a.status ? ` ${a.status}` : ''}`)} | ${Math.round(a.latencyMs)} ms | ${cell(a.next ?? '')} |`,
+      `| ${i + 1} | ${cell(`${a.provider}/${a.deployment}`)} | ${a.stage} | ${a.attempt} | ${a.outcome === 'ok' ? 'ok' : a.outcome === 'skipped' ? 'breaker open' : cell(`${a.kind}${a.status ? ` ${a.status}` : ''}`)} | ${Math.round(a.latencyMs)} ms | ${cell(a.next ?? '')} |`,
   );
   return [
     `**${cell(alias)}** — ${cell(status)}`,

@@ -9,6 +9,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  type WorkflowClientInterceptor,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
@@ -18,6 +19,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { requestWorkflow } from '../../workflows/request.js';
 import type { TemporalTarget } from './connection.js';
+import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
 import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
 
@@ -55,6 +57,8 @@ export interface SubmitOptions {
   tenant: string;
   requestId: string;
   idempotencyKey?: string;
+  /** Task tags from the request's header, for capability rules (metadata.tags travel in the body). */
+  tags?: string[];
 }
 
 function digest(...parts: string[]): string {
@@ -82,9 +86,30 @@ export class DurableRequests {
     private readonly target: TemporalTarget,
   ) {}
 
-  static async connect(config: GatewayConfig, target: TemporalTarget): Promise<DurableRequests> {
+  /** `interceptors`: e.g. tracing's, which carry the request's trace into the workflow. */
+  static async connect(config: GatewayConfig, target: TemporalTarget, interceptors: WorkflowClientInterceptor[] = []): Promise<DurableRequests> {
     const connection = await Connection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
-    return new DurableRequests(new Client({ connection, namespace: target.namespace }), config, target);
+    return new DurableRequests(new Client({ connection, namespace: target.namespace, interceptors: { workflow: interceptors } }), config, target);
+  }
+
+  /** The latest request workflows on this gateway's task queue, for the status page (no tenant filter: operators only). */
+  async recent(limit: number): Promise<RecentDurable[]> {
+    const out: RecentDurable[] = [];
+    const query = `TaskQueue = '${this.target.taskQueue}' AND WorkflowType = 'requestWorkflow'`;
+    for await (const wf of this.client.workflow.list({ query, pageSize: limit })) {
+      out.push({
+        id: wf.workflowId,
+        runId: wf.runId,
+        status: wf.status.name,
+        alias: wf.typedSearchAttributes.get(SA.alias) ?? '',
+        outcome: wf.typedSearchAttributes.get(SA.outcome) ?? null,
+        deployment: wf.typedSearchAttributes.get(SA.deployment) ?? null,
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString() ?? null,
+      });
+      if (out.length >= limit) break;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -105,7 +130,7 @@ export class DurableRequests {
         workflowId: id,
         taskQueue: this.target.taskQueue,
         args: [
-          { request: body, tenant: opts.tenant, requestId: opts.requestId },
+          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }) },
           { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
         ],
         // A running request with this id is the same request; a finished one is not started again.

@@ -14,6 +14,8 @@ export interface DurableRequestInput {
   tenant: string;
   /** The gateway's request id, for correlating logs with the workflow. */
   requestId: string;
+  /** Task tags (normalised) for capability rules. */
+  tags?: string[];
 }
 
 export interface RouteResult {
@@ -41,6 +43,8 @@ export interface ProviderFailureDetails {
   kind: ErrorKind;
   status?: number;
   retryAfterMs?: number;
+  /** The deployment's circuit breaker refused the call; none was made. */
+  circuitOpen?: boolean;
   attempts: Attempt[];
 }
 

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata, type WorkerOptions } from '@temporalio/worker';
 import type { Logger as PinoLogger } from 'pino';
 import { createActivities } from '../../activities/index.js';
+import { createBatchActivities } from '../../activities/batch.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { HealthState } from '../health/health-state.js';
 import type { TemporalTarget } from './connection.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -42,6 +44,8 @@ export interface GatewayWorkerOptions {
   /** Concurrent provider calls per worker; each mostly waits on the network. */
   maxConcurrentActivities?: number;
   logger?: PinoLogger;
+  /** The process's live health state, shared with the fast path when both run in one process. */
+  health?: HealthState;
 }
 
 export async function createGatewayWorker(
@@ -55,7 +59,7 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: createActivities(config),
+    activities: { ...createActivities(config, { health: opts.health }), ...createBatchActivities(config, { health: opts.health }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

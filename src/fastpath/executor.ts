@@ -5,7 +5,8 @@
  */
 import type { GatewayConfig } from '../config/types.js';
 import { nextMove } from '../decision/fallback.js';
-import { planRoute, type Plan, type PlanStep } from '../decision/plan.js';
+import { planRoute, type Plan, type PlanStep, type RouteContext } from '../decision/plan.js';
+import type { CallHandle, CallOutcome, HealthSnapshot, HealthState } from '../health/health-state.js';
 import type { RequestTraits } from '../decision/traits.js';
 import { describeMove, type Attempt } from '../decision/attempt.js';
 import { ProviderError } from '../providers/errors.js';
@@ -20,8 +21,20 @@ export interface Timing {
   waitedMs: number;
 }
 
+/** How a streamed answer ended, reported once its body is done (see RunOptions.streaming). */
+export type StreamEnd = { ok: true; outputTokens?: number } | { ok: false; kind?: ProviderError['kind'] };
+
 export type RunOutcome<T> =
-  | { kind: 'answered'; value: T; target: Target; step: PlanStep; attempts: Attempt[]; timing: Timing }
+  | {
+      kind: 'answered';
+      value: T;
+      target: Target;
+      step: PlanStep;
+      attempts: Attempt[];
+      timing: Timing;
+      /** Streams only: tells the health state how the body ended (idempotent; a no-op for other calls). */
+      settle: (end: StreamEnd) => void;
+    }
   | { kind: 'catch_all'; presetAnswer?: string; reason: string; lastError?: ProviderError; attempts: Attempt[]; timing: Timing };
 
 export type { Attempt };
@@ -42,7 +55,22 @@ export interface ExecutorDeps {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   now: () => number;
   onAttempt?: (attempt: Attempt) => void;
+  /** Live breakers, load and latency; shared with the durable worker when both run in one process. */
+  health?: HealthState;
 }
+
+export interface RunOptions<T> {
+  /**
+   * The call returns when the first content arrived and the body is read later: latency and success are
+   * reported through `settle` at the end, and the time to the value counts as time to first token.
+   */
+  streaming?: boolean;
+  /** Output tokens of a finished (non-streamed) answer, for the latency-per-token window. */
+  outputTokensOf?: (value: T) => number | undefined;
+}
+
+/** A plan may be a little stale: breakers are checked again at call time, and percentiles move slowly. */
+const SNAPSHOT_TTL_MS = 100;
 
 export type AttemptCall<T> = (adapter: ProviderAdapter, target: Target, signal: AbortSignal) => Promise<T>;
 
@@ -58,11 +86,26 @@ export class FastPathExecutor {
       sleep: deps.sleep ?? abortableSleep,
       now: deps.now ?? (() => performance.now()),
       onAttempt: deps.onAttempt,
+      health: deps.health,
     };
   }
 
-  plan(alias: string, traits: RequestTraits): Plan {
-    return planRoute(this.config, alias, traits, this.deps.random);
+  get health(): HealthState | undefined {
+    return this.deps.health;
+  }
+
+  plan(alias: string, traits: RequestTraits, ctx: Omit<RouteContext, 'snapshot'> = {}): Plan {
+    return planRoute(this.config, alias, traits, this.deps.random, { ...ctx, snapshot: this.snapshot() });
+  }
+
+  private cached?: { at: number; snapshot: HealthSnapshot };
+
+  private snapshot(): HealthSnapshot | undefined {
+    const health = this.deps.health;
+    if (!health) return undefined;
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > SNAPSHOT_TTL_MS) this.cached = { at: now, snapshot: health.snapshot(now) };
+    return this.cached.snapshot;
   }
 
   targetOf(step: PlanStep): Target {
@@ -76,7 +119,7 @@ export class FastPathExecutor {
    * A failed attempt's signal is aborted so nothing keeps running behind the next attempt.
    * `attempts` is filled as the run goes, so a caller still has the trail when the client aborts midway.
    */
-  async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal, attempts: Attempt[] = []): Promise<RunOutcome<T>> {
+  async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal, attempts: Attempt[] = [], opts: RunOptions<T> = {}): Promise<RunOutcome<T>> {
     const timing: Timing = { upstreamMs: 0, waitedMs: 0 };
     const callsPerStep = new Map<number, number>();
     let stepIndex = 0;
@@ -94,6 +137,30 @@ export class FastPathExecutor {
       const onClientAbort = () => controller.abort(clientSignal!.reason);
       clientSignal?.addEventListener('abort', onClientAbort, { once: true });
       const signal = controller.signal;
+      const handle = this.deps.health?.begin(step.deployment);
+      if (handle && !handle.allowed) {
+        clientSignal?.removeEventListener('abort', onClientAbort);
+        const skipped: Attempt = {
+          deployment: step.deployment,
+          provider: target.provider.name,
+          alias: step.alias,
+          stage: step.stage,
+          attempt: attemptNo,
+          outcome: 'skipped',
+          latencyMs: 0,
+          message: 'circuit breaker open',
+        };
+        const move = nextMove(this.config, plan, stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, this.deps.random);
+        skipped.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
+        attempts.push(skipped);
+        this.deps.onAttempt?.(skipped);
+        if (move.action === 'advance') {
+          stepIndex = move.step;
+          continue;
+        }
+        const policy = plan.policies[plan.alias]!;
+        return { kind: 'catch_all', presetAnswer: policy.catchAll.presetAnswer, reason: move.reason, lastError, attempts, timing };
+      }
       const started = this.deps.now();
       const record: Attempt = {
         deployment: step.deployment,
@@ -110,14 +177,21 @@ export class FastPathExecutor {
         timing.upstreamMs += record.latencyMs;
         attempts.push(record);
         this.deps.onAttempt?.(record);
-        return { kind: 'answered', value, target, step, attempts, timing };
+        const settle = this.settler(handle, started, opts.streaming ? record.latencyMs : undefined);
+        if (!opts.streaming) settle({ ok: true, outputTokens: opts.outputTokensOf?.(value) });
+        return { kind: 'answered', value, target, step, attempts, timing, settle: opts.streaming ? settle : () => undefined };
       } catch (err) {
         record.latencyMs = this.deps.now() - started;
         timing.upstreamMs += record.latencyMs;
         clientSignal?.removeEventListener('abort', onClientAbort);
         controller.abort();
-        if (clientSignal?.aborted) throw clientSignal.reason ?? err;
-        if (!(err instanceof ProviderError)) throw err;
+        if (clientSignal?.aborted || !(err instanceof ProviderError)) {
+          // no verdict on the deployment: the client left, or the gateway itself failed
+          if (handle) this.deps.health!.end(handle, { ok: false, latencyMs: record.latencyMs });
+          if (clientSignal?.aborted) throw clientSignal.reason ?? err;
+          throw err;
+        }
+        if (handle) this.deps.health!.end(handle, { ok: false, kind: err.kind, retryAfterMs: err.retryAfterMs, latencyMs: record.latencyMs });
         lastError = err;
         Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
         attempts.push(record);
@@ -140,5 +214,19 @@ export class FastPathExecutor {
         }
       }
     }
+  }
+
+  /** Ends a successful call's health record, once: now for plain answers, at the stream's end for streams. */
+  private settler(handle: CallHandle | undefined, started: number, ttftMs: number | undefined): (end: StreamEnd) => void {
+    let done = !handle;
+    return (end) => {
+      if (done) return;
+      done = true;
+      const outcome: CallOutcome = end.ok
+        ? { ok: true, latencyMs: this.deps.now() - started, ...(end.outputTokens !== undefined && { outputTokens: end.outputTokens }) }
+        : { ok: false, latencyMs: this.deps.now() - started, ...(end.kind !== undefined && { kind: end.kind }) };
+      if (ttftMs !== undefined) outcome.ttftMs = ttftMs;
+      this.deps.health!.end(handle!, outcome);
+    };
   }
 }

@@ -5,12 +5,15 @@
 import type { ChatRequest } from '../protocol/chat-request.js';
 import { chunkHasContent, type ChatCompletionChunk } from '../protocol/chat-response.js';
 import type { ProviderAdapter, Target } from '../providers/types.js';
+import type { StreamEnd } from './executor.js';
 
 export interface OpenedStream {
   /** Chunks read up to and including the first with content. */
   head: ChatCompletionChunk[];
   /** The rest of the upstream stream; undefined when the upstream already finished inside the head. */
   rest?: AsyncIterator<ChatCompletionChunk>;
+  /** Set by the route once the executor hands the stream over: reports how the body ended to the health state. */
+  settle?: (end: StreamEnd) => void;
 }
 
 export async function openStream(adapter: ProviderAdapter, req: ChatRequest, target: Target, signal: AbortSignal): Promise<OpenedStream> {

@@ -4,6 +4,11 @@
  *
  * Latency windows take successful calls only: a deployment failing fast must not look fast. TTFT is taken
  * whenever the first token arrived, even if the stream broke later: the wait for it was real.
+ *
+ * Load: `begin(deployment, { queuedTokens })` counts the call's tokens (input + max output) as queued on the
+ * deployment until its `end`, so balancing sees work in flight, not just a call count. Engine numbers (vLLM's
+ * own queue and KV-cache use) come from a scraper through `setEngineStats`; the snapshot marks them stale
+ * once older than `health.engine.maxAgeMs`, and routing then treats them as unknown.
  */
 import type { HealthConfig } from '../config/health-schema.js';
 import { admit, initialBreaker, record, view as breakerView, type BreakerOutcome, type BreakerPhase, type BreakerState, type BreakerView } from '../decision/breaker.js';
@@ -19,6 +24,30 @@ export interface CallHandle {
   /** When refused during a cool-down: when it ends. */
   readonly retryAt?: number;
   readonly startedAt: number;
+  /** Tokens this call added to the deployment's queue (0 when refused); taken off again at `end`. */
+  readonly queuedTokens?: number;
+}
+
+export interface CallLoad {
+  /** The request's input tokens plus its output budget (max tokens): the work it asks of the deployment. */
+  queuedTokens: number;
+}
+
+/** What an inference engine reports about itself (vLLM: `/metrics`). */
+export interface EngineStats {
+  /** Requests queued inside the engine, not yet scheduled. */
+  waiting: number;
+  /** Requests in the engine's running batch. */
+  running: number;
+  /** KV-cache use, 0..1; null when the engine does not report it. */
+  kvCacheUsage: number | null;
+}
+
+export interface EngineSnapshot extends EngineStats {
+  /** When the numbers were read (ms since epoch). */
+  at: number;
+  /** Older than `health.engine.maxAgeMs` at snapshot time: not to be trusted. */
+  stale: boolean;
 }
 
 export interface CallOutcome {
@@ -42,6 +71,10 @@ export interface DeploymentSnapshot {
   /** Whether the breaker would let a call through now (in half-open: a probe slot is free). */
   allowed: boolean;
   inFlight: number;
+  /** Tokens (input + max output) of this gateway's calls in flight to the deployment. */
+  queuedTokens: number;
+  /** The engine's own load, present once it has been scraped at least once. */
+  engine?: EngineSnapshot;
   /** Total latency / output tokens, per successful call. */
   latencyPerTokenMs: Percentiles;
   ttftMs: Percentiles;
@@ -77,6 +110,8 @@ export interface HealthStateOptions {
 interface Entry {
   breaker: BreakerState;
   inFlight: number;
+  queuedTokens: number;
+  engine: (EngineStats & { at: number }) | null;
   latency: LatencyWindow;
   perToken: LatencyWindow;
   ttft: LatencyWindow;
@@ -99,17 +134,36 @@ export class HealthState {
     for (const d of opts.deployments ?? []) this.entry(d);
   }
 
-  begin(deployment: string): CallHandle {
+  begin(deployment: string, load?: CallLoad): CallHandle {
     const e = this.entry(deployment);
     const now = this.now();
     const a = admit(e.breaker, now, this.config.breaker);
     e.breaker = a.state;
-    const handle: CallHandle = { deployment, allowed: a.allowed, startedAt: now, ...(a.probe !== undefined && { probe: a.probe }), ...(a.retryAt !== undefined && { retryAt: a.retryAt }) };
+    const queuedTokens = a.allowed ? cleanTokens(load?.queuedTokens) : 0;
+    const handle: CallHandle = {
+      deployment,
+      allowed: a.allowed,
+      startedAt: now,
+      queuedTokens,
+      ...(a.probe !== undefined && { probe: a.probe }),
+      ...(a.retryAt !== undefined && { retryAt: a.retryAt }),
+    };
     if (a.allowed) {
       e.inFlight++;
+      e.queuedTokens += queuedTokens;
       this.open.add(handle);
     }
     return handle;
+  }
+
+  /**
+   * The engine's own numbers as read at `at`. A reading older than the one held is ignored: scrapes may
+   * answer out of order, and the older one must not overwrite the newer.
+   */
+  setEngineStats(deployment: string, stats: EngineStats, at: number): void {
+    const e = this.entry(deployment);
+    if (e.engine && at < e.engine.at) return;
+    e.engine = { waiting: stats.waiting, running: stats.running, kvCacheUsage: stats.kvCacheUsage, at };
   }
 
   end(handle: CallHandle, outcome: CallOutcome): void {
@@ -117,6 +171,8 @@ export class HealthState {
     const e = this.entry(handle.deployment);
     const now = this.now();
     e.inFlight--;
+    // clamped: a handle built by hand (not by begin) must not drive the queue negative
+    e.queuedTokens = Math.max(0, e.queuedTokens - (handle.queuedTokens ?? 0));
     e.breaker = record(e.breaker, breakerOutcome(outcome, handle.probe), now, this.config.breaker);
     if (!outcome.ok && outcome.kind) e.lastError = { kind: outcome.kind, at: now };
     if (outcome.ttftMs !== undefined) e.ttft.add(outcome.ttftMs, now);
@@ -152,6 +208,8 @@ export class HealthState {
       breaker: peek.state.phase,
       allowed: peek.allowed,
       inFlight: e.inFlight,
+      queuedTokens: e.queuedTokens,
+      ...(e.engine && { engine: { ...e.engine, stale: now - e.engine.at > this.config.engine.maxAgeMs } }),
       latencyPerTokenMs: percentiles(e.perToken, now),
       ttftMs: percentiles(e.ttft, now),
       latencyMs: percentiles(e.latency, now),
@@ -165,7 +223,7 @@ export class HealthState {
     let e = this.entries.get(deployment);
     if (!e) {
       const w = () => new LatencyWindow(this.config.latency);
-      e = { breaker: initialBreaker(), inFlight: 0, latency: w(), perToken: w(), ttft: w(), tokens: w(), tokenLatency: w(), lastError: null };
+      e = { breaker: initialBreaker(), inFlight: 0, queuedTokens: 0, engine: null, latency: w(), perToken: w(), ttft: w(), tokens: w(), tokenLatency: w(), lastError: null };
       this.entries.set(deployment, e);
     }
     return e;
@@ -177,6 +235,10 @@ function breakerOutcome(o: CallOutcome, probe: number | undefined): BreakerOutco
   if (o.ok) return { type: 'success', ...p };
   if (o.kind) return { type: 'failure', kind: o.kind, ...(o.retryAfterMs !== undefined && { retryAfterMs: o.retryAfterMs }), ...p };
   return { type: 'released', ...p };
+}
+
+function cleanTokens(n: number | undefined): number {
+  return n !== undefined && Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
 }
 
 function percentiles(w: LatencyWindow, now: number): Percentiles {

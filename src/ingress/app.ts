@@ -10,18 +10,23 @@ import { trailOf } from './request-log.js';
 import { jsonBody } from './json-body.js';
 import { authenticate, requireAdmin } from './auth.js';
 import { listKeysHandler } from './routes/admin.js';
+import { deploymentHealthHandler } from './routes/health.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
 import { messagesHandler } from './routes/messages.js';
 import { getModelHandler, listModelsHandler } from './routes/models.js';
 import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from './routes/requests.js';
+import type { Observability } from '../observability/index.js';
+import { mountObservability, observeRequests } from '../observability/http.js';
 
-export function createApp(ctx: AppContext): express.Express {
+/** `obs`: metrics, tracing and the status page (absent: none of them, as in unit tests of the routes). */
+export function createApp(ctx: AppContext, obs?: Observability): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestScope(ctx.logger));
+  if (obs) app.use(observeRequests(obs));
   // Keys are checked before the body is read: an unauthenticated client gets no parsing work out of us.
   app.use('/v1', authenticate(ctx.keys));
   app.use(jsonBody(ctx.config.server.bodyLimit));
@@ -30,6 +35,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/health/deployments', deploymentHealthHandler(ctx));
   app.get('/v1/models', listModelsHandler(ctx));
   app.get('/v1/models/:model', getModelHandler(ctx));
   app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
@@ -38,6 +44,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.post('/v1/requests', submitRequestHandler(ctx));
   app.get('/v1/requests/:id', getRequestHandler(ctx));
   app.delete('/v1/requests/:id', cancelRequestHandler(ctx));
+  if (obs) mountObservability(app, ctx, obs);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, `Unknown request URL: ${req.method} ${req.path}`, 'invalid_request_error', 'unknown_url'));

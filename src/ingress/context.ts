@@ -5,6 +5,7 @@ import type { FastPathExecutor } from '../fastpath/executor.js';
 import type { DurableRequests } from '../durable/requests.js';
 import type { KeyRegistry } from '../auth/keys.js';
 import type { Admission } from './admission.js';
+import type { HealthState } from '../health/health-state.js';
 
 export interface AppContext {
   config: GatewayConfig;
@@ -16,4 +17,6 @@ export interface AppContext {
   keys?: KeyRegistry;
   /** Per-key limits; absent with `auth.mode: none`. */
   admission?: Admission;
+  /** Live breakers, load and latency per deployment (what routing reads). */
+  health?: HealthState;
 }

@@ -1,15 +1,22 @@
-/** Structured JSON logs (pino). Keys and auth headers are redacted by path wherever they might appear. */
+/**
+ * Structured JSON logs (pino). Keys and auth headers are redacted by name at any depth up to four levels
+ * (a config block, a request's headers, an error's request options), whatever object carries them.
+ */
 import { pino, type DestinationStream, type Logger } from 'pino';
+
+const SECRET_FIELDS = ['apiKey', 'authorization', '["x-api-key"]', '["api-key"]', '["x-goog-api-key"]', '["proxy-authorization"]'];
+
+/** `field`, `*.field`, `*.*.field`, ...: pino's redaction has no "any depth" wildcard. */
+export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>
+  ['', '*', '*.*', '*.*.*', '*.*.*.*'].map((prefix) => (prefix ? `${prefix}${field.startsWith('[') ? '' : '.'}${field}` : field)),
+);
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'llm-gateway' },
-      redact: {
-        paths: ['apiKey', '*.apiKey', 'headers.authorization', 'headers["x-api-key"]', 'headers["api-key"]', 'headers["x-goog-api-key"]'],
-        censor: '[redacted]',
-      },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
     destination,
   );

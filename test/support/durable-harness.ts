@@ -12,7 +12,7 @@ import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Logger } from 'pino';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
-import { withOpenAuth } from './harness.js';
+import { withTestDefaults } from './harness.js';
 
 export interface DurableHarness {
   fake: FakeProvider;
@@ -36,7 +36,7 @@ ${body}`;
 export async function startDurableHarness(yamlBody: string, opts: { logger?: Logger } = {}): Promise<DurableHarness> {
   const fake = await startFakeProvider();
   const taskQueue = `test-${randomUUID()}`;
-  const config = parseConfig(withOpenAuth(durableYaml(yamlBody, taskQueue)).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
+  const config = parseConfig(withTestDefaults(durableYaml(yamlBody, taskQueue)).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
   const address = inject('temporalAddress');
   const gateway = await startGateway(config, {
     port: 0,

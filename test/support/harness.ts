@@ -17,14 +17,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Tests that are not about keys run open; a template with its own `auth:` block keeps it. */
-export function withOpenAuth(yaml: string): string {
-  return /^auth:/m.test(yaml) ? yaml : `auth: { mode: none }\n${yaml}`;
+/**
+ * Test defaults a template can override with its own top-level block:
+ * - `auth`: tests that are not about keys run open;
+ * - `health`: breakers that never open, since fallback tests script failures on purpose and an open breaker
+ *   would reroute the tests that follow them (breaker tests bring their own `health:`).
+ */
+export function withTestDefaults(yaml: string): string {
+  const auth = /^auth:/m.test(yaml) ? '' : 'auth: { mode: none }\n';
+  const health = /^health:/m.test(yaml) ? '' : 'health: { breaker: { consecutiveFailures: 1000000, minRequests: 1000000 } }\n';
+  return `${auth}${health}${yaml}`;
 }
 
 export async function startHarness(yamlTemplate: string): Promise<Harness> {
   const fake = await startFakeProvider();
-  const config = parseConfig(withOpenAuth(yamlTemplate).replaceAll('{{FAKE}}', fake.url), 'harness', {});
+  const config = parseConfig(withTestDefaults(yamlTemplate).replaceAll('{{FAKE}}', fake.url), 'harness', {});
   const gateway = await startGateway(config, { port: 0, logger: createLogger('silent') });
   const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'client-key', maxRetries: 0, timeout: 15_000 });
   return {

@@ -12,6 +12,8 @@ import { chatRequestSchema, type ChatRequest } from '../../protocol/chat-request
 import type { ChatCompletion, ChatCompletionChunk, Usage } from '../../protocol/chat-response.js';
 import { sseData } from '../../protocol/sse.js';
 import { requestTraits, type RequestTraits } from '../../decision/traits.js';
+import { withInputTokens } from '../../decision/input-tokens.js';
+import { tagsOf } from '../../decision/capability.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
 import { presetChunks, presetCompletion } from '../../fastpath/catch-all.js';
 import type { RunOutcome } from '../../fastpath/executor.js';
@@ -34,6 +36,12 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const parsed = chatRequestSchema.safeParse(body);
   if (!parsed.success) throw fromZodError(parsed.error);
   return parsed.data;
+}
+
+/** What routing needs to know of a request: its needs, size (tokenizer-counted where it matters) and task tags. */
+export function traitsOf(ctx: AppContext, request: ChatRequest, req: Request): RequestTraits {
+  const traits = requestTraits(request, tagsOf(req.headers, request.metadata));
+  return ctx.config.models[request.model] ? withInputTokens(ctx.config, request, traits) : traits;
 }
 
 /** The plan for an alias, or the client-facing 404/400 when there is none. */
@@ -96,11 +104,12 @@ export function chatCompletionsHandler(ctx: AppContext) {
 
 /** Routes and runs a canonical request (fast path or durable, sync or stream) and answers in `dialect`. */
 export async function serveChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, dialect: Dialect): Promise<void> {
-  const traits = requestTraits(request);
+  const traits = traitsOf(ctx, request, req);
   const plan = planFor(ctx, request.model, traits);
   await admit(ctx, req, res, request.model, traits);
   const signal = clientAbortSignal(req, res);
-  Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [] });
+  Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route: { strategy: plan.route.strategy, rule: plan.route.rule } });
+  res.setHeader('x-gateway-route', plan.route.rule ? `${plan.route.strategy}:${plan.route.rule}` : plan.route.strategy);
   if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect);
   else if (request.stream) await streamChat(ctx, request, plan, req, res, signal, dialect);
   else await completeChat(ctx, request, plan, req, res, signal, dialect);
@@ -132,7 +141,9 @@ function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_al
 
 async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
   const trail = trailOf(res);
-  const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts);
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts, {
+    outputTokensOf: (c) => c.usage?.completion_tokens,
+  });
   const start = requestStart(req);
   if (outcome.kind === 'catch_all') {
     const text = catchAllOutcome(outcome, request.model, res);
@@ -152,7 +163,7 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
 
 async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
   const trail = trailOf(res);
-  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts);
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts, { streaming: true });
   const start = requestStart(req);
   let opened: OpenedStream;
   if (outcome.kind === 'catch_all') {
@@ -164,7 +175,7 @@ async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req
       deployment: outcome.target.deployment.name,
       provider: outcome.target.provider.name,
     });
-    opened = outcome.value;
+    opened = { ...outcome.value, settle: outcome.settle };
   }
   await writeSse(ctx, res, opened, dialect.stream(), signal, outcome.kind === 'answered' ? outcome.target.deployment.name : undefined);
 }
@@ -177,8 +188,12 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  let outputTokens: number | undefined;
   const forward = async (chunk: ChatCompletionChunk) => {
-    if (chunk.usage) recordUsage(ctx, res, deployment, chunk.usage);
+    if (chunk.usage) {
+      outputTokens = chunk.usage.completion_tokens;
+      recordUsage(ctx, res, deployment, chunk.usage);
+    }
     const text = encoder.chunk(chunk);
     if (text && !res.write(text) && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
   };
@@ -194,9 +209,12 @@ export async function writeSse(ctx: AppContext, res: Response, opened: OpenedStr
       }
     }
     if (!res.destroyed) res.end(encoder.end());
+    // a client that left early says nothing about the deployment
+    opened.settle?.(res.destroyed && signal.aborted ? { ok: false } : { ok: true, outputTokens });
   } catch (err) {
-    if (signal.aborted) return;
     const failure = err instanceof ProviderError ? err : undefined;
+    opened.settle?.({ ok: false, kind: signal.aborted ? undefined : failure?.kind ?? 'server' });
+    if (signal.aborted) return;
     if (failure) failure.afterOutput = true;
     ctx.logger.warn(
       { deployment, kind: failure?.kind, err: failure ? undefined : err },
@@ -223,7 +241,8 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   const durable = requireDurable(ctx);
   let run;
   try {
-    run = await durable.run(request, { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req) }, signal);
+    const opts = { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req), tags: tagsOf(req.headers, undefined) };
+    run = await durable.run(request, opts, signal);
   } catch (err) {
     throw httpErrorOfWorkflow(err, request.model) ?? err;
   }

@@ -10,8 +10,8 @@ import { IdempotencyConflict, RequestNotFound, type DurableRequests, type Reques
 import type { AppContext } from '../context.js';
 import { HttpError, invalidRequest } from '../errors.js';
 import { tenantOf } from '../tenant.js';
-import { admit, parseChatRequest, planFor } from './chat.js';
-import { requestTraits } from '../../decision/traits.js';
+import { admit, parseChatRequest, planFor, traitsOf } from './chat.js';
+import { tagsOf } from '../../decision/capability.js';
 import { trailOf } from '../request-log.js';
 
 const MAX_WAIT_MS = 60_000;
@@ -51,7 +51,7 @@ export function submitRequestHandler(ctx: AppContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const durable = requireDurable(ctx);
     const request = parseChatRequest(req.body);
-    const traits = requestTraits({ ...request, stream: false });
+    const traits = traitsOf(ctx, { ...request, stream: false }, req);
     planFor(ctx, request.model, traits);
     await admit(ctx, req, res, request.model, traits);
     Object.assign(trailOf(res), { alias: request.model, stream: false });
@@ -59,7 +59,7 @@ export function submitRequestHandler(ctx: AppContext) {
     let id: string;
     const idempotencyKey = idempotencyKeyOf(req);
     try {
-      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey }));
+      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey, tags: tagsOf(req.headers, undefined) }));
     } catch (err) {
       if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
       throw err;

@@ -1,0 +1,91 @@
+/**
+ * The batch workflow's activities: thin wrappers over src/batches that add what Temporal needs (heartbeats,
+ * cancellation, non-retryable failures). They read and write the claim-check store; only ids, line indices
+ * and counts go back to the workflow.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { AliasLimits, runChunk } from '../src/batches/chunk.js';
+import { finalizeBatch } from '../src/batches/finalize.js';
+import { scanInputFile } from '../src/batches/scan.js';
+import { FileStore } from '../src/batches/store.js';
+import type { BatchRecord, ChunkInput, ChunkResult, FinalizeInput, MarkInput, RequestCounts, ValidateInput, ValidateResult } from '../src/batches/types.js';
+import type { GatewayConfig } from '../src/config/types.js';
+import { FastPathExecutor } from '../src/fastpath/executor.js';
+import type { HealthState } from '../src/health/health-state.js';
+
+export const FAILURE_BATCH_MISSING = 'BatchMissing';
+
+/** Heartbeats on a timer while `fn` runs, so a live activity is never mistaken for a lost worker. */
+async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = () => ctx.heartbeat();
+  const timer = setInterval(beat, Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
+  try {
+    return await fn(beat);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createBatchActivities(config: GatewayConfig, opts: { health?: HealthState } = {}) {
+  const store = new FileStore(config.batches.dir);
+  const executor = new FastPathExecutor(config, { health: opts.health });
+  const aliasLimits = new AliasLimits(config.batches.maxConcurrentPerAlias);
+  const knownModels = new Set(Object.keys(config.models));
+
+  const recordOf = async (tenant: string, batchId: string): Promise<BatchRecord> => {
+    const record = await store.getBatch(tenant, batchId);
+    if (!record) throw ApplicationFailure.create({ type: FAILURE_BATCH_MISSING, message: `batch ${batchId} has no record`, nonRetryable: true });
+    return record;
+  };
+
+  return {
+    /** Checks every line and writes the line index; the problems (if any) fail the batch. */
+    async batchValidate(input: ValidateInput): Promise<ValidateResult> {
+      const record = await recordOf(input.tenant, input.batchId);
+      if (!(await store.hasInput(input.tenant, record.input_file_id))) {
+        return { total: 0, aliases: [], errors: [{ code: 'file_not_found', message: `The input file ${record.input_file_id} no longer exists.`, param: 'input_file_id', line: null }] };
+      }
+      return withHeartbeats(async (beat) => {
+        const scan = await scanInputFile(store.contentPath(input.tenant, record.input_file_id), {
+          endpoint: record.endpoint,
+          knownModels,
+          allowedModels: input.allowedModels ? new Set(input.allowedModels) : undefined,
+          maxLines: config.batches.maxLines,
+          onProgress: beat,
+        });
+        if (scan.errorCount > 0) return { total: scan.total, aliases: scan.aliases, errors: scan.errors };
+        await store.putIndex(input.tenant, input.batchId, scan.ranges);
+        return { total: scan.total, aliases: scan.aliases, errors: [] };
+      });
+    },
+
+    async batchMark(input: MarkInput): Promise<void> {
+      const record = await recordOf(input.tenant, input.batchId);
+      await store.putBatch({
+        ...record,
+        status: input.status,
+        in_progress_at: input.inProgressAt,
+        request_counts: { total: input.total, completed: 0, failed: 0 },
+        model: input.aliases.join(','),
+      });
+    },
+
+    /** Lines [from, to): answers stored by line index; cancellation aborts the lines in flight. */
+    async batchRunChunk(input: ChunkInput): Promise<ChunkResult> {
+      const record = await recordOf(input.tenant, input.batchId);
+      const signal = Context.current().cancellationSignal;
+      const counts = await withHeartbeats(() => runChunk({ store, executor, aliasLimits }, input, record.input_file_id, signal));
+      if (signal.aborted) throw new CancelledFailure('batch cancelled');
+      return counts;
+    },
+
+    async batchFinalize(input: FinalizeInput): Promise<RequestCounts> {
+      await recordOf(input.tenant, input.batchId);
+      return withHeartbeats((beat) => finalizeBatch(store, input, beat));
+    },
+  };
+}
+
+export type BatchActivities = ReturnType<typeof createBatchActivities>;

@@ -1,0 +1,156 @@
+/**
+ * The zero-setup vector store: everything in memory, every change appended to a log under the data
+ * directory, replayed at start so a restart keeps the cache. One process owns a directory; gateways that
+ * share a cache across instances use Qdrant.
+ */
+import { checkVector, DimensionMismatchError, type SearchHit, type SearchQuery, type StoredEntry, type VectorStore } from '../vector-store.js';
+import { Signer } from '../signature.js';
+import { AppendLog, decodeVector, encodeVector, type LogRecord, type ReplayStats } from './append-log.js';
+import { Partition } from './partition.js';
+
+export interface EmbeddedStoreOptions {
+  dir: string;
+  dimension: number;
+  /** The oldest entries are dropped beyond this many (memory stays bounded). */
+  maxEntries?: number;
+}
+
+type Meta<P> = Omit<StoredEntry<P>, 'vector'>;
+
+export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
+  readonly dimension: number;
+  private readonly log: AppendLog;
+  private readonly signer: Signer;
+  private readonly maxEntries: number;
+  /** Insertion order is age order: the first entries are the oldest, evicted first. */
+  private readonly entries = new Map<string, Meta<P>>();
+  private readonly partitions = new Map<string, Partition>();
+  /** Records in the file that no longer describe a live entry; the file is rewritten when they dominate. */
+  private deadRecords = 0;
+  replay: ReplayStats = { records: 0, skipped: 0, truncatedBytes: 0 };
+
+  private constructor(opts: EmbeddedStoreOptions) {
+    this.dimension = opts.dimension;
+    this.maxEntries = opts.maxEntries ?? 200_000;
+    this.log = new AppendLog(opts.dir);
+    this.signer = new Signer(opts.dimension);
+  }
+
+  static async open<P = unknown>(opts: EmbeddedStoreOptions): Promise<EmbeddedVectorStore<P>> {
+    const store = new EmbeddedVectorStore<P>(opts);
+    let header: number | undefined;
+    store.replay = await store.log.open((r) => {
+      if (r.op === 'header') header = r.dimension;
+      else store.apply(r);
+    });
+    if (header !== undefined && header !== opts.dimension) {
+      await store.log.close();
+      throw new DimensionMismatchError(`the embedded cache in ${opts.dir}`, header, opts.dimension);
+    }
+    if (header === undefined) await store.log.append({ op: 'header', format: 1, dimension: opts.dimension });
+    return store;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async put(entry: StoredEntry<P>): Promise<void> {
+    checkVector('the embedded cache', this.dimension, entry.vector);
+    const record: LogRecord = { op: 'put', id: entry.id, p: entry.partition, c: entry.createdAt, e: entry.expiresAt, v: encodeVector(entry.vector), d: entry.payload };
+    this.apply(record, entry.vector);
+    const evicted: LogRecord[] = [];
+    for (const id of this.entries.keys()) {
+      if (this.entries.size <= this.maxEntries) break;
+      this.remove(id);
+      evicted.push({ op: 'del', id });
+    }
+    await this.log.append(record, ...evicted);
+  }
+
+  async get(id: string, expiresAfter: number): Promise<Meta<P> | undefined> {
+    const e = this.entries.get(id);
+    return e && e.expiresAt > expiresAfter ? e : undefined;
+  }
+
+  async search(q: SearchQuery): Promise<SearchHit<P>[]> {
+    checkVector('the embedded cache', this.dimension, q.vector);
+    const part = this.partitions.get(q.partition);
+    if (!part) return [];
+    return part.search(q.vector, q.minScore, q.expiresAfter, q.limit ?? 1, q.exhaustive ?? false).map((s) => ({ entry: this.entries.get(s.id)!, score: s.score }));
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!this.entries.has(id)) return;
+    this.remove(id);
+    await this.log.append({ op: 'del', id });
+  }
+
+  async purgeExpired(before: number): Promise<number> {
+    const gone: LogRecord[] = [];
+    for (const [id, e] of this.entries) {
+      if (e.expiresAt <= before) {
+        this.remove(id);
+        gone.push({ op: 'del', id });
+      }
+    }
+    if (this.deadRecords > 1_000 && this.deadRecords > this.entries.size) await this.compact();
+    else if (gone.length > 0) await this.log.append(...gone);
+    return gone.length;
+  }
+
+  /** Rewrites the file with only the live entries. */
+  async compact(): Promise<void> {
+    const dimension = this.dimension;
+    const entries = this.entries;
+    const partitions = this.partitions;
+    await this.log.rewrite(function* () {
+      yield { op: 'header', format: 1, dimension };
+      for (const e of entries.values()) {
+        yield { op: 'put', id: e.id, p: e.partition, c: e.createdAt, e: e.expiresAt, v: encodeVector(partitions.get(e.partition)!.vector(e.id)!), d: e.payload };
+      }
+    });
+    this.deadRecords = 0;
+  }
+
+  /** Waits until every change so far is in the file (tests and shutdown). */
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+  }
+
+  private apply(r: LogRecord, vector?: Float32Array): void {
+    if (r.op === 'del') {
+      if (this.entries.has(r.id)) this.remove(r.id);
+      this.deadRecords++;
+      return;
+    }
+    if (r.op !== 'put') return;
+    const v = vector ?? decodeVector(r.v);
+    // A record from another dimension cannot be searched; the header check reports the directory as a whole.
+    if (v.length !== this.dimension) return;
+    const previous = this.entries.get(r.id);
+    if (previous) {
+      this.deadRecords++;
+      if (previous.partition !== r.p) this.remove(r.id);
+      else this.entries.delete(r.id); // re-inserted below, so it counts as the newest
+    }
+    this.entries.set(r.id, { id: r.id, partition: r.p, createdAt: r.c, expiresAt: r.e, payload: r.d as P });
+    let part = this.partitions.get(r.p);
+    if (!part) this.partitions.set(r.p, (part = new Partition(this.dimension, this.signer)));
+    part.upsert(r.id, v, r.e);
+  }
+
+  private remove(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    const part = this.partitions.get(e.partition);
+    part?.remove(id);
+    if (part && part.size === 0) this.partitions.delete(e.partition);
+    this.deadRecords++;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The semantic cache: an exact tier (the whole canonical request hashed) and a semantic tier (the user text
+ * embedded and compared within a partition of everything else), over any VectorStore and any Embedder.
+ * It never fails a request: a broken embedder or store is logged and counts as a miss.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CacheConfig } from '../config/cache-schema.js';
+import type { Embedder } from '../embeddings/types.js';
+import type { ChatRequest } from '../protocol/chat-request.js';
+import type { ChatCompletion } from '../protocol/chat-response.js';
+import { guardOf } from './guard.js';
+import { bypassReason, refuseToStore, type CacheControl, type StoreFacts } from './policy.js';
+import { requestKey, type RequestKey } from './request-key.js';
+import type { SearchHit, VectorStore } from './vector-store.js';
+
+export interface CachedAnswer {
+  completion: ChatCompletion;
+  tenant: string;
+  alias: string;
+  /** Numbers and negation of the question (see guard.ts); absent for exact-only entries. */
+  guard?: string;
+}
+
+/** One request's view of the cache, computed once and used for lookup, catch-all and store. */
+export interface CacheTicket {
+  tenant: string;
+  alias: string;
+  control: CacheControl;
+  key: RequestKey;
+  /** Set when the request must not touch the cache at all. */
+  bypass?: string;
+  /** The embedded text's vector, once computed. */
+  vector?: Promise<Float32Array | undefined>;
+}
+
+export interface CacheHit {
+  completion: ChatCompletion;
+  similarity: number;
+  tier: 'exact' | 'semantic';
+  stale: boolean;
+}
+
+export interface SemanticCacheDeps {
+  logger: Logger;
+  now?: () => number;
+}
+
+export class SemanticCache {
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly timer: NodeJS.Timeout;
+  /** A fixed unit vector for entries only the exact tier can find (Qdrant needs some vector). */
+  private readonly placeholder: Float32Array;
+
+  constructor(
+    readonly config: CacheConfig,
+    readonly store: VectorStore<CachedAnswer>,
+    readonly embedder: Embedder,
+    deps: SemanticCacheDeps,
+  ) {
+    if (store.dimension !== embedder.dimension) {
+      throw new Error(`cache: the store holds vectors of dimension ${store.dimension} but the embedder ${embedder.id} makes ${embedder.dimension}`);
+    }
+    this.now = deps.now ?? Date.now;
+    this.logger = deps.logger.child({ component: 'cache' });
+    this.placeholder = new Float32Array(store.dimension);
+    this.placeholder[0] = 1;
+    this.timer = setInterval(() => void this.purge(), config.purgeIntervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  ticket(request: ChatRequest, tenant: string, control: CacheControl): CacheTicket {
+    const key = requestKey(request, { tenant, alias: request.model, embedderId: this.embedder.id, embed: this.config.embed });
+    if (key.text !== undefined && key.text.length > this.config.maxEmbedChars) delete key.partition;
+    return { tenant, alias: request.model, control, key, bypass: bypassReason(request, this.config.maxTemperature) };
+  }
+
+  /** A fresh answer for the ticket's request, if the cache has one above the alias's threshold. */
+  async lookup(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
+    if (t.bypass || t.control.noCache) return undefined;
+    const threshold = this.config.thresholds[t.alias] ?? this.config.threshold;
+    return this.find(t, this.now(), threshold, false, signal);
+  }
+
+  /** For the catch-all: a looser threshold, entries past their TTL (within staleSeconds) too, an exact scan. */
+  async lookupStale(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
+    if (t.bypass || t.control.noCache) return undefined;
+    const hit = await this.find(t, this.now() - this.config.staleSeconds * 1000, this.config.catchAllThreshold, true, signal);
+    return hit && { ...hit, stale: true };
+  }
+
+  /** Keeps an answer when the rules allow; returns why not otherwise. */
+  async store(t: CacheTicket, completion: ChatCompletion, facts: StoreFacts = {}): Promise<string | undefined> {
+    if (t.bypass) return t.bypass;
+    if (t.control.noStore) return 'no-store';
+    const refused = refuseToStore(completion, facts, this.config.storeToolCalls);
+    if (refused) return refused;
+    try {
+      const vector = t.key.partition ? await this.vectorOf(t) : undefined;
+      const now = this.now();
+      await this.store.put({
+        id: t.key.exact,
+        // Without a vector (an agent turn, an embedder failure) the entry is for the exact tier only.
+        partition: vector ? t.key.partition! : `exact:${t.key.exact}`,
+        vector: vector ?? this.placeholder,
+        createdAt: now,
+        expiresAt: now + (t.control.ttlSeconds ?? this.config.ttlSeconds) * 1000,
+        payload: { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined },
+      });
+      return undefined;
+    } catch (err) {
+      this.logger.warn({ err }, 'storing an answer in the cache failed');
+      return 'store failed';
+    }
+  }
+
+  async purge(): Promise<void> {
+    try {
+      await this.store.purgeExpired(this.now() - this.config.staleSeconds * 1000);
+    } catch (err) {
+      this.logger.warn({ err }, 'purging expired cache entries failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.store.close();
+    await this.embedder.close?.();
+  }
+
+  private async find(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
+    try {
+      if (this.config.exact) {
+        const e = await this.store.get(t.key.exact, expiresAfter);
+        if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false };
+      }
+      if (!t.key.partition || threshold > 1) return undefined;
+      const vector = await this.vectorOf(t, signal);
+      if (!vector) return undefined;
+      const hits: SearchHit<CachedAnswer>[] = await this.store.search({ partition: t.key.partition, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
+      const guard = guardOf(t.key.text!);
+      const best = hits.find((h) => h.entry.payload.tenant === t.tenant && h.entry.payload.guard === guard);
+      return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      this.logger.warn({ err }, 'cache lookup failed; treating it as a miss');
+      return undefined;
+    }
+  }
+
+  /** Embeds the ticket's text once, whether the lookup or the store asks first. */
+  private vectorOf(t: CacheTicket, signal?: AbortSignal): Promise<Float32Array | undefined> {
+    t.vector ??= this.embedder.embed([t.key.text!], signal).then(
+      ([v]) => v,
+      (err: unknown) => {
+        if (!signal?.aborted) this.logger.warn({ err }, 'embedding for the cache failed');
+        return undefined;
+      },
+    );
+    return t.vector;
+  }
+}
+
+/** The stored answer under a new id, so two clients never share one completion id. */
+function served(c: ChatCompletion): ChatCompletion {
+  return { ...c, id: `chatcmpl-cache-${randomUUID().replaceAll('-', '').slice(0, 24)}` };
+}

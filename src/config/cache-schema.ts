@@ -1,0 +1,67 @@
+/**
+ * The `cache` block: a semantic cache of answers, looked up before any provider is called and again (with
+ * a looser threshold) when every provider failed. Off unless `enabled: true`; every other field has a default.
+ */
+import { z } from 'zod';
+import { embedderSchema } from '../embeddings/schema.js';
+
+/**
+ * Calibrated for the default (offline) embedder on test/fixtures/paraphrases.json by bench/cache-threshold.ts:
+ * the lowest threshold whose precision on that set is 1.0 (a wrong cached answer is worse than a miss).
+ * Another embedder needs its own calibration.
+ */
+export const DEFAULT_CACHE_THRESHOLD = 0.9;
+/** For the catch-all: any close-enough answer beats an error, so this trades precision for recall. */
+export const DEFAULT_CATCH_ALL_THRESHOLD = 0.75;
+
+const similarity = z.number().min(-1).max(1);
+
+export const cacheStoreSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('embedded'),
+    /** Relative to the working directory. */
+    dir: z.string().min(1).default('.data/cache'),
+    /** The oldest entries are dropped beyond this many. */
+    maxEntries: z.number().int().positive().default(200_000),
+  }),
+  z.strictObject({
+    kind: z.literal('qdrant'),
+    url: z.url({ protocol: /^https?$/ }),
+    apiKey: z.string().min(1).optional(),
+    collection: z.string().min(1).regex(/^[\w-]+$/).default('gateway_cache'),
+    distance: z.enum(['cosine', 'dot', 'euclid']).default('cosine'),
+    timeoutMs: z.number().int().positive().default(5_000),
+  }),
+]);
+
+export const cacheSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  store: cacheStoreSchema.default({ kind: 'embedded', dir: '.data/cache', maxEntries: 200_000 }),
+  embedder: embedderSchema.default({ kind: 'offline', dimension: 256 }),
+  /** Exact-match tier (hash of the canonical request) before the semantic one. */
+  exact: z.boolean().default(true),
+  /** Semantic tier: the least cosine similarity that counts as the same question. */
+  threshold: similarity.default(DEFAULT_CACHE_THRESHOLD),
+  /** Per model alias; aliases not named use `threshold`. A value above 1 turns the semantic tier off for it. */
+  thresholds: z.record(z.string().min(1), z.number().min(-1).max(2)).default({}),
+  /** The catch-all's threshold (when every provider failed); entries up to `staleSeconds` past expiry count. */
+  catchAllThreshold: similarity.default(DEFAULT_CATCH_ALL_THRESHOLD),
+  /** Requests with a higher temperature (unset counts as 1) are neither looked up nor stored. */
+  maxTemperature: z.number().min(0).max(2).default(1),
+  /** How long an answer is served as fresh. */
+  ttlSeconds: z.number().int().positive().default(86_400),
+  /** How long after expiry the catch-all may still serve an answer, marked stale. */
+  staleSeconds: z.number().int().min(0).default(7 * 86_400),
+  /** Answers that call tools depend on the world at the time; off by default. */
+  storeToolCalls: z.boolean().default(false),
+  /** What is embedded: the last user turn (everything before it must match exactly) or every user turn. */
+  embed: z.enum(['last_user', 'all_user']).default('last_user'),
+  /** Texts longer than this (characters) are not embedded: only the exact tier applies. */
+  maxEmbedChars: z.number().int().positive().default(8_000),
+  /** How often expired entries are purged from the store. */
+  purgeIntervalSeconds: z.number().int().positive().default(300),
+});
+
+export type CacheConfig = z.output<typeof cacheSchema>;
+export type CacheStoreConfig = z.output<typeof cacheStoreSchema>;
+export const DEFAULT_CACHE: CacheConfig = cacheSchema.parse({});

@@ -1,0 +1,20 @@
+/**
+ * GET /health/deployments: what routing sees right now, per deployment — breaker phase with its counts and
+ * reason, in-flight calls, latency percentiles, throughput. No secrets: deployments are named, never keyed.
+ */
+import type { Request, Response } from 'express';
+import type { AppContext } from '../context.js';
+
+export function deploymentHealthHandler(ctx: AppContext) {
+  return (_req: Request, res: Response): void => {
+    const view = ctx.health?.view();
+    const deployments = Object.fromEntries(
+      Object.values(ctx.config.deployments).map((d) => [
+        d.name,
+        { provider: d.provider, model: d.model, tier: d.tier, region: d.region ?? null, weight: d.weight, ...view?.deployments[d.name] },
+      ]),
+    );
+    res.setHeader('cache-control', 'no-store');
+    res.json({ at: view ? new Date(view.at).toISOString() : new Date().toISOString(), deployments });
+  };
+}

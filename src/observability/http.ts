@@ -1,0 +1,76 @@
+/**
+ * The observability side of the HTTP app: a middleware that follows every model request (in flight, its
+ * trace span, its record into the metrics and the status counters), and the routes `/metrics` (Prometheus),
+ * `/status` (the live page) and `/status.json` (what the page polls). None of them needs a key: they hold no
+ * secrets and no tenant data, and are meant for the operator's network (put them behind the proxy's auth
+ * if the gateway's port is public).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Express, NextFunction, Request, Response } from 'express';
+import type { AppContext } from '../ingress/context.js';
+import { onRequestDone } from '../ingress/request-log.js';
+import { captureBodies } from './body-capture.js';
+import type { Observability } from './index.js';
+import type { FinishedRequest } from './request-record.js';
+import { statusDocument, type HealthViewForStatus } from './status.js';
+
+/** The routes that call models: the only ones counted in flight, traced and recorded. */
+const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/messages', '/v1/embeddings', '/v1/requests']);
+
+export function observeRequests(obs: Observability) {
+  const { metrics, tracing, stats } = obs;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method !== 'POST' || !MODEL_ROUTES.has(req.path)) return next();
+    const inFlightDone = metrics?.requestBegan(req.path);
+    if (obs.logBodies) captureBodies(res);
+    const span = tracing?.startIngress(req.method, req.path, String(res.getHeader('x-request-id') ?? ''));
+    let finished: FinishedRequest | undefined;
+    onRequestDone(res, (f) => {
+      finished = f;
+      metrics?.observe(f);
+      stats.record(f);
+    });
+    // registered after the request log's own close listener, so the record above is already made
+    res.once('close', () => {
+      inFlightDone?.();
+      span?.end(finished, res.statusCode);
+    });
+    if (span) span.run(next);
+    else next();
+  };
+}
+
+const STATUS_PAGE = fileURLToPath(new URL('./status-page/index.html', import.meta.url));
+
+export function mountObservability(app: Express, ctx: AppContext, obs: Observability): void {
+  const { metrics } = obs;
+  if (metrics) {
+    app.get(obs.config.metrics.path, async (_req, res) => {
+      const { contentType, body } = await metrics.render();
+      res.setHeader('content-type', contentType);
+      res.setHeader('cache-control', 'no-store');
+      res.end(body);
+    });
+  }
+  if (obs.config.statusPage.enabled) {
+    const page = readFileSync(STATUS_PAGE);
+    app.get('/status', (_req, res) => {
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.setHeader('cache-control', 'no-store');
+      res.end(page);
+    });
+    app.get('/status.json', async (_req, res) => {
+      const durable = ctx.durable;
+      const doc = await statusDocument({
+        config: ctx.config,
+        stats: obs.stats,
+        health: ctx.health ? () => ctx.health!.view() as HealthViewForStatus : undefined,
+        recentDurable: durable ? (n) => durable.recent(n) : undefined,
+        uiUrl: obs.temporalUiUrl ?? ctx.config.durable.temporal.uiUrl,
+      });
+      res.setHeader('cache-control', 'no-store');
+      res.json(doc);
+    });
+  }
+}

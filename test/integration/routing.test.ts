@@ -1,0 +1,142 @@
+/**
+ * The decision layer driven through both paths against the fake provider: breakers opened by failures and
+ * probed after their cool-down (and shared between the fast path and the durable worker of one process),
+ * capability rules on token count and task tags.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+
+const COOLDOWN_MS = 600;
+
+const yaml = `
+health:
+  breaker: { consecutiveFailures: 3, minRequests: 1000, cooldownMs: ${COOLDOWN_MS}, maxCooldownMs: ${COOLDOWN_MS}, halfOpenProbes: 1 }
+providers:
+  oa: { type: openai, baseUrl: "{{FAKE}}/v1", apiKey: sk-routing-upstream }
+  an: { type: anthropic, baseUrl: "{{FAKE}}", apiKey: sk-ant-routing-upstream }
+deployments:
+  flaky: { provider: oa, model: gpt-flaky }
+  steady: { provider: an, model: claude-steady }
+  short: { provider: oa, model: gpt-short, contextWindow: 16000 }
+  long: { provider: oa, model: gpt-long, contextWindow: 1000000 }
+  tiny: { provider: oa, model: gpt-tiny, tier: 3 }
+models:
+  guarded:
+    groups: [{ deployments: [flaky] }, { deployments: [steady] }]
+    fallback: { attemptsPerDeployment: 1 }
+  tasks:
+    groups: [{ deployments: [short] }]
+    rules:
+      - name: long-context
+        when: { minInputTokens: 20000 }
+        use: [long]
+        mode: only
+      - name: classify
+        when: { tags: [classify] }
+        use: [tiny]
+`;
+
+let h: DurableHarness;
+beforeAll(async () => {
+  h = await startDurableHarness(yaml);
+});
+afterAll(async () => {
+  await h?.close();
+});
+beforeEach(() => h.fake.reset());
+afterEach(() => expect(h.fake.violations).toEqual([]));
+
+type Path = 'fast' | 'durable';
+
+async function chat(path: Path, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const res = await fetch(`${h.gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(path === 'durable' && { 'x-gateway-durable': 'true' }), ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+}
+
+const ask = (model: string, content = 'hello') => ({ model, messages: [{ role: 'user', content }] });
+const callsTo = (model: string) => h.fake.requests.filter((r) => r.kind === 'chat' && r.model === model).length;
+
+async function breakerOf(deployment: string): Promise<{ state: string; reason: string | null }> {
+  const res = await fetch(`${h.gateway.url}/health/deployments`);
+  const body = (await res.json()) as any;
+  return body.deployments[deployment].breaker;
+}
+
+describe('circuit breaker', () => {
+  it.each<[Path, Path]>([
+    ['fast', 'durable'],
+    ['durable', 'fast'],
+  ])('failures on the %s path open it; the %s path then avoids the deployment until a probe after the cool-down closes it', async (failOn, thenOn) => {
+    h.fake.scriptFor('gpt-flaky', { kind: 'error', status: 500 }, { kind: 'error', status: 502 }, { kind: 'error', status: 503 });
+    for (let i = 0; i < 3; i++) {
+      const r = await chat(failOn, ask('guarded'));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-gateway-deployment')).toBe('steady');
+    }
+    expect(callsTo('gpt-flaky')).toBe(3);
+    expect(await breakerOf('flaky')).toMatchObject({ state: 'open' });
+
+    // Open: the other path does not call it at all.
+    const avoided = await chat(thenOn, ask('guarded'));
+    expect(avoided.status).toBe(200);
+    expect(avoided.headers.get('x-gateway-deployment')).toBe('steady');
+    expect(callsTo('gpt-flaky')).toBe(3);
+
+    // After the cool-down one probe goes through; its success closes the breaker.
+    await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
+    const probed = await chat(thenOn, ask('guarded'));
+    expect(probed.headers.get('x-gateway-deployment')).toBe('flaky');
+    expect(callsTo('gpt-flaky')).toBe(4);
+    expect(await breakerOf('flaky')).toMatchObject({ state: 'closed' });
+  });
+
+  it('a failed probe opens it again and the request is still answered by the next deployment', async () => {
+    h.fake.scriptFor('gpt-flaky', ...Array.from({ length: 4 }, () => ({ kind: 'error' as const, status: 500 })));
+    for (let i = 0; i < 3; i++) await chat('fast', ask('guarded'));
+    expect(await breakerOf('flaky')).toMatchObject({ state: 'open' });
+    await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
+    const r = await chat('durable', ask('guarded'));
+    expect(r.headers.get('x-gateway-deployment')).toBe('steady');
+    expect(callsTo('gpt-flaky')).toBe(4);
+    expect(await breakerOf('flaky')).toMatchObject({ state: 'open' });
+    // let it recover so the tests after this one start from a closed breaker
+    await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
+    await chat('fast', ask('guarded'));
+    expect(await breakerOf('flaky')).toMatchObject({ state: 'closed' });
+  });
+});
+
+describe('capability rules', () => {
+  // ~25k o200k tokens: the character estimate is near the rule's threshold, so the real tokenizer decides.
+  const longPrompt = Array.from({ length: 25_000 }, (_, i) => `w${i % 97}`).join(' ');
+
+  it.each<Path>(['fast', 'durable'])('a long prompt goes to the long-context deployment (%s path)', async (path) => {
+    const r = await chat(path, ask('tasks', longPrompt));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-gateway-deployment')).toBe('long');
+    expect(r.headers.get('x-gateway-route')).toBe('capability:long-context');
+    expect(callsTo('gpt-short')).toBe(0);
+
+    const short = await chat(path, ask('tasks', 'a short question'));
+    expect(short.headers.get('x-gateway-deployment')).toBe('short');
+  });
+
+  it.each<Path>(['fast', 'durable'])('a task tag from the header or from metadata picks the small model (%s path)', async (path) => {
+    const byHeader = await chat(path, ask('tasks', 'label this'), { 'x-gateway-tags': 'Classify' });
+    expect(byHeader.headers.get('x-gateway-deployment')).toBe('tiny');
+    const byMetadata = await chat(path, { ...ask('tasks', 'label this'), metadata: { tags: 'extract,classify' } });
+    expect(byMetadata.headers.get('x-gateway-deployment')).toBe('tiny');
+    expect(callsTo('gpt-tiny')).toBe(2);
+  });
+
+  it('a prompt that fits no deployment under an `only` rule is a clear 400', async () => {
+    const huge = Array.from({ length: 300_000 }, (_, i) => `w${i % 97}`).join(' ');
+    const longOnly = await chat('fast', { ...ask('tasks', huge), max_tokens: 900_000 });
+    expect(longOnly.status).toBe(400);
+    expect(longOnly.body.error.message).toMatch(/context window/);
+  });
+});

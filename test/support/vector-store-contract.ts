@@ -1,0 +1,120 @@
+/**
+ * What every VectorStore must do, run against each implementation (the embedded store always; Qdrant when
+ * QDRANT_URL names a server). Partitions are random per test, so runs against a shared server do not collide.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { normalise } from '../../src/embeddings/types.js';
+import type { StoredEntry, VectorStore } from '../../src/cache/vector-store.js';
+
+export const CONTRACT_DIMENSION = 8;
+
+export interface ContractOptions {
+  /** Why the suite cannot run here; the tests then report themselves skipped with this reason in their name. */
+  skip?: string;
+}
+
+/** A unit vector pointing mostly along axis `axis`, tilted towards axis+1 by `tilt`. */
+export function unit(axis: number, tilt = 0): Float32Array {
+  const v = new Float32Array(CONTRACT_DIMENSION);
+  v[axis % CONTRACT_DIMENSION] = 1;
+  v[(axis + 1) % CONTRACT_DIMENSION] = tilt;
+  return normalise(v);
+}
+
+type Payload = { text: string; n?: number };
+
+export function vectorStoreContract(name: string, make: () => Promise<VectorStore<Payload>>, opts: ContractOptions = {}): void {
+  const title = opts.skip ? `${name} (skipped: ${opts.skip})` : name;
+  describe.skipIf(!!opts.skip)(title, () => {
+    const now = Date.now();
+    const later = now + 3_600_000;
+    const entry = (partition: string, id: string, vector: Float32Array, payload: Payload, expiresAt = later): StoredEntry<Payload> => ({
+      id,
+      partition,
+      vector,
+      createdAt: now,
+      expiresAt,
+      payload,
+    });
+    const withStore = async (fn: (s: VectorStore<Payload>) => Promise<void>) => {
+      const s = await make();
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    };
+    const id = () => randomUUID().replaceAll('-', '');
+
+    it('gets an entry by id with its payload, and nothing for an unknown id', () =>
+      withStore(async (s) => {
+        const p = `p-${id()}`;
+        const k = id();
+        await s.put(entry(p, k, unit(0), { text: 'hello', n: 3 }));
+        const got = await s.get(k, now);
+        expect(got).toMatchObject({ id: k, partition: p, payload: { text: 'hello', n: 3 }, expiresAt: later });
+        expect(await s.get(id(), now)).toBeUndefined();
+      }));
+
+    it('finds the most similar entry above the threshold, best first, within the partition only', () =>
+      withStore(async (s) => {
+        const p = `p-${id()}`;
+        const other = `p-${id()}`;
+        const [near, far, elsewhere] = [id(), id(), id()];
+        await s.put(entry(p, near, unit(0, 0.1), { text: 'near' }));
+        await s.put(entry(p, far, unit(0, 0.9), { text: 'far' }));
+        await s.put(entry(other, elsewhere, unit(0), { text: 'other partition, exact match' }));
+        const hits = await s.search({ partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, limit: 5 });
+        expect(hits.map((h) => h.entry.payload.text)).toEqual(['near', 'far']);
+        expect(hits[0]!.score).toBeCloseTo(1 / Math.sqrt(1.01), 4);
+        expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
+        const strict = await s.search({ partition: p, vector: unit(0), minScore: 0.9, expiresAfter: now, limit: 5 });
+        expect(strict.map((h) => h.entry.id)).toEqual([near]);
+        expect(await s.search({ partition: p, vector: unit(4), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        expect(await s.search({ partition: `p-${id()}`, vector: unit(0), minScore: -1, expiresAfter: now })).toEqual([]);
+        const one = await s.search({ partition: p, vector: unit(0), minScore: 0, expiresAfter: now });
+        expect(one).toHaveLength(1);
+        const exhaustive = await s.search({ partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, exhaustive: true });
+        expect(exhaustive.map((h) => h.entry.id)).toEqual([near]);
+      }));
+
+    it('hides entries that expired at the instant asked about, and purges them', () =>
+      withStore(async (s) => {
+        const p = `p-${id()}`;
+        const [old, fresh] = [id(), id()];
+        await s.put(entry(p, old, unit(1), { text: 'old' }, now + 1_000));
+        await s.put(entry(p, fresh, unit(1, 0.2), { text: 'fresh' }, now + 10_000));
+        expect((await s.search({ partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now })).map((h) => h.entry.id)).toEqual([old]);
+        expect(await s.get(old, now + 1_000)).toBeUndefined();
+        expect((await s.search({ partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now + 1_000 })).map((h) => h.entry.id)).toEqual([fresh]);
+        const purged = await s.purgeExpired(now + 5_000);
+        if (purged !== -1) expect(purged).toBeGreaterThanOrEqual(1);
+        expect(await s.get(old, now)).toBeUndefined();
+        expect(await s.get(fresh, now)).toBeDefined();
+      }));
+
+    it('replaces an entry put again under the same id, and deletes', () =>
+      withStore(async (s) => {
+        const p = `p-${id()}`;
+        const k = id();
+        await s.put(entry(p, k, unit(2), { text: 'v1' }));
+        await s.put(entry(p, k, unit(3), { text: 'v2' }));
+        expect((await s.get(k, now))?.payload.text).toBe('v2');
+        expect(await s.search({ partition: p, vector: unit(2), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        expect((await s.search({ partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now }))[0]?.entry.payload.text).toBe('v2');
+        await s.delete(k);
+        expect(await s.get(k, now)).toBeUndefined();
+        expect(await s.search({ partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        await s.delete(id()); // deleting what is not there is fine
+      }));
+
+    it('refuses vectors of another dimension with a clear error', () =>
+      withStore(async (s) => {
+        expect(s.dimension).toBe(CONTRACT_DIMENSION);
+        const wrong = normalise(new Float32Array(CONTRACT_DIMENSION + 1).fill(1));
+        await expect(s.put(entry(`p-${id()}`, id(), wrong, { text: 'x' }))).rejects.toThrow(/dimension/);
+        await expect(s.search({ partition: 'p', vector: wrong, minScore: 0, expiresAfter: now })).rejects.toThrow(/dimension/);
+      }));
+  });
+}

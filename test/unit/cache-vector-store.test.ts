@@ -1,0 +1,138 @@
+/** The vector store contract on both stores, and what only the embedded store promises: its file. */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
+import { LOG_FILE } from '../../src/cache/embedded/append-log.js';
+import { QdrantVectorStore } from '../../src/cache/qdrant-store.js';
+import { normalise } from '../../src/embeddings/types.js';
+import { CONTRACT_DIMENSION, unit, vectorStoreContract } from '../support/vector-store-contract.js';
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
+
+vectorStoreContract('embedded store', () => EmbeddedVectorStore.open({ dir: tempDir(), dimension: CONTRACT_DIMENSION }));
+
+const qdrantUrl = process.env.QDRANT_URL;
+const collection = `contract_${randomUUID().slice(0, 8)}`;
+vectorStoreContract('qdrant store', () => QdrantVectorStore.open({ url: qdrantUrl!, apiKey: process.env.QDRANT_API_KEY, collection, dimension: CONTRACT_DIMENSION }), {
+  skip: qdrantUrl ? undefined : 'QDRANT_URL is not set, so there is no Qdrant server to test against',
+});
+
+describe('embedded store on disk', () => {
+  const now = Date.now();
+  const put = (s: EmbeddedVectorStore<{ text: string }>, id: string, v: Float32Array, text: string, expiresAt = now + 60_000) =>
+    s.put({ id, partition: 'p', vector: v, createdAt: now, expiresAt, payload: { text } });
+
+  it('keeps its entries across a restart, deletions included', async () => {
+    const dir = tempDir();
+    const a = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    await put(a, 'one', unit(0), 'first');
+    await put(a, 'two', unit(1), 'second');
+    await put(a, 'one', unit(2), 'first, replaced');
+    await a.delete('two');
+    await a.close();
+    const b = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(b.size).toBe(1);
+    expect((await b.get('one', now))?.payload.text).toBe('first, replaced');
+    expect(await b.get('two', now)).toBeUndefined();
+    expect((await b.search({ partition: 'p', vector: unit(2), minScore: 0.9, expiresAfter: now }))[0]?.entry.id).toBe('one');
+    await b.close();
+  });
+
+  it('drops a torn last record, cuts it off the file, and keeps everything before it', async () => {
+    const dir = tempDir();
+    const a = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    await put(a, 'kept', unit(0), 'kept');
+    await put(a, 'torn', unit(1), 'torn');
+    await a.close();
+    const file = join(dir, LOG_FILE);
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, whole.length - 20)); // a crash in the middle of the last write
+    const b = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(b.replay.truncatedBytes).toBeGreaterThan(0);
+    expect((await b.get('kept', now))?.payload.text).toBe('kept');
+    expect(await b.get('torn', now)).toBeUndefined();
+    await put(b, 'after', unit(3), 'written after the repair');
+    await b.close();
+    const c = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(c.replay).toMatchObject({ skipped: 0, truncatedBytes: 0 });
+    expect((await c.get('after', now))?.payload.text).toBe('written after the repair');
+    expect(c.size).toBe(2);
+    await c.close();
+  });
+
+  it('skips a damaged line in the middle instead of losing the rest', async () => {
+    const dir = tempDir();
+    const a = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    await put(a, 'damaged', unit(0), 'damaged');
+    await put(a, 'after', unit(1), 'after');
+    await a.close();
+    const file = join(dir, LOG_FILE);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = lines[1]!.slice(0, 30); // header, then the damaged record, then a good one
+    writeFileSync(file, lines.join('\n'));
+    const b = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(b.replay).toMatchObject({ skipped: 1, truncatedBytes: 0 });
+    expect(await b.get('damaged', now)).toBeUndefined();
+    expect((await b.get('after', now))?.payload.text).toBe('after');
+    await b.close();
+  });
+
+  it('refuses to open a directory written with another dimension', async () => {
+    const dir = tempDir();
+    await (await EmbeddedVectorStore.open({ dir, dimension: CONTRACT_DIMENSION })).close();
+    await expect(EmbeddedVectorStore.open({ dir, dimension: 16 })).rejects.toThrow(/dimension 8, got one of dimension 16/);
+  });
+
+  it('rewrites the file without dead records once they dominate', async () => {
+    const dir = tempDir();
+    const s = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    for (let i = 0; i < 1_200; i++) await put(s, `e${i}`, unit(i), `entry ${i}`, i < 1_150 ? now + 10 : now + 60_000);
+    const before = statSync(join(dir, LOG_FILE)).size;
+    expect(await s.purgeExpired(now + 10)).toBe(1_150);
+    const after = statSync(join(dir, LOG_FILE)).size;
+    expect(after).toBeLessThan(before / 10);
+    await s.close();
+    const again = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(again.size).toBe(50);
+    expect((await again.get('e1199', now))?.payload.text).toBe('entry 1199');
+    await again.close();
+  });
+
+  it('evicts the oldest entries beyond maxEntries', async () => {
+    const s = await EmbeddedVectorStore.open<{ text: string }>({ dir: tempDir(), dimension: CONTRACT_DIMENSION, maxEntries: 3 });
+    for (let i = 0; i < 5; i++) await put(s, `e${i}`, unit(i), `entry ${i}`);
+    expect(s.size).toBe(3);
+    expect(await s.get('e0', now)).toBeUndefined();
+    expect(await s.get('e4', now)).toBeDefined();
+    await s.close();
+  });
+
+  it('finds in a large partition (signature prefilter) what an exhaustive scan finds', async () => {
+    const dim = 64;
+    const s = await EmbeddedVectorStore.open<{ i: number }>({ dir: tempDir(), dimension: dim });
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+    const vecs: Float32Array[] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const v = normalise(Float32Array.from({ length: dim }, rand));
+      vecs.push(v);
+      await s.put({ id: `e${i}`, partition: 'big', vector: v, createdAt: now, expiresAt: now + 60_000, payload: { i } });
+    }
+    let agree = 0;
+    for (let q = 0; q < 100; q++) {
+      // a query near a stored vector (cosine ≈ 0.9), the way a paraphrase sits near its original
+      const base = vecs[q * 37]!;
+      const noise = normalise(Float32Array.from({ length: dim }, rand));
+      const query = normalise(Float32Array.from(base, (x, j) => x + 0.48 * noise[j]!));
+      const fast = await s.search({ partition: 'big', vector: query, minScore: 0.8, expiresAfter: now });
+      const exact = await s.search({ partition: 'big', vector: query, minScore: 0.8, expiresAfter: now, exhaustive: true });
+      expect(exact[0]?.entry.id).toBe(`e${q * 37}`);
+      if (fast[0]?.entry.id === exact[0]?.entry.id) agree++;
+    }
+    expect(agree).toBe(100);
+    await s.close();
+  });
+});

@@ -1,0 +1,150 @@
+/** Embedders: the offline default's properties, the provider embedder over the fake provider, the local loader. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { createEmbedder, dot, EmbedderError, embedderSchema } from '../../src/embeddings/index.js';
+import { OfflineEmbedder, stem, tokenize } from '../../src/embeddings/offline.js';
+import { LocalEmbedder } from '../../src/embeddings/local.js';
+import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+
+const norm = (v: Float32Array) => Math.sqrt(dot(v, v));
+
+describe('offline embedder', () => {
+  const e = new OfflineEmbedder();
+
+  it('is deterministic, unit-length and of the configured dimension', async () => {
+    const [a, b] = await e.embed(['How do I reset my password?', 'How do I reset my password?']);
+    expect(a!.length).toBe(256);
+    expect(norm(a!)).toBeCloseTo(1, 5);
+    expect([...a!]).toEqual([...b!]);
+    const [c] = await new OfflineEmbedder({ dimension: 64 }).embed(['x y z']);
+    expect(c!.length).toBe(64);
+    expect(new OfflineEmbedder({ dimension: 64 }).id).not.toBe(e.id);
+  });
+
+  it('scores a paraphrase above near misses that change a number, an entity or add a negation', async () => {
+    const sim = async (x: string, y: string) => {
+      const [a, b] = await e.embed([x, y]);
+      return dot(a!, b!);
+    };
+    const para = await sim('How can I reset my password?', "how do i reset my passwords");
+    expect(para).toBeGreaterThan(0.9);
+    expect(await sim('What is 15% of 80?', 'What is 15% of 90?')).toBeLessThan(para - 0.3);
+    expect(await sim('What is the capital of France?', 'What is the capital of Germany?')).toBeLessThan(para - 0.3);
+    expect(await sim('Is it safe to eat raw eggs?', 'Is it not safe to eat raw eggs?')).toBeLessThan(para - 0.2);
+  });
+
+  it('folds inflections, contractions, number words and listed synonyms', () => {
+    expect(stem('creating')).toBe(stem('created'));
+    expect(stem('babies')).toBe('baby');
+    expect(tokenize("What's")).toEqual([
+      { term: 'what', kind: 'stop' },
+      { term: 'is', kind: 'stop' },
+    ]);
+    expect(tokenize("I can't")[2]).toEqual({ term: 'not', kind: 'negation' });
+    expect(tokenize('three cars')[0]).toEqual({ term: '3', kind: 'number' });
+    expect(tokenize('buy')[0]!.term).toBe(tokenize('purchasing')[0]!.term);
+  });
+
+  it('honours an abort signal', async () => {
+    await expect(e.embed(['x'], AbortSignal.abort())).rejects.toThrow();
+  });
+});
+
+describe('provider embedder', () => {
+  let fake: FakeProvider;
+  beforeAll(async () => {
+    fake = await startFakeProvider();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  const configWith = (url: string) =>
+    parseConfig(
+      `auth: { mode: none }
+providers:
+  oa: { type: openai, baseUrl: "${url}/v1", apiKey: sk-embed-key }
+deployments: { d: { provider: oa, model: m } }
+models: { chat: { groups: [{ deployments: [d] }] } }
+`,
+      'test',
+      {},
+    );
+
+  it('calls the provider through its adapter, with its key, and returns normalised vectors in order', async () => {
+    const config = configWith(fake.url);
+    const embedder = createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'oa', model: 'emb-small', dimension: 12, requestDimensions: true }), { providers: config.providers });
+    const vectors = await embedder.embed(['alpha', 'beta', 'alpha']);
+    expect(vectors).toHaveLength(3);
+    for (const v of vectors) expect(norm(v)).toBeCloseTo(1, 5);
+    expect([...vectors[0]!]).toEqual([...vectors[2]!]);
+    expect([...vectors[0]!]).not.toEqual([...vectors[1]!]);
+    const sent = fake.requests.filter((r) => r.kind === 'embeddings').at(-1)!;
+    expect(sent.headers.authorization).toBe('Bearer sk-embed-key');
+    expect((sent.body as { dimensions: number; model: string }).dimensions).toBe(12);
+    expect(embedder.id).toBe('provider:oa/emb-small/12');
+  });
+
+  it('rejects vectors of another dimension with a clear error', async () => {
+    const config = configWith(fake.url);
+    // the fake answers 8 dimensions unless asked for more
+    const embedder = createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'oa', model: 'emb', dimension: 1536 }), { providers: config.providers });
+    await expect(embedder.embed(['x'])).rejects.toThrow(/dimension 8, expected 1536/);
+  });
+
+  it('names the provider, not its key, when the call fails', async () => {
+    const config = configWith('http://127.0.0.1:9');
+    const embedder = createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'oa', model: 'emb', dimension: 8 }), { providers: config.providers });
+    const err = await embedder.embed(['x']).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(EmbedderError);
+    expect(err.message).toMatch(/provider 'oa' failed/);
+    expect(err.message).not.toContain('sk-embed-key');
+  });
+
+  it('refuses an unknown provider', () => {
+    expect(() => createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'nope', model: 'm', dimension: 8 }), { providers: {} })).toThrow(/unknown provider 'nope'/);
+  });
+});
+
+describe('local embedder', () => {
+  const modelDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'local-model-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ hidden_size: 3 }));
+    return dir;
+  };
+
+  it('reads the dimension from config.json, loads the model once and normalises its output', async () => {
+    let loads = 0;
+    const seen: unknown[] = [];
+    const e = new LocalEmbedder({
+      dir: modelDir(),
+      factory: async () => {
+        loads++;
+        return async (texts, opts) => {
+          seen.push(opts);
+          return { tolist: () => texts.map((t) => [t.length, 0, 0]) };
+        };
+      },
+    });
+    expect(e.dimension).toBe(3);
+    const [v] = await e.embed(['abcd']);
+    await e.embed(['ab', 'c']);
+    expect([...v!]).toEqual([1, 0, 0]);
+    expect(loads).toBe(1);
+    expect(seen[0]).toEqual({ pooling: 'mean', normalize: true });
+  });
+
+  it('checks the model output against the dimension', async () => {
+    const e = new LocalEmbedder({ dir: modelDir(), factory: async () => async (texts) => ({ tolist: () => texts.map(() => [1, 2]) }) });
+    await expect(e.embed(['x'])).rejects.toThrow(/dimension 2, expected 3/);
+  });
+
+  it('fails clearly on a missing directory, and without the optional library', async () => {
+    expect(() => new LocalEmbedder({ dir: '/nonexistent/model' })).toThrow(/does not exist/);
+    expect(() => new LocalEmbedder({ dir: tmpdir() })).toThrow(/no config.json/);
+    // @huggingface/transformers is not a dependency of the default install
+    await expect(new LocalEmbedder({ dir: modelDir() }).embed(['x'])).rejects.toThrow(/optional package @huggingface\/transformers/);
+  });
+});

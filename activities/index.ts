@@ -12,6 +12,7 @@ import { requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
 import { tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
+import type { SemanticCache } from '../src/cache/semantic-cache.js';
 import type {
   CallProviderInput,
   CallProviderResult,
@@ -62,6 +63,8 @@ async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, p
 export interface ActivityDeps {
   /** The worker's live health state: plans read it, provider calls feed it and respect its breakers. */
   health?: HealthState;
+  /** The semantic cache, asked by the catch-all before the preset answer. */
+  cache?: SemanticCache;
 }
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
@@ -170,8 +173,13 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       }
     },
 
-    /** The last resort: the preset answer when configured (the semantic cache is asked first once it exists). */
+    /** The last resort: a stale answer from the semantic cache (its catch-all threshold), else the preset answer. */
     async catchAll(input: { alias: string; request: ChatRequest; tenant: string; nowSeconds: number }): Promise<CatchAllResult> {
+      if (deps.cache) {
+        const ticket = deps.cache.ticket(input.request, input.tenant, { noCache: false, noStore: false });
+        const hit = await deps.cache.lookupStale(ticket, Context.current().cancellationSignal);
+        if (hit) return { completion: hit.completion, source: 'cache', similarity: hit.similarity };
+      }
       const preset = config.models[input.alias]?.fallback.catchAll.presetAnswer;
       if (preset === undefined) return {};
       return { completion: presetCompletion(input.alias, preset, input.nowSeconds), source: 'preset' };

@@ -11,13 +11,16 @@
  *   - 300 tasks: easy / medium / hard (40/35/25 %), a quarter of them asking for JSON with a schema; each has
  *     one correct answer, prompts of 200-1200 tokens;
  *   - three models at realistic list prices (USD per million tokens in/out): weak 0.10/0.40, mid 0.40/1.60,
- *     strong 2.00/8.00, each right with a known probability per difficulty;
+ *     strong 2.00/8.00, each right with a known probability per difficulty. Their mistakes are correlated
+ *     (a Gaussian copula with ρ = 0.5 over a per-task latent "trickiness"): a task one model gets wrong is
+ *     likelier to trip the others, as with real models, so a cascade cannot simply vote its way past them;
  *   - imperfect failure signals: a wrong answer is sometimes a refusal, cut off (`finish_reason: length`) or
  *     broken/invalid JSON, but most often a plausible wrong answer; a right answer is now and then cut off
  *     too. Token logprobs carry more unsure tokens when the answer is wrong, with overlap both ways. The
  *     strong model returns no logprobs (its deployment lacks the capability, so it is never asked);
- *   - a judge model (mid prices) that grades a right answer ≥ 7 with p 0.92, a wrong one < 7 with p 0.80, and
- *     now and then replies without a readable score (counted as pass, the default).
+ *   - a judge model (mid prices) that grades a right answer ≥ 7 with p 0.92, a wrong one < 7 with p 0.80 (its
+ *     mistakes correlated with the models' through the same trickiness), and now and then replies without a
+ *     readable score (counted as pass, the default).
  *
  * Reported per configuration: accuracy, accuracy lost against strong-only (percentage points), total cost
  * and cost saved against strong-only (judge calls included), mean model calls per task, which stage answered,
@@ -68,6 +71,14 @@ function normal(r: () => number, mean: number, sd: number): number {
   return mean + sd * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
 }
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26, error < 1.5e-7). */
+function phi(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t) * Math.exp(-x * x);
+  return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
 
 // ------------------------------------------------------------------------------------------ the world
 
@@ -121,6 +132,9 @@ const MODELS: Record<ModelName, ModelSpec> = {
   },
 };
 
+/** How much of a model's chance of being wrong comes from the task itself, shared by all models. */
+const ERROR_CORRELATION = 0.5;
+
 const JUDGE = {
   price: { inputPerMTok: 0.4, outputPerMTok: 1.6 },
   /** P(score ≥ 7 | right answer), P(score < 7 | wrong answer), P(no readable score). */
@@ -155,17 +169,21 @@ function makeTasks(n: number): Task[] {
   });
 }
 
+/** A task's shared latent difficulty beyond its label (standard normal; high = tricky). */
+const trickiness = (id: number) => normal(rng('trickiness', id), 0, 1);
+
 /** What one model answers to one task: fixed per (task, model), whoever asks and however often. */
 function modelAnswer(task: Task, name: ModelName): ChatCompletion {
   const m = MODELS[name];
   const r = rng('answer', task.id, name);
-  const right = r() < m.correct[task.difficulty];
+  const z = Math.sqrt(ERROR_CORRELATION) * trickiness(task.id) + Math.sqrt(1 - ERROR_CORRELATION) * normal(r, 0, 1);
+  const right = phi(z) < m.correct[task.difficulty];
   const said = right ? task.truth : `ans-${task.id}-${intBetween(r, 1000, 9999)}`;
   const outTokens = intBetween(r, ...m.outputTokens);
   let finish: FinishReason = 'stop';
-  let text = task.json
-    ? JSON.stringify({ answer: said, explanation: `Looked up item ${task.id} and cross-checked it.` })
-    : `The code word is ${said}. I looked up item ${task.id} and cross-checked it against the index.`;
+  // About four characters a token, so what a judge reads matches the usage the answer reports.
+  const explanation = `I looked up item ${task.id} and cross-checked it against the index. `.repeat(Math.ceil((outTokens * 4) / 64)).slice(0, outTokens * 4 - 40);
+  let text = task.json ? JSON.stringify({ answer: said, explanation }) : `The code word is ${said}. ${explanation}`;
 
   if (!right && r() < m.whenWrong.refusal) {
     text = "I'm sorry, but I can't help with that request.";
@@ -217,17 +235,20 @@ function isRight(task: Task, c: ChatCompletion): boolean {
 }
 
 /** The fake judge reads the real grading request: which task (from the quoted conversation) and which answer. */
-function judgeAnswer(tasks: readonly Task[], request: ChatRequest, call: number): ChatCompletion {
+function judgeAnswer(tasks: readonly Task[], request: ChatRequest): ChatCompletion {
   const prompt = request.messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
   const id = Number(/Task #(\d+)/.exec(prompt)?.[1]);
   const task = tasks[id]!;
   const answerText = /<answer>\n([\s\S]*)\n<\/answer>/.exec(prompt)?.[1] ?? '';
-  const right = isRight(task, { ...fakeCompletion(answerText), choices: [{ index: 0, message: { role: 'assistant', content: answerText }, finish_reason: 'stop' }] });
-  const r = rng('judge', id, hash(answerText), call);
+  const right = isRight(task, fakeCompletion(answerText));
+  // Keyed on the answer's text: the same answer gets the same grade, whichever configuration asks.
+  const r = rng('judge', id, hash(answerText));
   let reply: string;
   if (r() < JUDGE.unreadable) reply = 'The answer seems reasonable overall.';
   else {
-    const saysRight = right ? r() < JUDGE.sensitivity : r() >= JUDGE.specificity;
+    // The judge is fooled by the same tricky tasks that fool the models (same copula as their mistakes).
+    const z = Math.sqrt(ERROR_CORRELATION) * trickiness(id) + Math.sqrt(1 - ERROR_CORRELATION) * normal(r, 0, 1);
+    const saysRight = right ? phi(z) < JUDGE.sensitivity : phi(z) >= JUDGE.specificity;
     reply = JSON.stringify({ score: saysRight ? intBetween(r, 7, 10) : intBetween(r, 1, 6), reason: saysRight ? 'matches' : 'doubtful' });
   }
   const answerTokens = Math.round(answerText.length / 4);
@@ -269,7 +290,7 @@ function ioFor(tasks: readonly Task[], counter: { calls: number; judgeCalls: num
     },
     async judge(request) {
       counter.judgeCalls++;
-      const completion = judgeAnswer(tasks, request, counter.judgeCalls);
+      const completion = judgeAnswer(tasks, request);
       return { completion, costUsd: costUsd(completion.usage, JUDGE.price) };
     },
     evaluate: evaluateLocally,
@@ -398,7 +419,7 @@ async function main() {
   check('rules + logprobs + judge: cost saved vs strong-only', full.costSavedPct, `${full.costSavedPct.toFixed(1)} %`, '>=', 40, '40 %');
   check('rules + logprobs + judge: accuracy lost vs strong-only', full.accuracyLostPp, `${full.accuracyLostPp.toFixed(2)} pp`, '<=', 3, '3 pp');
 
-  const head = ['configuration', 'accuracy', 'lost (pp)', 'cost', 'judge cost', 'saved', 'calls/task', 'answered by weak/mid/strong', 'false accepts', 'false rejects'];
+  const head = ['configuration', 'accuracy', 'lost (pp)', 'cost', 'judge cost', 'saved', 'calls/task (judge incl.)', 'answered by weak/mid/strong', 'false accepts', 'false rejects'];
   const table = (list: Summary[]) =>
     list.map((s) => [
       s.name,
@@ -419,13 +440,13 @@ async function main() {
     ...(['easy', 'medium', 'hard'] as const).map((d) => usd(s.byDifficulty[d].costUsd)),
   ]);
 
-  const meta = { ...machineMeta(), seed: SEED, tasks: TASKS, models: MODELS, judge: JUDGE };
+  const meta = { ...machineMeta(), seed: SEED, tasks: TASKS, models: MODELS, errorCorrelation: ERROR_CORRELATION, judge: JUDGE };
   const md = [
     '# Cascade simulation',
     '',
     `\`npm run bench:cascade\` — ${meta.date}, seed ${SEED}, ${TASKS} labelled tasks. Deterministic: the same seed gives the same numbers.`,
     '',
-    'Fake weak/mid/strong models with known correctness per difficulty and list-like prices (USD/MTok in/out: weak 0.10/0.40, mid 0.40/1.60, strong 2.00/8.00), imperfect failure signals (refusals, cut-offs, broken JSON on some wrong answers; unsure-token logprobs that overlap between right and wrong) and a judge at mid prices that is right 92 % / 80 % of the time. Cascades run weak → mid → strong through `runCascade` with the real evaluators; the strong stage is returned unevaluated (`onLastStageReject: last`). Costs include every call, judge calls too. See the header of bench/cascade-sim.ts.',
+    'Fake weak/mid/strong models with known correctness per difficulty (mistakes correlated across models, ρ = 0.5) and list-like prices (USD/MTok in/out: weak 0.10/0.40, mid 0.40/1.60, strong 2.00/8.00), imperfect failure signals (refusals, cut-offs, broken JSON on some wrong answers; unsure-token logprobs that overlap between right and wrong) and a judge at mid prices that is right 92 % / 80 % of the time. Cascades run weak → mid → strong through `runCascade` with the real evaluators; the strong stage is returned unevaluated (`onLastStageReject: last`). Costs include every call, judge calls too. See the header of bench/cascade-sim.ts.',
     '',
     ...mdTable(ROW_HEAD, rowCells(rows)),
     '',

@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config/types.js';
 import { temporalTarget } from './durable/connection.js';
 import { startDevServer, type DevServer } from './durable/dev-server.js';
 import { DurableRequests } from './durable/requests.js';
+import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
@@ -21,8 +22,11 @@ import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './ingress/admission.js';
 import { createLimitStore } from './limits/index.js';
 import { markArrival } from './ingress/request-scope.js';
+import { Observability, type ObservabilityOptions } from './observability/index.js';
 import { createLogger } from './observability/logger.js';
+import { serveMetrics } from './observability/metrics-server.js';
 import { closeHttpPools } from './providers/http.js';
+import { createSemanticCache, type SemanticCache } from './cache/index.js';
 
 export type Role = 'all' | 'gateway' | 'worker';
 
@@ -32,6 +36,8 @@ export interface RunningGateway {
   server?: Server;
   temporalAddress?: string;
   temporalUiUrl?: string;
+  /** A worker-only process with observability.metrics.workerPort: where its metrics are served. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -44,6 +50,7 @@ export interface GatewayOptions {
   /** Overrides config.durable.temporal.address (tests point every process at one dev server). */
   temporalAddress?: string;
   worker?: GatewayWorkerOptions;
+  observability?: ObservabilityOptions;
 }
 
 async function listen(
@@ -53,8 +60,11 @@ async function listen(
   logger: Logger,
   cleanups: Array<() => Promise<void>>,
   health: HealthState,
+  obs: Observability,
+  cache?: SemanticCache,
+  batches?: BatchService,
 ) {
-  const executor = new FastPathExecutor(config, { ...opts.executorDeps, health });
+  const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
   let keys: KeyRegistry | undefined;
   let admission: Admission | undefined;
   if (config.auth.mode === 'none') {
@@ -66,7 +76,7 @@ async function listen(
     cleanups.push(() => store.close());
     admission = new Admission(store);
   }
-  const app = createApp({ config, executor, logger, durable, keys, admission, health });
+  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);
@@ -96,7 +106,14 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
 
   try {
+    const obs = await Observability.create(config, opts.observability);
+    cleanups.push(() => obs.close());
+    // One per process, opened before the worker and the server and closed after them (cleanups run in reverse).
+    const cache = config.cache?.enabled ? await createSemanticCache(config.cache, { providers: config.providers, logger }) : undefined;
+    if (cache) cleanups.push(() => cache.close());
+    obs.metrics?.readHealthFrom(() => health.view());
     let durable: DurableRequests | undefined;
+    let batches: BatchService | undefined;
     let devServer: DevServer | undefined;
     let address = opts.temporalAddress ?? config.durable.temporal.address;
     if (config.durable.enabled || role === 'worker') {
@@ -110,7 +127,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       const target = temporalTarget(config.durable, address);
       if (role !== 'gateway') {
-        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, ...opts.worker });
+        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, observe: obs.workerOptions(), ...opts.worker });
         const running = runWorker(worker, logger);
         cleanups.push(async () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -119,14 +136,24 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         });
       }
       if (role !== 'worker') {
-        durable = await DurableRequests.connect(config, target);
+        durable = await DurableRequests.connect(config, target, obs.tracing?.clientInterceptors());
         cleanups.push(() => durable!.close());
+        batches = await BatchService.connect(config, target);
+        cleanups.push(() => batches!.close());
       }
     }
+    obs.temporalUiUrl = devServer?.uiUrl ?? config.durable.temporal.uiUrl;
     if (role === 'worker') {
-      return { url: '', temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
+      const port = obs.config.metrics.workerPort;
+      let metricsUrl: string | undefined;
+      if (obs.metrics && port !== undefined) {
+        const served = await serveMetrics(obs.metrics, config.server.host, port, obs.config.metrics.path);
+        cleanups.push(() => new Promise<void>((resolve) => served.server.close(() => resolve())));
+        metricsUrl = served.url;
+      }
+      return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, health);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, health, obs, cache, batches);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {

@@ -72,6 +72,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   let status: BatchStatus = input.cursor ? 'in_progress' : 'validating';
   let cancellingAt: number | null = null;
   let finalizingAt: number | null = null;
+  // A function, not a comparison inline: the status also changes in the cancellation callback below.
+  const cancelling = () => status === 'cancelling';
   const counts = (): RequestCounts => ({ total: cursor.total, completed: cursor.completed, failed: cursor.failed });
   const show = () =>
     setCurrentDetails(
@@ -174,7 +176,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   }
 
   if (outcome === 'more') {
-    if (status !== 'cancelling') return continueAsNew<typeof batchWorkflow>({ ...input, cursor: { ...cursor, runs: cursor.runs + 1 } });
+    if (!cancelling()) return continueAsNew<typeof batchWorkflow>({ ...input, cursor: { ...cursor, runs: cursor.runs + 1 } });
     outcome = 'cancelled';
   }
 

@@ -55,16 +55,16 @@ export class SemanticCache {
 
   constructor(
     readonly config: CacheConfig,
-    readonly store: VectorStore<CachedAnswer>,
+    readonly vectors: VectorStore<CachedAnswer>,
     readonly embedder: Embedder,
     deps: SemanticCacheDeps,
   ) {
-    if (store.dimension !== embedder.dimension) {
-      throw new Error(`cache: the store holds vectors of dimension ${store.dimension} but the embedder ${embedder.id} makes ${embedder.dimension}`);
+    if (vectors.dimension !== embedder.dimension) {
+      throw new Error(`cache: the store holds vectors of dimension ${vectors.dimension} but the embedder ${embedder.id} makes ${embedder.dimension}`);
     }
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger.child({ component: 'cache' });
-    this.placeholder = new Float32Array(store.dimension);
+    this.placeholder = new Float32Array(vectors.dimension);
     this.placeholder[0] = 1;
     this.timer = setInterval(() => void this.purge(), config.purgeIntervalSeconds * 1000);
     this.timer.unref();
@@ -99,7 +99,7 @@ export class SemanticCache {
     try {
       const vector = t.key.partition ? await this.vectorOf(t) : undefined;
       const now = this.now();
-      await this.store.put({
+      await this.vectors.put({
         id: t.key.exact,
         // Without a vector (an agent turn, an embedder failure) the entry is for the exact tier only.
         partition: vector ? t.key.partition! : `exact:${t.key.exact}`,
@@ -117,7 +117,7 @@ export class SemanticCache {
 
   async purge(): Promise<void> {
     try {
-      await this.store.purgeExpired(this.now() - this.config.staleSeconds * 1000);
+      await this.vectors.purgeExpired(this.now() - this.config.staleSeconds * 1000);
     } catch (err) {
       this.logger.warn({ err }, 'purging expired cache entries failed');
     }
@@ -125,20 +125,20 @@ export class SemanticCache {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.store.close();
+    await this.vectors.close();
     await this.embedder.close?.();
   }
 
   private async find(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
     try {
       if (this.config.exact) {
-        const e = await this.store.get(t.key.exact, expiresAfter);
+        const e = await this.vectors.get(t.key.exact, expiresAfter);
         if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false };
       }
       if (!t.key.partition || threshold > 1) return undefined;
       const vector = await this.vectorOf(t, signal);
       if (!vector) return undefined;
-      const hits: SearchHit<CachedAnswer>[] = await this.store.search({ partition: t.key.partition, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
+      const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
       const guard = guardOf(t.key.text!);
       const best = hits.find((h) => h.entry.payload.tenant === t.tenant && h.entry.payload.guard === guard);
       return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };

@@ -37,7 +37,6 @@ function fwht(a: Float32Array): void {
 }
 
 export class Signer {
-  private readonly size: number;
   private readonly signs: Float32Array[];
   /** Which rotated coordinates become the signature's bits. */
   private readonly picks: Uint32Array;
@@ -46,7 +45,6 @@ export class Signer {
   constructor(readonly dimension: number, seed = 0x5eed) {
     let size = 1;
     while (size < Math.max(dimension, BITS)) size <<= 1;
-    this.size = size;
     const rand = mulberry32(seed);
     this.signs = Array.from({ length: ROUNDS }, () => Float32Array.from({ length: size }, () => (rand() < 0.5 ? -1 : 1)));
     // A random subset of the rotated coordinates (a partial Fisher–Yates shuffle).

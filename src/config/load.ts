@@ -192,7 +192,8 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       downgrade: a.downgrade,
       fallback: mergePolicy(BUILTIN_FALLBACK, raw.defaults.fallback, a.fallback),
       rules: a.rules,
+      ...(a.hedge && { hedge: a.hedge }),
     };
   }
-  return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, providers, deployments, models };
+  return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };
 }

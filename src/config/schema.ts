@@ -7,6 +7,7 @@ import { ERROR_KINDS, type ErrorKind } from '../providers/errors.js';
 import { COMPATIBLE_PRESETS, PROVIDER_TYPES } from './presets.js';
 import { CAPABILITIES, type Capability } from './capabilities.js';
 import { batchesSchema } from './batches-schema.js';
+import { cacheSchema } from './cache-schema.js';
 import { healthSchema } from './health-schema.js';
 import { observabilitySchema } from './observability-schema.js';
 import { capabilityRulesSchema, checkRuleReferences } from './routing-rules-schema.js';
@@ -123,6 +124,11 @@ export const aliasSchema = z.strictObject({
   fallback: fallbackPolicySchema.optional(),
   /** Capability rules: requests sent to other deployments by size, task tags or needs (routing-rules-schema.ts). */
   rules: capabilityRulesSchema.default([]),
+  /**
+   * Hedging (fast path): when the first call has not answered within `afterMs` (default: the deployment's
+   * P95 time to first token), the next deployment is started too and the first to answer wins.
+   */
+  hedge: z.strictObject({ afterMs: z.number().int().min(0).optional(), minDelayMs: z.number().int().min(0).default(20) }).optional(),
 });
 
 /**
@@ -220,6 +226,8 @@ export const configSchema = z
     health: healthSchema.prefault({}),
     /** The Batch API: file store, concurrency, chunking (batches-schema.ts). */
     batches: batchesSchema.prefault({}),
+    /** The semantic cache (cache-schema.ts). */
+    cache: cacheSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const ids = new Set<string>();

@@ -7,6 +7,7 @@ import type { Capability, FallbackPolicy, apiKeySchema, authSchema, durableSchem
 import type { z } from 'zod';
 import type { CapabilityRule } from './routing-rules-schema.js';
 import type { HealthConfig } from './health-schema.js';
+import type { CacheConfig } from './cache-schema.js';
 import type { BatchesConfig } from './batches-schema.js';
 import type { ObservabilityConfig } from './observability-schema.js';
 
@@ -63,6 +64,7 @@ export interface AliasConfig {
   downgrade?: string;
   fallback: FallbackPolicy;
   rules: CapabilityRule[];
+  hedge?: { afterMs?: number; minDelayMs: number };
 }
 
 export interface RoutingConfig {
@@ -78,5 +80,7 @@ export interface GatewayConfig extends RoutingConfig {
   observability: ObservabilityConfig;
   health: HealthConfig;
   batches: BatchesConfig;
+  /** Absent in configs built by hand (tests); parsed configs always have it. */
+  cache?: CacheConfig;
   providers: Record<string, ProviderConfig>;
 }

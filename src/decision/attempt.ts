@@ -9,8 +9,8 @@ export interface Attempt {
   stage: Stage;
   /** 1-based count of calls to this deployment within the request. */
   attempt: number;
-  /** skipped: the deployment's circuit breaker refused the call, so none was made. */
-  outcome: 'ok' | 'error' | 'skipped';
+  /** skipped: the deployment's circuit breaker refused the call, so none was made; cancelled: a hedge that lost. */
+  outcome: 'ok' | 'error' | 'skipped' | 'cancelled';
   kind?: ErrorKind;
   status?: number;
   message?: string;
@@ -19,6 +19,8 @@ export interface Attempt {
   next?: string;
   /** Durable path: the worker making this call died; the call was retried elsewhere. */
   workerLost?: boolean;
+  /** Started as a hedge, alongside a slow first call. */
+  hedge?: boolean;
   /** What this call cost in USD: the deployment's prices times the usage reported (decision/cost.ts). */
   costUsd?: number;
   /** Usage the upstream reported for this call, when it did (for logs and per-attempt token metrics). */

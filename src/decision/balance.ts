@@ -4,7 +4,7 @@
  *
  * Meant to replace `weightedOrder(group, random)` in planRoute, once per group:
  *
- *   const { order, reason, weights } = orderGroup(group, {
+ *   const { order, strategy, reason, weights } = orderGroup(group, {
  *     snapshot: health.snapshot(),               // workflow: a snapshot an activity returned
  *     deployments: cfg.deployments,
  *     policy: applyRouteHint(alias.routing ?? DEFAULT_ROUTING_POLICY, hint),
@@ -13,8 +13,8 @@
  *     random,
  *   });
  *
- * `order` is a permutation of the members (duplicates kept). `reason` is one short line for logs, headers
- * and the Temporal UI. The steps, in turn:
+ * `order` is a permutation of the members (duplicates kept). `reason` is one short ASCII line (so it fits an
+ * HTTP header) for logs, headers and the Temporal UI. The steps, in turn:
  *
  * 1. Feedback (`effectiveWeight`): a deployment whose per-token latency p50 is well above the group's best
  *    loses weight smoothly, never below a floor, so it keeps getting the odd call that shows its recovery.
@@ -30,7 +30,7 @@
  * Unknown data (no samples, no throughput yet, stale engine numbers) neither punishes nor rewards: in the
  * load score an unknown part counts as the group's average.
  */
-import type { FeedbackPolicy, RoutingPolicy, SaturationPolicy } from '../config/balance-schema.js';
+import type { FeedbackPolicy, RoutingPolicy, RoutingStrategy, SaturationPolicy } from '../config/balance-schema.js';
 import type { DeploymentConfig } from '../config/types.js';
 import type { DeploymentSnapshot, HealthSnapshot, Percentiles } from '../health/health-state.js';
 
@@ -56,8 +56,11 @@ export interface BalanceContext {
   random: () => number;
 }
 
-export interface GroupOrder {
+/** Named apart from plan.ts's GroupOrder (members, not names): adapt with a lookup by deployment name. */
+export interface BalanceResult {
   order: string[];
+  /** The strategy that ran (the policy's, after any client hint). */
+  strategy: RoutingStrategy;
   reason: string;
   /** Weight per deployment after latency feedback. */
   weights?: Record<string, number>;
@@ -106,7 +109,7 @@ interface View {
   load: number;
 }
 
-export function orderGroup(members: readonly BalanceMember[], ctx: BalanceContext): GroupOrder {
+export function orderGroup(members: readonly BalanceMember[], ctx: BalanceContext): BalanceResult {
   const { policy } = ctx;
   const views = describe(members, ctx);
   const usable = views.filter((v) => v.allowed);
@@ -128,7 +131,7 @@ export function orderGroup(members: readonly BalanceMember[], ctx: BalanceContex
 
   const notes = [picked.reason];
   const slowed = views.filter((v) => v.factor < 1);
-  if (slowed.length > 0) notes.push(`slow, weight cut: ${slowed.map((v) => `${v.name} ×${fmt(v.factor)}`).join(', ')}`);
+  if (slowed.length > 0) notes.push(`slow, weight cut: ${slowed.map((v) => `${v.name} x${fmt(v.factor)}`).join(', ')}`);
   if (regionActive) {
     const region = ctx.gatewayRegion!;
     if (localFree.length > 0) notes.push(`${region} first`);
@@ -142,7 +145,7 @@ export function orderGroup(members: readonly BalanceMember[], ctx: BalanceContex
 
   const weights: Record<string, number> = {};
   for (const v of views) weights[v.name] = v.weight;
-  return { order: order.map((v) => v.name), reason: notes.join('; '), weights };
+  return { order: order.map((v) => v.name), strategy: policy.strategy, reason: notes.join('; '), weights };
 }
 
 /**
@@ -193,10 +196,10 @@ function describe(members: readonly BalanceMember[], ctx: Omit<BalanceContext, '
 }
 
 function saturation(snap: DeploymentSnapshot | undefined, engine: View['engine'], s: SaturationPolicy): string | null {
-  if (s.inFlight !== undefined && snap && snap.inFlight >= s.inFlight) return `(in flight ${snap.inFlight} ≥ ${s.inFlight})`;
-  if (engine && engine.waiting >= s.waiting) return `(waiting ${engine.waiting} ≥ ${s.waiting})`;
+  if (s.inFlight !== undefined && snap && snap.inFlight >= s.inFlight) return `(in flight ${snap.inFlight} >= ${s.inFlight})`;
+  if (engine && engine.waiting >= s.waiting) return `(waiting ${engine.waiting} >= ${s.waiting})`;
   if (engine && engine.kvCacheUsage !== null && engine.kvCacheUsage >= s.kvCacheUsage) {
-    return `(kv cache ${fmt(engine.kvCacheUsage * 100)}% ≥ ${fmt(s.kvCacheUsage * 100)}%)`;
+    return `(kv cache ${fmt(engine.kvCacheUsage * 100)}% >= ${fmt(s.kvCacheUsage * 100)}%)`;
   }
   return null;
 }

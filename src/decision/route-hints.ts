@@ -85,5 +85,5 @@ function fail(why: string): RouteHintResult {
 
 /** Echoed text is cut short: the header is client input and goes into an error message. */
 function clip(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
 }

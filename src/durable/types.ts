@@ -51,6 +51,8 @@ export interface ProviderFailureDetails {
 export interface CatchAllResult {
   completion?: ChatCompletion;
   source?: 'preset' | 'cache';
+  /** For a cached (stale) answer: its similarity to the request. */
+  similarity?: number;
 }
 
 export interface DurableResult {
@@ -60,6 +62,8 @@ export interface DurableResult {
   provider?: string;
   attempts: Attempt[];
   catchAll?: 'preset' | 'cache';
+  /** With `catchAll: 'cache'`: the stale answer's similarity to the request. */
+  cacheSimilarity?: number;
 }
 
 /** The error a durable request ends with, in the shape the HTTP API returns. */

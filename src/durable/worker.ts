@@ -8,8 +8,11 @@ import type { Logger as PinoLogger } from 'pino';
 import { createActivities } from '../../activities/index.js';
 import { createBatchActivities } from '../../activities/batch.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { TemporalTarget } from './connection.js';
+import { durableMetricsSinks } from '../observability/durable-metrics.js';
+import { workflowInterceptorModules } from '../observability/workflow-modules.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -46,6 +49,10 @@ export interface GatewayWorkerOptions {
   logger?: PinoLogger;
   /** The process's live health state, shared with the fast path when both run in one process. */
   health?: HealthState;
+  /** Sinks and interceptors of metrics and tracing (Observability.workerOptions); without it workflows are counted nowhere. */
+  observe?: Pick<WorkerOptions, 'sinks' | 'interceptors'>;
+  /** The semantic cache the catch-all asks (shared with the fast path when both run in one process). */
+  cache?: SemanticCache;
 }
 
 export async function createGatewayWorker(
@@ -59,11 +66,13 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: { ...createActivities(config, { health: opts.health }), ...createBatchActivities(config, { health: opts.health }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache }), ...createBatchActivities(config, { health: opts.health }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // the workflow-side interceptors call these sinks, so they are registered even with nothing to count
+    ...(opts.observe ?? { sinks: durableMetricsSinks(undefined), interceptors: { workflowModules: workflowInterceptorModules({ tracing: false }) } }),
   };
   const worker = await Worker.create(workerOptions);
   return { worker, connection };

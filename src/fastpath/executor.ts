@@ -72,6 +72,27 @@ export interface RunOptions<T> {
 /** A plan may be a little stale: breakers are checked again at call time, and percentiles move slowly. */
 const SNAPSHOT_TTL_MS = 100;
 
+type AttemptResult<T> = { ok: true; value: T; settle: (end: StreamEnd) => void } | { ok: false; error: unknown };
+
+/** One call in flight (or refused by its breaker, with no promise). */
+interface Started<T> {
+  record: Attempt;
+  stepIndex: number;
+  target: Target;
+  refused?: true;
+  promise?: Promise<AttemptResult<T>>;
+  cancel?: () => void;
+}
+
+interface Settled<T> {
+  winner?: { value: T; target: Target; stepIndex: number; settle: (end: StreamEnd) => void };
+  error?: unknown;
+  /** The records of the calls made, in start order. */
+  records: Attempt[];
+  /** The furthest step tried. */
+  lastStep: number;
+}
+
 export type AttemptCall<T> = (adapter: ProviderAdapter, target: Target, signal: AbortSignal) => Promise<T>;
 
 export class FastPathExecutor {
@@ -122,98 +143,198 @@ export class FastPathExecutor {
   async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal, attempts: Attempt[] = [], opts: RunOptions<T> = {}): Promise<RunOutcome<T>> {
     const timing: Timing = { upstreamMs: 0, waitedMs: 0 };
     const callsPerStep = new Map<number, number>();
+    const nextAttemptNo = (i: number) => {
+      const n = (callsPerStep.get(i) ?? 0) + 1;
+      callsPerStep.set(i, n);
+      return n;
+    };
+    const catchAll = (reason: string, lastError?: ProviderError): RunOutcome<T> => ({
+      kind: 'catch_all',
+      presetAnswer: plan.policies[plan.alias]!.catchAll.presetAnswer,
+      reason,
+      lastError,
+      attempts,
+      timing,
+    });
     let stepIndex = 0;
     let lastError: ProviderError | undefined;
 
     for (;;) {
-      const step = plan.steps[stepIndex]!;
-      const target = this.targetOf(step);
-      const attemptNo = (callsPerStep.get(stepIndex) ?? 0) + 1;
-      callsPerStep.set(stepIndex, attemptNo);
-
-      // The attempt's own controller, also aborted when the client leaves (the link outlives run() for
-      // streams, whose body is read after it returns; it dies with the request's signal).
-      const controller = new AbortController();
-      const onClientAbort = () => controller.abort(clientSignal!.reason);
-      clientSignal?.addEventListener('abort', onClientAbort, { once: true });
-      const signal = controller.signal;
-      const handle = this.deps.health?.begin(step.deployment);
-      if (handle && !handle.allowed) {
-        clientSignal?.removeEventListener('abort', onClientAbort);
-        const skipped: Attempt = {
-          deployment: step.deployment,
-          provider: target.provider.name,
-          alias: step.alias,
-          stage: step.stage,
-          attempt: attemptNo,
-          outcome: 'skipped',
-          latencyMs: 0,
-          message: 'circuit breaker open',
-        };
-        const move = nextMove(this.config, plan, stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, this.deps.random);
-        skipped.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
-        attempts.push(skipped);
-        this.deps.onAttempt?.(skipped);
+      const attemptNo = nextAttemptNo(stepIndex);
+      const first = this.start(plan, stepIndex, attemptNo, call, clientSignal, opts);
+      if (first.refused) {
+        const move = this.recordRefusal(plan, stepIndex, attemptNo, first.record, attempts);
         if (move.action === 'advance') {
           stepIndex = move.step;
           continue;
         }
-        const policy = plan.policies[plan.alias]!;
-        return { kind: 'catch_all', presetAnswer: policy.catchAll.presetAnswer, reason: move.reason, lastError, attempts, timing };
+        return catchAll(move.reason, lastError);
       }
-      const started = this.deps.now();
-      const record: Attempt = {
-        deployment: step.deployment,
-        provider: target.provider.name,
-        alias: step.alias,
-        stage: step.stage,
-        attempt: attemptNo,
-        outcome: 'ok',
-        latencyMs: 0,
-      };
-      try {
-        const value = await call(adapterFor(target.provider.type), target, signal);
-        record.latencyMs = this.deps.now() - started;
-        timing.upstreamMs += record.latencyMs;
-        attempts.push(record);
-        this.deps.onAttempt?.(record);
-        const settle = this.settler(handle, started, opts.streaming ? record.latencyMs : undefined);
-        if (!opts.streaming) settle({ ok: true, outputTokens: opts.outputTokensOf?.(value) });
-        return { kind: 'answered', value, target, step, attempts, timing, settle: opts.streaming ? settle : () => undefined };
-      } catch (err) {
-        record.latencyMs = this.deps.now() - started;
-        timing.upstreamMs += record.latencyMs;
-        clientSignal?.removeEventListener('abort', onClientAbort);
-        controller.abort();
-        if (clientSignal?.aborted || !(err instanceof ProviderError)) {
-          // no verdict on the deployment: the client left, or the gateway itself failed
-          if (handle) this.deps.health!.end(handle, { ok: false, latencyMs: record.latencyMs });
-          if (clientSignal?.aborted) throw clientSignal.reason ?? err;
-          throw err;
-        }
-        if (handle) this.deps.health!.end(handle, { ok: false, kind: err.kind, retryAfterMs: err.retryAfterMs, latencyMs: record.latencyMs });
-        lastError = err;
-        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
-        attempts.push(record);
+      const settled = await this.raceWithHedge(plan, stepIndex, attemptNo, first, call, clientSignal, opts, nextAttemptNo, attempts);
+      for (const r of settled.records) timing.upstreamMs += r.latencyMs;
+      if (settled.winner) {
+        const w = settled.winner;
+        return { kind: 'answered', value: w.value, target: w.target, step: plan.steps[w.stepIndex]!, attempts, timing, settle: w.settle };
+      }
+      const err = settled.error!;
+      if (clientSignal?.aborted) throw clientSignal.reason ?? err;
+      if (!(err instanceof ProviderError)) throw err;
+      lastError = err;
+      // After a hedge both steps have been tried: the chain goes on from the later one.
+      const from = settled.lastStep;
+      const move = nextMove(this.config, plan, from, callsPerStep.get(from) ?? 1, err, this.deps.random);
+      const record = settled.records.at(-1)!;
+      record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
+      this.deps.onAttempt?.(record);
 
-        const move = nextMove(this.config, plan, stepIndex, attemptNo, err, this.deps.random);
-        record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
-        this.deps.onAttempt?.(record);
-
-        if (move.action === 'return_error') throw new UpstreamRejected(err, attempts);
-        if (move.action === 'catch_all') {
-          const policy = plan.policies[plan.alias]!;
-          return { kind: 'catch_all', presetAnswer: policy.catchAll.presetAnswer, reason: move.reason, lastError, attempts, timing };
-        }
-        if (move.action === 'retry') {
-          const t0 = this.deps.now();
-          await this.deps.sleep(move.delayMs, clientSignal);
-          timing.waitedMs += this.deps.now() - t0;
-        } else {
-          stepIndex = move.step;
-        }
+      if (move.action === 'return_error') throw new UpstreamRejected(err, attempts);
+      if (move.action === 'catch_all') return catchAll(move.reason, lastError);
+      if (move.action === 'retry') {
+        const t0 = this.deps.now();
+        await this.deps.sleep(move.delayMs, clientSignal);
+        timing.waitedMs += this.deps.now() - t0;
+        stepIndex = from;
+      } else {
+        stepIndex = move.step;
       }
     }
+  }
+
+  /** Starts one call to one step: its own abort controller (linked to the client's) and health record. */
+  private start<T>(plan: Plan, stepIndex: number, attemptNo: number, call: AttemptCall<T>, clientSignal: AbortSignal | undefined, opts: RunOptions<T>): Started<T> {
+    const step = plan.steps[stepIndex]!;
+    const target = this.targetOf(step);
+    const record: Attempt = {
+      deployment: step.deployment,
+      provider: target.provider.name,
+      alias: step.alias,
+      stage: step.stage,
+      attempt: attemptNo,
+      outcome: 'ok',
+      latencyMs: 0,
+    };
+    const handle = this.deps.health?.begin(step.deployment);
+    if (handle && !handle.allowed) return { refused: true, record, stepIndex, target };
+
+    // The link to the client outlives the call for streams, whose body is read after run() returns;
+    // it dies with the request's signal.
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort(clientSignal!.reason);
+    clientSignal?.addEventListener('abort', onClientAbort, { once: true });
+    const started = this.deps.now();
+    const promise = call(adapterFor(target.provider.type), target, controller.signal).then(
+      (value): AttemptResult<T> => {
+        record.latencyMs = this.deps.now() - started;
+        const settle = this.settler(handle, started, opts.streaming ? record.latencyMs : undefined);
+        if (!opts.streaming) settle({ ok: true, outputTokens: opts.outputTokensOf?.(value) });
+        return { ok: true, value, settle: opts.streaming ? settle : () => undefined };
+      },
+      (err: unknown): AttemptResult<T> => {
+        record.latencyMs = this.deps.now() - started;
+        clientSignal?.removeEventListener('abort', onClientAbort);
+        const verdict = !controller.signal.aborted && !clientSignal?.aborted && err instanceof ProviderError;
+        controller.abort();
+        if (handle) this.deps.health!.end(handle, verdict ? { ok: false, kind: err.kind, retryAfterMs: err.retryAfterMs, latencyMs: record.latencyMs } : { ok: false, latencyMs: record.latencyMs });
+        // a hedge loser keeps its 'cancelled' outcome: its error is only the abort
+        if (err instanceof ProviderError && record.outcome === 'ok') Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
+        return { ok: false, error: err };
+      },
+    );
+    const cancel = () => {
+      clientSignal?.removeEventListener('abort', onClientAbort);
+      controller.abort(new Error('lost the hedge race'));
+    };
+    return { record, stepIndex, target, promise, cancel };
+  }
+
+  private recordRefusal(plan: Plan, stepIndex: number, attemptNo: number, record: Attempt, attempts: Attempt[]) {
+    const move = nextMove(this.config, plan, stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, this.deps.random);
+    Object.assign(record, { outcome: 'skipped', message: 'circuit breaker open' });
+    record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
+    attempts.push(record);
+    this.deps.onAttempt?.(record);
+    return move;
+  }
+
+  /**
+   * Hedging (opt-in per alias): when the first attempt on a step has not answered within the deployment's P95
+   * time to first token (or the configured delay), the next step is started too; the first to answer wins and
+   * the other is cancelled. Only first attempts hedge: a retry already waited its backoff.
+   */
+  private async raceWithHedge<T>(
+    plan: Plan,
+    stepIndex: number,
+    attemptNo: number,
+    first: Started<T>,
+    call: AttemptCall<T>,
+    clientSignal: AbortSignal | undefined,
+    opts: RunOptions<T>,
+    nextAttemptNo: (i: number) => number,
+    attempts: Attempt[],
+  ): Promise<Settled<T>> {
+    const delay = attemptNo === 1 && stepIndex + 1 < plan.steps.length ? this.hedgeDelay(plan, stepIndex) : undefined;
+    const single = async (): Promise<Settled<T>> => {
+      const r = await first.promise!;
+      attempts.push(first.record);
+      if (r.ok) {
+        this.deps.onAttempt?.(first.record);
+        return { winner: { value: r.value, target: first.target, stepIndex, settle: r.settle }, records: [first.record], lastStep: stepIndex };
+      }
+      return { error: r.error, records: [first.record], lastStep: stepIndex };
+    };
+    if (delay === undefined) return single();
+
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fired = new Promise<'hedge'>((resolve) => (timer = setTimeout(() => resolve('hedge'), delay)));
+    const early = await Promise.race([first.promise!.then(() => 'done' as const), fired]);
+    clearTimeout(timer);
+    if (early === 'done') return single();
+
+    const hedgeIndex = stepIndex + 1;
+    const second = this.start(plan, hedgeIndex, nextAttemptNo(hedgeIndex), call, clientSignal, opts);
+    if (second.refused) {
+      // no hedge: keep the refusal in the trail without moving the chain; the first call goes on alone
+      Object.assign(second.record, { outcome: 'skipped', message: 'circuit breaker open (hedge not started)' });
+      attempts.push(second.record);
+      return single();
+    }
+    second.record.hedge = true;
+    const contenders = [first, second];
+    const results = contenders.map((c, i) => c.promise!.then((r) => ({ r, i })));
+    const pending = new Set([0, 1]);
+    let lastError: unknown;
+    while (pending.size > 0) {
+      const { r, i } = await Promise.race([...pending].map((k) => results[k]!));
+      pending.delete(i);
+      const c = contenders[i]!;
+      attempts.push(c.record);
+      if (r.ok) {
+        this.deps.onAttempt?.(c.record);
+        for (const k of pending) {
+          const loser = contenders[k]!;
+          loser.cancel!();
+          Object.assign(loser.record, { outcome: 'cancelled', message: 'the other hedged call answered first' });
+          attempts.push(loser.record);
+          void loser.promise!.then((lr) => lr.ok && lr.settle({ ok: false }));
+        }
+        return { winner: { value: r.value, target: c.target, stepIndex: c.stepIndex, settle: r.settle }, records: contenders.map((x) => x.record), lastStep: hedgeIndex };
+      }
+      lastError = r.error;
+      if (pending.size > 0) {
+        c.record.next = 'wait for the hedged call';
+        this.deps.onAttempt?.(c.record);
+      }
+    }
+    return { error: lastError, records: [first.record, second.record], lastStep: hedgeIndex };
+  }
+
+  private hedgeDelay(plan: Plan, stepIndex: number): number | undefined {
+    const step = plan.steps[stepIndex]!;
+    const hedge = this.config.models[step.alias]?.hedge;
+    if (!hedge) return undefined;
+    const p95 = this.snapshot()?.deployments[step.deployment]?.ttftMs.p95 ?? null;
+    const delay = hedge.afterMs ?? p95;
+    return delay === null ? undefined : Math.max(hedge.minDelayMs, delay);
   }
 
   /** Ends a successful call's health record, once: now for plain answers, at the stream's end for streams. */

@@ -45,7 +45,7 @@ export const VLLM_GAUGES = {
 
 const WANTED = new Set<string>(Object.values(VLLM_GAUGES));
 
-/** Bodies larger than this are not a metrics page worth reading. */
+/** Bodies larger than this are not a metrics page worth reading (vLLM's own is well under 1 MB). */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface Sample {
@@ -177,6 +177,8 @@ export interface VllmScraperOptions {
   config: Pick<EngineStatsConfig, 'scrapeIntervalMs' | 'timeoutMs'>;
   now?: () => number;
   logger?: Pick<Logger, 'warn' | 'info'>;
+  /** Default 8 MiB. */
+  maxBodyBytes?: number;
 }
 
 export interface ScrapeResult {
@@ -268,16 +270,17 @@ export class VllmMetricsScraper {
       signal: this.abort.signal,
     });
     if (res.status < 200 || res.status >= 300) {
-      res.body.destroy();
+      discard(res.body);
       throw new Error(`HTTP ${res.status}`);
     }
+    const limit = this.opts.maxBodyBytes ?? MAX_BODY_BYTES;
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        res.body.destroy();
-        throw new Error(`metrics page larger than ${MAX_BODY_BYTES} bytes`);
+      if (size > limit) {
+        discard(res.body);
+        throw new Error(`metrics page larger than ${limit} bytes`);
       }
       chunks.push(chunk);
     }
@@ -291,6 +294,12 @@ export class VllmMetricsScraper {
     if (!r.ok && was !== true) this.opts.logger?.warn({ deployments: r.deployments, error: r.error }, 'vLLM metrics scrape failed; its load data will turn stale');
     else if (r.ok && was === true) this.opts.logger?.info({ deployments: r.deployments }, 'vLLM metrics scrape recovered');
   }
+}
+
+/** Drops a body unread; undici reports the abort as an error event, which nobody else would listen to. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function describeError(err: unknown): string {

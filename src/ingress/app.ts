@@ -17,6 +17,8 @@ import { embeddingsHandler } from './routes/embeddings.js';
 import { messagesHandler } from './routes/messages.js';
 import { getModelHandler, listModelsHandler } from './routes/models.js';
 import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from './routes/requests.js';
+import { deleteFileHandler, fileContentHandler, getFileHandler, listFilesHandler, uploadFileHandler } from './routes/files.js';
+import { cancelBatchHandler, createBatchHandler, getBatchHandler, listBatchesHandler } from './routes/batches.js';
 import type { Observability } from '../observability/index.js';
 import { mountObservability, observeRequests } from '../observability/http.js';
 
@@ -29,6 +31,9 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
   if (obs) app.use(observeRequests(obs));
   // Keys are checked before the body is read: an unauthenticated client gets no parsing work out of us.
   app.use('/v1', authenticate(ctx.keys));
+  // Read by their own handlers, not the JSON body reader: multipart uploads, and the SDK's body-less cancel.
+  app.post('/v1/files', uploadFileHandler(ctx));
+  app.post('/v1/batches/:id/cancel', cancelBatchHandler(ctx));
   app.use(jsonBody(ctx.config.server.bodyLimit));
 
   app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
@@ -44,6 +49,13 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
   app.post('/v1/requests', submitRequestHandler(ctx));
   app.get('/v1/requests/:id', getRequestHandler(ctx));
   app.delete('/v1/requests/:id', cancelRequestHandler(ctx));
+  app.get('/v1/files', listFilesHandler(ctx));
+  app.get('/v1/files/:id', getFileHandler(ctx));
+  app.get('/v1/files/:id/content', fileContentHandler(ctx));
+  app.delete('/v1/files/:id', deleteFileHandler(ctx));
+  app.post('/v1/batches', createBatchHandler(ctx));
+  app.get('/v1/batches', listBatchesHandler(ctx));
+  app.get('/v1/batches/:id', getBatchHandler(ctx));
   if (obs) mountObservability(app, ctx, obs);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

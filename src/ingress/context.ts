@@ -6,6 +6,8 @@ import type { DurableRequests } from '../durable/requests.js';
 import type { KeyRegistry } from '../auth/keys.js';
 import type { Admission } from './admission.js';
 import type { HealthState } from '../health/health-state.js';
+import type { SemanticCache } from '../cache/semantic-cache.js';
+import type { BatchService } from '../batches/service.js';
 
 export interface AppContext {
   config: GatewayConfig;
@@ -19,4 +21,8 @@ export interface AppContext {
   admission?: Admission;
   /** Live breakers, load and latency per deployment (what routing reads). */
   health?: HealthState;
+  /** The semantic cache; absent unless `cache.enabled`. */
+  cache?: SemanticCache;
+  /** Files and batches (with their file store); absent without the durable path. */
+  batches?: BatchService;
 }

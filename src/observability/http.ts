@@ -24,7 +24,7 @@ export function observeRequests(obs: Observability) {
     if (req.method !== 'POST' || !MODEL_ROUTES.has(req.path)) return next();
     const inFlightDone = metrics?.requestBegan(req.path);
     if (obs.logBodies) captureBodies(res);
-    const span = tracing?.startIngress(req.method, req.path, String(res.getHeader('x-request-id') ?? ''));
+    const span = tracing?.startIngress(req.method, req.path, String(res.getHeader('x-request-id') ?? ''), req.headers);
     let finished: FinishedRequest | undefined;
     onRequestDone(res, (f) => {
       finished = f;

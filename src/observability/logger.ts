@@ -4,7 +4,8 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 
-const SECRET_FIELDS = ['apiKey', 'authorization', '["x-api-key"]', '["api-key"]', '["x-goog-api-key"]', '["proxy-authorization"]'];
+/** Header names as Node and our adapters write them (lower case), plus the capitalised forms a config may use. */
+const SECRET_FIELDS = ['apiKey', 'authorization', 'Authorization', '["x-api-key"]', '["X-Api-Key"]', '["api-key"]', '["x-goog-api-key"]', '["proxy-authorization"]'];
 
 /** `field`, `*.field`, `*.*.field`, ...: pino's redaction has no "any depth" wildcard. */
 export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) =>

@@ -10,7 +10,7 @@
  * gateways in one process export separately; the async context manager and the W3C propagator are global by
  * nature and are installed once.
  */
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -76,12 +76,15 @@ export class Tracing {
     this.tracer = this.provider.getTracer('llm-gateway');
   }
 
-  startIngress(method: string, path: string, requestId: string): IngressSpan {
-    const span = this.tracer.startSpan(`${method} ${path}`, {
-      kind: SpanKind.SERVER,
-      attributes: { 'http.request.method': method, 'url.path': path, 'gateway.request_id': requestId },
-    });
-    const active = trace.setSpan(context.active(), span);
+  /** A caller that sends `traceparent` gets the gateway's spans in its own trace. */
+  startIngress(method: string, path: string, requestId: string, headers: Record<string, string | string[] | undefined>): IngressSpan {
+    const parent = propagation.extract(ROOT_CONTEXT, headers);
+    const span = this.tracer.startSpan(
+      `${method} ${path}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'gateway.request_id': requestId } },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
     return {
       run: (fn) => context.with(active, fn),
       end: (f, status) => endIngress(span, f, status),

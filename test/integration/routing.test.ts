@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
 
-const COOLDOWN_MS = 600;
+// Long enough that a durable request on a busy machine still finds the breaker open.
+const COOLDOWN_MS = 2_000;
 
 const yaml = `
 health:
@@ -20,7 +21,15 @@ deployments:
   short: { provider: oa, model: gpt-short, contextWindow: 16000 }
   long: { provider: oa, model: gpt-long, contextWindow: 1000000 }
   tiny: { provider: oa, model: gpt-tiny, tier: 3 }
+  slow: { provider: oa, model: gpt-slow }
+  backup: { provider: an, model: claude-backup }
 models:
+  hedged:
+    groups: [{ deployments: [slow] }, { deployments: [backup] }]
+    hedge: { afterMs: 150 }
+  hedged-p95:
+    groups: [{ deployments: [slow] }, { deployments: [backup] }]
+    hedge: {}
   guarded:
     groups: [{ deployments: [flaky] }, { deployments: [steady] }]
     fallback: { attemptsPerDeployment: 1 }
@@ -138,5 +147,50 @@ describe('capability rules', () => {
     const longOnly = await chat('fast', { ...ask('tasks', huge), max_tokens: 900_000 });
     expect(longOnly.status).toBe(400);
     expect(longOnly.body.error.message).toMatch(/context window/);
+  });
+});
+
+describe('hedging (fast path)', () => {
+  const streamed = async (model: string) => {
+    const res = await fetch(`${h.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...ask(model, 'race me'), stream: true }),
+    });
+    const text = await res.text();
+    return { headers: res.headers, text };
+  };
+
+  it('starts the next deployment when the first is slower than the hedge delay, takes the first answer and cancels the other', async () => {
+    h.fake.scriptFor('gpt-slow', { kind: 'delay', ms: 3_000 });
+    const t0 = performance.now();
+    const r = await streamed('hedged');
+    expect(performance.now() - t0).toBeLessThan(2_500);
+    expect(r.headers.get('x-gateway-deployment')).toBe('backup');
+    expect(r.text).toContain('[DONE]');
+    expect(callsTo('gpt-slow')).toBe(1);
+    expect(callsTo('claude-backup')).toBe(1);
+    // the loser's upstream request was abandoned, not left running
+    await expect.poll(() => h.fake.openRequests, { timeout: 2_000 }).toBe(0);
+  });
+
+  it('does not hedge when the first deployment answers in time', async () => {
+    const r = await streamed('hedged');
+    expect(r.headers.get('x-gateway-deployment')).toBe('slow');
+    expect(callsTo('claude-backup')).toBe(0);
+  });
+
+  it('without a fixed delay, hedges after the deployment\'s observed P95 time to first token', async () => {
+    // no TTFT history yet: no hedge, however slow
+    h.fake.scriptFor('gpt-slow', { kind: 'delay', ms: 400 });
+    expect((await streamed('hedged-p95')).headers.get('x-gateway-deployment')).toBe('slow');
+    expect(callsTo('claude-backup')).toBe(0);
+    // fast answers build the window; whichever sample the P95 lands on, it is far below 3 s
+    for (let i = 0; i < 30; i++) await streamed('hedged-p95');
+    h.fake.reset();
+    h.fake.scriptFor('gpt-slow', { kind: 'delay', ms: 3_000 });
+    const r = await streamed('hedged-p95');
+    expect(r.headers.get('x-gateway-deployment')).toBe('backup');
+    expect(callsTo('gpt-slow')).toBe(1);
   });
 });

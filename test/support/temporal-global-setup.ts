@@ -10,6 +10,7 @@ import type { TestProject } from 'vitest/node';
 import { freePort, startDevServer } from '../../src/durable/dev-server.js';
 import { ensureTemporalCli } from '../../src/durable/temporal-cli.js';
 import { WORKFLOWS_PATH } from '../../src/durable/worker.js';
+import { workflowInterceptorModules } from '../../src/observability/workflow-modules.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,7 +23,7 @@ export default async function setup(project: TestProject) {
   const cli = ensureTemporalCli(process.cwd(), (m) => console.log(m));
   const [server, bundle] = await Promise.all([
     freePort().then((port) => startDevServer({ cli, port, uiPort: false, namespace: 'default' })),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: workflowInterceptorModules({ tracing: false }), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'gateway-test-bundle-'));
   const codePath = join(dir, 'workflows.js');

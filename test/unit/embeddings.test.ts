@@ -97,7 +97,7 @@ models: { chat: { groups: [{ deployments: [d] }] } }
   it('names the provider, not its key, when the call fails', async () => {
     const config = configWith('http://127.0.0.1:9');
     const embedder = createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'oa', model: 'emb', dimension: 8 }), { providers: config.providers });
-    const err = await embedder.embed(['x']).catch((e: unknown) => e as Error);
+    const err = (await embedder.embed(['x']).then(() => undefined, (e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(EmbedderError);
     expect(err.message).toMatch(/provider 'oa' failed/);
     expect(err.message).not.toContain('sk-embed-key');

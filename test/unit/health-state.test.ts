@@ -31,7 +31,10 @@ describe('health config', () => {
         probeTimeoutMs: 120_000,
       },
       latency: { windowMs: 300_000, maxSamples: 1_000 },
+      engine: { scrapeIntervalMs: 5_000, timeoutMs: 2_000, maxAgeMs: 15_000 },
     });
+    expect(() => healthSchema.parse({ engine: { scrapeIntervalMs: 1_000, timeoutMs: 2_000 } })).toThrow(/timeoutMs/);
+    expect(() => healthSchema.parse({ engine: { scrapeIntervalMs: 10_000, maxAgeMs: 5_000 } })).toThrow(/maxAgeMs/);
     expect(healthSchema.parse({ breaker: { minRequests: 3 } }).breaker.minRequests).toBe(3);
     expect(() => healthSchema.parse({ breaker: { nope: 1 } })).toThrow();
   });
@@ -59,6 +62,53 @@ describe('health state: in-flight', () => {
     expect(health.snapshot().deployments.a).toMatchObject({ breaker: 'closed', allowed: true, inFlight: 0, tokensPerSecond: null, latencyMs: { p50: null, p95: null } });
     health.begin('c');
     expect(Object.keys(health.snapshot().deployments)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('health state: queued tokens', () => {
+  it('a call queues its tokens on the deployment until it ends, once', () => {
+    const { health } = setup();
+    const h1 = health.begin('a', { queuedTokens: 1_500 });
+    const h2 = health.begin('a', { queuedTokens: 700 });
+    health.begin('b');
+    expect(h1.queuedTokens).toBe(1_500);
+    expect(health.snapshot().deployments.a).toMatchObject({ inFlight: 2, queuedTokens: 2_200 });
+    expect(health.snapshot().deployments.b).toMatchObject({ inFlight: 1, queuedTokens: 0 });
+    health.end(h1, { ok: true, latencyMs: 10 });
+    health.end(h1, { ok: true, latencyMs: 10 });
+    expect(health.snapshot().deployments.a).toMatchObject({ inFlight: 1, queuedTokens: 700 });
+    health.end(h2, { ok: false, kind: 'server', latencyMs: 10 });
+    expect(health.snapshot().deployments.a).toMatchObject({ inFlight: 0, queuedTokens: 0 });
+  });
+
+  it('nonsense token counts count as none; a call the breaker refuses queues nothing', () => {
+    const { health, call } = setup();
+    for (const n of [NaN, -5, Infinity]) health.begin('b', { queuedTokens: n });
+    expect(health.snapshot().deployments.b!.queuedTokens).toBe(0);
+    for (let i = 0; i < 5; i++) call('a', { ok: false, kind: 'server', latencyMs: 10 });
+    const refused = health.begin('a', { queuedTokens: 900 });
+    expect(refused).toMatchObject({ allowed: false, queuedTokens: 0 });
+    expect(health.snapshot().deployments.a!.queuedTokens).toBe(0);
+  });
+});
+
+describe('health state: engine numbers', () => {
+  it('appear once set, and turn stale after maxAgeMs', () => {
+    const config = healthSchema.parse({ engine: { scrapeIntervalMs: 1_000, timeoutMs: 500, maxAgeMs: 3_000 } });
+    const { health, clock } = setup(config);
+    expect(health.snapshot().deployments.a!.engine).toBeUndefined();
+    expect('engine' in health.snapshot().deployments.a!).toBe(false);
+    const at = clock.t;
+    health.setEngineStats('a', { waiting: 3, running: 12, kvCacheUsage: 0.4 }, at);
+    expect(health.snapshot().deployments.a!.engine).toEqual({ waiting: 3, running: 12, kvCacheUsage: 0.4, at, stale: false });
+    expect(health.snapshot(at + 3_000).deployments.a!.engine!.stale).toBe(false);
+    expect(health.snapshot(at + 3_001).deployments.a!.engine).toEqual({ waiting: 3, running: 12, kvCacheUsage: 0.4, at, stale: true });
+    // a fresh reading makes it current again; an older one arriving late does not overwrite it
+    health.setEngineStats('a', { waiting: 0, running: 1, kvCacheUsage: null }, at + 4_000);
+    health.setEngineStats('a', { waiting: 9, running: 9, kvCacheUsage: 0.9 }, at + 3_500);
+    expect(health.snapshot(at + 4_000).deployments.a!.engine).toEqual({ waiting: 0, running: 1, kvCacheUsage: null, at: at + 4_000, stale: false });
+    expect(health.view(at + 4_000).deployments.a!.engine).toMatchObject({ waiting: 0, stale: false });
+    expect(health.snapshot().deployments.b!.engine).toBeUndefined();
   });
 });
 

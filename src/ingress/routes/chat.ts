@@ -15,7 +15,8 @@ import { requestTraits, type RequestTraits } from '../../decision/traits.js';
 import { withInputTokens } from '../../decision/input-tokens.js';
 import { tagsOf } from '../../decision/capability.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
-import { presetChunks, presetCompletion } from '../../fastpath/catch-all.js';
+import { presetCompletion } from '../../fastpath/catch-all.js';
+import { cacheLookup, durableCacheOutcome, staleAnswer, storeAnswer, tapStream, type RouteCache } from '../../cache/serve.js';
 import type { RunOutcome } from '../../fastpath/executor.js';
 import { openStream, type OpenedStream } from '../../fastpath/stream.js';
 import { ProviderError } from '../../providers/errors.js';
@@ -110,9 +111,19 @@ export async function serveChat(ctx: AppContext, request: ChatRequest, req: Requ
   const signal = clientAbortSignal(req, res);
   Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route: { strategy: plan.route.strategy, rule: plan.route.rule } });
   res.setHeader('x-gateway-route', plan.route.rule ? `${plan.route.strategy}:${plan.route.rule}` : plan.route.strategy);
-  if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect);
-  else if (request.stream) await streamChat(ctx, request, plan, req, res, signal, dialect);
-  else await completeChat(ctx, request, plan, req, res, signal, dialect);
+  const cached = await cacheLookup(ctx, request, req, res, signal);
+  if (cached.hit) await answerFromCache(ctx, cached.hit, request, req, res, signal, dialect);
+  else if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect, cached.route);
+  else if (request.stream) await streamChat(ctx, request, plan, req, res, signal, dialect, cached.route);
+  else await completeChat(ctx, request, plan, req, res, signal, dialect, cached.route);
+}
+
+/** A cached answer, in the form the client asked for (JSON or a stream, in its dialect). */
+async function answerFromCache(ctx: AppContext, completion: ChatCompletion, request: ChatRequest, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
+  setGatewayHeaders(res, requestStart(req), performance.now(), [], { upstreamMs: 0, waitedMs: 0 });
+  if (request.stream) return writeSse(ctx, res, { head: chunksOf(completion) }, dialect.stream(), signal);
+  recordUsage(ctx, res, undefined, completion.usage);
+  res.json(dialect.completion(completion));
 }
 
 /** The key may use this alias and is within its limits (or a 403/429 is thrown). */
@@ -128,27 +139,30 @@ export function recordUsage(ctx: AppContext, res: Response, deployment: string |
   if (!usage) return;
   const price = deployment ? ctx.config.deployments[deployment]?.price : undefined;
   const cost = price ? costUsd(usage, price) : 0;
-  trailOf(res).costUsd = cost;
+  Object.assign(trailOf(res), { costUsd: cost, usage: { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens } });
   reportUsage(res, { tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens, costUsd: cost });
   if (!res.headersSent) res.setHeader('x-gateway-cost-usd', cost.toFixed(8));
 }
 
-function catchAllOutcome(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string, res: Response): string {
+/** Every provider failed: a stale answer from the cache (its catch-all threshold), else the preset answer, else a 503. */
+async function catchAllAnswer(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string, res: Response, signal: AbortSignal, cache?: RouteCache): Promise<ChatCompletion> {
   trailOf(res).catchAll = true;
-  if (outcome.presetAnswer !== undefined) return outcome.presetAnswer;
+  const stale = await staleAnswer(cache, res, signal);
+  if (stale) return stale;
+  if (outcome.presetAnswer !== undefined) return presetCompletion(alias, outcome.presetAnswer, Math.floor(Date.now() / 1000));
   throw serviceBusy(alias, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
 }
 
-async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
+async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect, cache?: RouteCache) {
   const trail = trailOf(res);
   const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts, {
     outputTokensOf: (c) => c.usage?.completion_tokens,
   });
   const start = requestStart(req);
   if (outcome.kind === 'catch_all') {
-    const text = catchAllOutcome(outcome, request.model, res);
+    const answer = await catchAllAnswer(outcome, request.model, res, signal, cache);
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
-    res.json(dialect.completion(presetCompletion(request.model, text, Math.floor(Date.now() / 1000))));
+    res.json(dialect.completion(answer));
     return;
   }
   recordUsage(ctx, res, outcome.target.deployment.name, outcome.value.usage);
@@ -159,23 +173,24 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
   });
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(body);
+  storeAnswer(cache, outcome.value);
 }
 
-async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
+async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect, cache?: RouteCache) {
   const trail = trailOf(res);
   const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts, { streaming: true });
   const start = requestStart(req);
   let opened: OpenedStream;
   if (outcome.kind === 'catch_all') {
-    const text = catchAllOutcome(outcome, request.model, res);
+    const answer = await catchAllAnswer(outcome, request.model, res, signal, cache);
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, undefined, true);
-    opened = { head: presetChunks(request.model, text, Math.floor(Date.now() / 1000)) };
+    opened = { head: chunksOf(answer) };
   } else {
     setGatewayHeaders(res, start, performance.now(), outcome.attempts, outcome.timing, {
       deployment: outcome.target.deployment.name,
       provider: outcome.target.provider.name,
     });
-    opened = { ...outcome.value, settle: outcome.settle };
+    opened = tapStream(cache, { ...outcome.value, settle: outcome.settle });
   }
   await writeSse(ctx, res, opened, dialect.stream(), signal, outcome.kind === 'answered' ? outcome.target.deployment.name : undefined);
 }
@@ -237,7 +252,7 @@ export function wantsDurable(req: Request): boolean {
  * The durable path for a plain OpenAI client. If the client goes away the workflow keeps running (that is the
  * point of durability); a retry with the same Idempotency-Key finds the same request and its result.
  */
-async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal, dialect: Dialect) {
+async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal, dialect: Dialect, cache?: RouteCache) {
   const durable = requireDurable(ctx);
   let run;
   try {
@@ -250,6 +265,7 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   const trail = trailOf(res);
   trail.attempts = result.attempts;
   trail.catchAll = result.outcome === 'catch_all';
+  durableCacheOutcome(cache, res, result);
   res.setHeader('x-gateway-request-id', id);
   if (!request.stream) recordUsage(ctx, res, result.deployment, result.completion.usage);
   const upstreamMs = result.attempts.reduce((n, a) => n + a.latencyMs, 0);

@@ -1,0 +1,207 @@
+/**
+ * Batches from the gateway's side: create (a record in the store, then the workflow), retrieve and list (the
+ * record, with live status and counts from the workflow's `progress` query while it runs), cancel (cancels the
+ * workflow; the batch shows `cancelling` until its lines in flight are stopped and the output is written).
+ * Everything is looked up under the caller's tenant, so another tenant's batch or file is simply not found.
+ */
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { GatewayConfig } from '../config/types.js';
+import type { TemporalTarget } from '../durable/connection.js';
+import { SA } from '../durable/search-attributes.js';
+import { HttpError, invalidRequest } from '../ingress/errors.js';
+import { newBatchId } from './ids.js';
+import { FileStore } from './store.js';
+import {
+  BATCH_ENDPOINT,
+  BATCH_PROGRESS_QUERY,
+  TERMINAL_STATUSES,
+  type BatchProgress,
+  type BatchRecord,
+  type BatchWorkflowInput,
+  type FileRecord,
+} from './types.js';
+
+export interface CreateBatchParams {
+  input_file_id: string;
+  endpoint: string;
+  completion_window: string;
+  metadata?: Record<string, string> | null;
+}
+
+export interface Page<T> {
+  data: T[];
+  has_more: boolean;
+}
+
+const QUERY_DEADLINE_MS = 2_000;
+
+export function batchNotFound(id: string): HttpError {
+  return new HttpError(404, `No batch found with id '${id}'.`, 'invalid_request_error', 'batch_not_found', 'batch_id');
+}
+
+export function fileNotFound(id: string, param = 'file_id'): HttpError {
+  return new HttpError(404, `No such File object: ${id}`, 'invalid_request_error', 'file_not_found', param);
+}
+
+/** The page after the item `after` (an id); an unknown cursor ends the listing rather than restarting it. */
+export function pageOf<T extends { id: string }>(items: T[], after: string | undefined, limit: number): Page<T> {
+  const start = after === undefined ? 0 : items.findIndex((i) => i.id === after) + 1;
+  if (after !== undefined && start === 0) return { data: [], has_more: false };
+  return { data: items.slice(start, start + limit), has_more: start + limit < items.length };
+}
+
+export class BatchService {
+  private constructor(
+    private readonly client: Client,
+    readonly store: FileStore,
+    private readonly config: GatewayConfig,
+    private readonly target: TemporalTarget,
+  ) {}
+
+  static async connect(config: GatewayConfig, target: TemporalTarget): Promise<BatchService> {
+    const connection = await Connection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
+    return new BatchService(new Client({ connection, namespace: target.namespace }), new FileStore(config.batches.dir), config, target);
+  }
+
+  async close(): Promise<void> {
+    await this.client.connection.close();
+  }
+
+  async create(tenant: string, allowedModels: string[] | undefined, params: CreateBatchParams): Promise<BatchRecord> {
+    if (params.endpoint !== BATCH_ENDPOINT) {
+      throw invalidRequest(`Invalid value for 'endpoint': this gateway runs batches for ${BATCH_ENDPOINT} only.`, 'endpoint', 'invalid_value');
+    }
+    if (params.completion_window !== '24h') {
+      throw invalidRequest("Invalid value for 'completion_window': only '24h' is supported.", 'completion_window', 'invalid_value');
+    }
+    const file = await this.store.getFile(tenant, params.input_file_id);
+    if (!file) throw fileNotFound(params.input_file_id, 'input_file_id');
+    if (file.purpose !== 'batch') {
+      throw invalidRequest(`The input file must have purpose 'batch', not '${file.purpose}'.`, 'input_file_id', 'invalid_file_purpose');
+    }
+
+    const batches = this.config.batches;
+    const now = Date.now();
+    const createdAt = Math.floor(now / 1000);
+    const expiresAtMs = now + batches.expireAfterMs;
+    const record: BatchRecord = {
+      id: newBatchId(),
+      object: 'batch',
+      endpoint: params.endpoint,
+      input_file_id: file.id,
+      completion_window: params.completion_window,
+      status: 'validating',
+      output_file_id: null,
+      error_file_id: null,
+      errors: null,
+      created_at: createdAt,
+      in_progress_at: null,
+      expires_at: Math.floor(expiresAtMs / 1000),
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      metadata: params.metadata ?? null,
+      tenant,
+    };
+    await this.store.putBatch(record);
+    const input: BatchWorkflowInput = {
+      batchId: record.id,
+      tenant,
+      ...(allowedModels && { allowedModels }),
+      expiresAtMs,
+      settings: {
+        linesPerChunk: batches.linesPerChunk,
+        maxConcurrentLines: batches.maxConcurrentLines,
+        linesPerRun: batches.linesPerRun,
+        heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs,
+        lineTimeoutMs: this.config.durable.attemptTimeoutMs,
+      },
+    };
+    try {
+      await this.client.workflow.start('batchWorkflow', {
+        workflowId: record.id,
+        taskQueue: this.target.taskQueue,
+        args: [input],
+        typedSearchAttributes: [{ key: SA.tenant, value: tenant }],
+        staticSummary: `batch · tenant ${tenant} · input ${file.id} (${file.filename})`.slice(0, 200),
+        staticDetails: `Batch **${record.id}** for tenant \`${tenant}\`: ${params.endpoint} over input file \`${file.id}\` (${file.bytes} bytes).`,
+      });
+    } catch (err) {
+      await this.store.putBatch({
+        ...record,
+        status: 'failed',
+        failed_at: createdAt,
+        errors: { object: 'list', data: [{ code: 'batch_start_failed', message: 'The batch could not be started.', param: null, line: null }] },
+      });
+      throw err;
+    }
+    return record;
+  }
+
+  async retrieve(tenant: string, id: string): Promise<BatchRecord> {
+    const record = await this.store.getBatch(tenant, id);
+    if (!record) throw batchNotFound(id);
+    return this.live(record);
+  }
+
+  async list(tenant: string, after: string | undefined, limit: number): Promise<Page<BatchRecord>> {
+    const page = pageOf(await this.store.listBatches(tenant), after, limit);
+    return { ...page, data: await Promise.all(page.data.map((r) => this.live(r))) };
+  }
+
+  async cancel(tenant: string, id: string): Promise<BatchRecord> {
+    const record = await this.store.getBatch(tenant, id);
+    if (!record) throw batchNotFound(id);
+    if (record.status === 'cancelled') return record;
+    if (TERMINAL_STATUSES.has(record.status)) {
+      throw new HttpError(409, `Cannot cancel a batch with status '${record.status}'.`, 'invalid_request_error', 'batch_not_cancellable', 'batch_id');
+    }
+    try {
+      await this.client.workflow.getHandle(id).cancel();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    const view = await this.live(record);
+    if (TERMINAL_STATUSES.has(view.status)) return view;
+    return { ...view, status: 'cancelling', cancelling_at: view.cancelling_at ?? Math.floor(Date.now() / 1000) };
+  }
+
+  /** Whether a batch that is still running reads this file. */
+  async fileInUse(tenant: string, fileId: string): Promise<boolean> {
+    return (await this.store.listBatches(tenant)).some((b) => b.input_file_id === fileId && !TERMINAL_STATUSES.has(b.status));
+  }
+
+  /** A running batch's status and counts come from its workflow; a finished one's record is final. */
+  private async live(record: BatchRecord): Promise<BatchRecord> {
+    if (TERMINAL_STATUSES.has(record.status)) return record;
+    const handle = this.client.workflow.getHandle(record.id);
+    const progress = await this.client.connection
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query<BatchProgress>(BATCH_PROGRESS_QUERY))
+      .catch(() => undefined);
+    if (!progress) return record;
+    if (TERMINAL_STATUSES.has(progress.status)) return (await this.store.getBatch(record.tenant, record.id)) ?? record;
+    return {
+      ...record,
+      status: progress.status,
+      request_counts: progress.request_counts,
+      in_progress_at: progress.in_progress_at ?? record.in_progress_at,
+      finalizing_at: progress.finalizing_at ?? record.finalizing_at,
+      cancelling_at: progress.cancelling_at ?? record.cancelling_at,
+    };
+  }
+}
+
+/** The API's view: the tenant is ours, not the client's. */
+export function publicBatch(record: BatchRecord): Omit<BatchRecord, 'tenant'> {
+  const { tenant: _tenant, ...view } = record;
+  return view;
+}
+
+export function publicFile(record: FileRecord): Omit<FileRecord, 'tenant'> {
+  const { tenant: _tenant, ...view } = record;
+  return view;
+}

@@ -1,0 +1,118 @@
+/**
+ * The cache as the chat routes use it: reads the request's `x-gateway-cache` directives, looks up, marks the
+ * outcome in the response headers and the request trail, and stores answers once they are known to be whole
+ * (a JSON answer when it is sent, a stream only when it reached its end).
+ *
+ * Response headers: `x-gateway-cache: hit | miss | stale | bypass`, `x-gateway-cache-similarity` on hits.
+ */
+import type { Request, Response } from 'express';
+import type { ChatRequest } from '../protocol/chat-request.js';
+import type { ChatCompletion, ChatCompletionChunk } from '../protocol/chat-response.js';
+import { CompletionAccumulator } from '../protocol/accumulate.js';
+import type { OpenedStream } from '../fastpath/stream.js';
+import type { AppContext } from '../ingress/context.js';
+import { invalidRequest } from '../ingress/errors.js';
+import { trailOf } from '../ingress/request-log.js';
+import { tenantOf } from '../ingress/tenant.js';
+import type { DurableResult } from '../durable/types.js';
+import { CacheControlError, parseCacheControl, type StoreFacts } from './policy.js';
+import type { CacheTicket, SemanticCache } from './semantic-cache.js';
+
+export const CACHE_HEADER = 'x-gateway-cache';
+export const SIMILARITY_HEADER = 'x-gateway-cache-similarity';
+
+/** The cache and this request's ticket, carried through a route. */
+export interface RouteCache {
+  cache: SemanticCache;
+  ticket: CacheTicket;
+}
+
+function mark(res: Response, outcome: 'hit' | 'miss' | 'stale' | 'bypass', similarity?: number): void {
+  trailOf(res).cache = outcome;
+  if (res.headersSent) return;
+  res.setHeader(CACHE_HEADER, outcome);
+  if (similarity !== undefined) res.setHeader(SIMILARITY_HEADER, similarity.toFixed(4));
+}
+
+/** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
+export async function cacheLookup(
+  ctx: AppContext,
+  request: ChatRequest,
+  req: Request,
+  res: Response,
+  signal: AbortSignal,
+): Promise<{ route?: RouteCache; hit?: ChatCompletion }> {
+  const cache = ctx.cache;
+  if (!cache) return {};
+  let control;
+  try {
+    control = parseCacheControl(req.get(CACHE_HEADER));
+  } catch (err) {
+    if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
+    throw err;
+  }
+  const route = { cache, ticket: cache.ticket(request, tenantOf(req), control) };
+  if (route.ticket.bypass) {
+    mark(res, 'bypass');
+    return { route };
+  }
+  const hit = await cache.lookup(route.ticket, signal);
+  if (!hit) {
+    mark(res, 'miss');
+    return { route };
+  }
+  mark(res, 'hit', hit.similarity);
+  return { route, hit: hit.completion };
+}
+
+/** Keeps a finished answer (in the background: the client is not kept waiting for the store). */
+export function storeAnswer(route: RouteCache | undefined, completion: ChatCompletion, facts: StoreFacts = {}): void {
+  if (!route) return;
+  void route.cache.store(route.ticket, completion, facts);
+}
+
+/** The stream as the client gets it, folded on the side and stored only if it reaches its end. */
+export function tapStream(route: RouteCache | undefined, opened: OpenedStream): OpenedStream {
+  if (!route || route.ticket.bypass || route.ticket.control.noStore) return opened;
+  const acc = new CompletionAccumulator();
+  for (const c of opened.head) acc.push(c);
+  const rest = opened.rest;
+  if (!rest) {
+    // The whole answer arrived with its first content; it is stored once the writer has read it all.
+    return { ...opened, rest: finishing(acc, route)[Symbol.asyncIterator]() };
+  }
+  return { ...opened, rest: following(rest, acc, route)[Symbol.asyncIterator]() };
+}
+
+async function* finishing(acc: CompletionAccumulator, route: RouteCache): AsyncGenerator<ChatCompletionChunk> {
+  storeAnswer(route, acc.result());
+}
+
+async function* following(rest: AsyncIterator<ChatCompletionChunk>, acc: CompletionAccumulator, route: RouteCache): AsyncGenerator<ChatCompletionChunk> {
+  try {
+    for (let next = await rest.next(); !next.done; next = await rest.next()) {
+      acc.push(next.value);
+      yield next.value;
+    }
+  } finally {
+    // Runs on a clean end, an upstream failure and a client that left alike: the upstream is closed either way.
+    await rest.return?.(undefined);
+  }
+  // Reached only when the upstream ended cleanly and the writer read every chunk.
+  storeAnswer(route, acc.result());
+}
+
+/** For the catch-all: a stale answer above the catch-all threshold, marked as such. */
+export async function staleAnswer(route: RouteCache | undefined, res: Response, signal: AbortSignal): Promise<ChatCompletion | undefined> {
+  if (!route || route.ticket.bypass) return undefined;
+  const hit = await route.cache.lookupStale(route.ticket, signal);
+  if (!hit) return undefined;
+  mark(res, 'stale', hit.similarity);
+  return hit.completion;
+}
+
+/** A durable answer: a stale one from the worker's catch-all is marked; a provider's answer is stored. */
+export function durableCacheOutcome(route: RouteCache | undefined, res: Response, result: DurableResult): void {
+  if (result.catchAll === 'cache') mark(res, 'stale', result.cacheSimilarity);
+  else if (result.outcome !== 'catch_all') storeAnswer(route, result.completion);
+}

@@ -8,7 +8,7 @@ import type { GatewayConfig, RoutingConfig } from '../src/config/types.js';
 import { describeMove, type Attempt } from '../src/decision/attempt.js';
 import { nextMove } from '../src/decision/fallback.js';
 import { NoRouteError, planRoute, type Plan } from '../src/decision/plan.js';
-import { requestTraits } from '../src/decision/traits.js';
+import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
 import { tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
@@ -76,7 +76,11 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         // header tags travel in the input; metadata tags are in the request itself
         const tags = [...new Set([...(input.tags ?? []), ...tagsOf(undefined, request.metadata)])];
         const traits = withInputTokens(config, request, requestTraits(request, tags));
-        const plan = planRoute(config, input.request.model, traits, Math.random, { snapshot: health?.snapshot() });
+        const plan = planRoute(config, input.request.model, traits, Math.random, {
+          snapshot: health?.snapshot(),
+          hint: input.routeHint ?? null,
+          ...(config.server.gatewayRegion !== undefined && { gatewayRegion: config.server.gatewayRegion }),
+        });
         return { plan, routing: routingSlice(config, plan) };
       } catch (err) {
         if (err instanceof NoRouteError) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: err.message, nonRetryable: true });
@@ -114,7 +118,7 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         });
       }
       const attemptNo = input.priorAttempts + carried.filter((a) => !a.workerLost).length + 1;
-      const handle = health?.begin(step.deployment);
+      const handle = health?.begin(step.deployment, { queuedTokens: queuedTokensOf(input.request) });
       if (handle && !handle.allowed) {
         // Not called at all: the workflow moves along the plan without spending this step's retries.
         carried.push({

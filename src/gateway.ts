@@ -17,6 +17,7 @@ import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { HealthState } from './health/health-state.js';
+import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { createApp } from './ingress/app.js';
 import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './ingress/admission.js';
@@ -112,6 +113,13 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const cache = config.cache?.enabled ? await createSemanticCache(config.cache, { providers: config.providers, logger }) : undefined;
     if (cache) cleanups.push(() => cache.close());
     obs.metrics?.readHealthFrom(() => health.view());
+    // Every role routes (the gateway plans fast-path calls, the worker durable ones), so every role scrapes.
+    const vllm = vllmTargets(config);
+    if (vllm.length > 0) {
+      const scraper = new VllmMetricsScraper({ targets: vllm, health, config: config.health.engine, logger });
+      scraper.start();
+      cleanups.push(() => scraper.stop());
+    }
     let durable: DurableRequests | undefined;
     let batches: BatchService | undefined;
     let devServer: DevServer | undefined;

@@ -193,6 +193,7 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       fallback: mergePolicy(BUILTIN_FALLBACK, raw.defaults.fallback, a.fallback),
       rules: a.rules,
       ...(a.hedge && { hedge: a.hedge }),
+      ...(a.routing && { routing: a.routing }),
     };
   }
   return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };

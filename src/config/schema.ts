@@ -9,6 +9,7 @@ import { CAPABILITIES, type Capability } from './capabilities.js';
 import { batchesSchema } from './batches-schema.js';
 import { cacheSchema } from './cache-schema.js';
 import { healthSchema } from './health-schema.js';
+import { gatewayRegionSchema, routingPolicySchema } from './balance-schema.js';
 import { observabilitySchema } from './observability-schema.js';
 import { capabilityRulesSchema, checkRuleReferences } from './routing-rules-schema.js';
 
@@ -68,6 +69,8 @@ export const deploymentSchema = z.strictObject({
   weight: z.number().positive().default(1),
   region: z.string().min(1).optional(),
   engine: z.enum(['vllm', 'ollama', 'tgi', 'other']).optional(),
+  /** vLLM: where its Prometheus metrics are (default: the provider's base URL without /v1, plus /metrics). */
+  metricsUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 const groupMember = z.union([
@@ -124,6 +127,8 @@ export const aliasSchema = z.strictObject({
   fallback: fallbackPolicySchema.optional(),
   /** Capability rules: requests sent to other deployments by size, task tags or needs (routing-rules-schema.ts). */
   rules: capabilityRulesSchema.default([]),
+  /** How deployments inside a group are ordered: weighted, least-loaded or latency (balance-schema.ts). */
+  routing: routingPolicySchema.optional(),
   /**
    * Hedging (fast path): when the first call has not answered within `afterMs` (default: the deployment's
    * P95 time to first token), the next deployment is started too and the first to answer wins.
@@ -210,6 +215,8 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         bodyLimit: z.string().default('4mb'),
+        /** Where this gateway runs; deployments in the same `region` are preferred. */
+        gatewayRegion: gatewayRegionSchema,
       })
       .prefault({}),
     /** `bodies: true` puts prompts and answers in the request log records; off by default (they may hold personal data). */

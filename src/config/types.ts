@@ -7,6 +7,7 @@ import type { Capability, FallbackPolicy, apiKeySchema, authSchema, durableSchem
 import type { z } from 'zod';
 import type { CapabilityRule } from './routing-rules-schema.js';
 import type { HealthConfig } from './health-schema.js';
+import type { RoutingPolicy } from './balance-schema.js';
 import type { CacheConfig } from './cache-schema.js';
 import type { BatchesConfig } from './batches-schema.js';
 import type { ObservabilityConfig } from './observability-schema.js';
@@ -50,6 +51,7 @@ export interface DeploymentConfig {
   weight: number;
   region?: string;
   engine?: string;
+  metricsUrl?: string;
 }
 
 export interface GroupMember {
@@ -65,6 +67,7 @@ export interface AliasConfig {
   fallback: FallbackPolicy;
   rules: CapabilityRule[];
   hedge?: { afterMs?: number; minDelayMs: number };
+  routing?: RoutingPolicy;
 }
 
 export interface RoutingConfig {
@@ -73,7 +76,7 @@ export interface RoutingConfig {
 }
 
 export interface GatewayConfig extends RoutingConfig {
-  server: { host: string; port: number; bodyLimit: string };
+  server: { host: string; port: number; bodyLimit: string; gatewayRegion?: string };
   durable: DurableConfig;
   auth: AuthConfig;
   logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent'; bodies: boolean };

@@ -15,7 +15,10 @@
 import type { AliasConfig, GroupMember, RoutingConfig } from '../config/types.js';
 import type { FallbackPolicy } from '../config/schema.js';
 import type { HealthSnapshot } from '../health/health-state.js';
+import { DEFAULT_ROUTING_POLICY } from '../config/balance-schema.js';
+import { orderGroup } from './balance.js';
 import { aliasPool, applyCapabilityRules, type RuleMatch } from './capability.js';
+import { applyRouteHint, type RouteHint } from './route-hints.js';
 import { tokenFactor } from './token-estimates.js';
 import type { RequestTraits } from './traits.js';
 
@@ -72,6 +75,11 @@ export interface RouteContext {
   snapshot?: HealthSnapshot;
   /** A semantic route's decision (see semantic routing); takes precedence over capability rules. */
   semantic?: RuleMatch;
+  /** A client's `x-gateway-route` hint (e.g. fastest), laid over each alias's routing policy. */
+  hint?: RouteHint | null;
+  /** Where this gateway runs, for region preference. */
+  gatewayRegion?: string;
+  /** Replaces the in-group ordering (tests); by default the alias's routing policy over the snapshot. */
   orderGroup?: GroupOrderer;
 }
 
@@ -85,6 +93,25 @@ export function weightedOrder<T extends { weight: number }>(members: readonly T[
 
 const weighted: GroupOrderer = (members, _alias, _traits, random) => ({ order: weightedOrder(members, random), strategy: 'weighted' });
 
+/** The alias's routing policy (weighted, least-loaded, latency; feedback; region) over the health snapshot. */
+function balanced(cfg: RoutingConfig, ctx: RouteContext): GroupOrderer {
+  const snapshot = ctx.snapshot!;
+  return (members, alias, traits, random) => {
+    if (members.length === 1) return { order: [...members], strategy: 'single' };
+    const policy = applyRouteHint(alias.routing ?? DEFAULT_ROUTING_POLICY, ctx.hint ?? null);
+    const r = orderGroup(members, {
+      snapshot,
+      deployments: cfg.deployments,
+      policy,
+      request: { inputTokens: traits.inputTokens ?? traits.estimatedInputTokens, maxOutputTokens: traits.maxOutputTokens ?? 0 },
+      ...(ctx.gatewayRegion !== undefined && { gatewayRegion: ctx.gatewayRegion }),
+      random,
+    });
+    const byName = new Map(members.map((m) => [m.deployment, m]));
+    return { order: r.order.map((d) => byName.get(d)!), strategy: r.strategy, reason: r.reason };
+  };
+}
+
 interface Candidate {
   deployment: string;
   alias: string;
@@ -95,7 +122,7 @@ interface Candidate {
 export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTraits, random: () => number, ctx: RouteContext = {}): Plan {
   const model = cfg.models[alias];
   if (!model) throw new NoRouteError(alias, 'unknown_model', `The model '${alias}' does not exist`);
-  const orderGroup = ctx.orderGroup ?? weighted;
+  const order = ctx.orderGroup ?? (ctx.snapshot ? balanced(cfg, ctx) : weighted);
   const inputTokens = traits.inputTokens ?? traits.estimatedInputTokens;
   const candidates: Candidate[] = [];
   const policies: Plan['policies'] = { [alias]: model.fallback };
@@ -109,7 +136,7 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
       const entry = cfg.models[current]!;
       policies[current] ??= entry.fallback;
       entry.groups.forEach((group, gi) => {
-        const ordered = orderGroup(group, entry, traits, random);
+        const ordered = order(group, entry, traits, random);
         strategies.add(ordered.strategy);
         if (ordered.reason && group.length > 1) orderNotes.push(ordered.reason);
         for (const m of ordered.order) candidates.push({ deployment: m.deployment, alias: current!, group: gi, downgrade: downgraded });
@@ -155,6 +182,7 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
     const why = skipped.map((s) => `${s.deployment} ${s.reason}`).join('; ');
     throw new NoRouteError(alias, 'no_capable_deployment', `No deployment of '${alias}' supports this request (${why})`);
   }
+  strategies.delete('single');
   const strategy = match.rule ? (ctx.semantic?.rule ? 'semantic' : 'capability') : [...strategies].join('+') || 'weighted';
   const notes = [match.rule ? match.reason : undefined, ...orderNotes, open.length > 0 ? `breaker open: ${open.map((s) => s.deployment).join(', ')} tried last` : undefined];
   return {

@@ -57,3 +57,8 @@ export function requestTraits(req: ChatRequest, tags?: string[]): RequestTraits 
     ...(tags && tags.length > 0 && { tags }),
   };
 }
+
+/** What a call occupies on a deployment while it runs: its input plus its output budget (estimates). */
+export function queuedTokensOf(req: ChatRequest): number {
+  return estimateInputTokens(req) + (requestedMaxTokens(req) ?? 0);
+}

@@ -21,6 +21,7 @@ import type { requestWorkflow } from '../../workflows/request.js';
 import type { TemporalTarget } from './connection.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
+import type { RouteHint } from '../decision/route-hints.js';
 import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
 
 export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -59,6 +60,7 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** Task tags from the request's header, for capability rules (metadata.tags travel in the body). */
   tags?: string[];
+  routeHint?: RouteHint;
 }
 
 function digest(...parts: string[]): string {
@@ -130,7 +132,7 @@ export class DurableRequests {
         workflowId: id,
         taskQueue: this.target.taskQueue,
         args: [
-          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }) },
+          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }) },
           { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
         ],
         // A running request with this id is the same request; a finished one is not started again.

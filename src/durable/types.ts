@@ -8,6 +8,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { RoutingConfig } from '../config/types.js';
 import type { ErrorKind } from '../providers/errors.js';
+import type { RouteHint } from '../decision/route-hints.js';
 
 export interface DurableRequestInput {
   request: ChatRequest;
@@ -16,6 +17,8 @@ export interface DurableRequestInput {
   requestId: string;
   /** Task tags (normalised) for capability rules. */
   tags?: string[];
+  /** The client's x-gateway-route hint (e.g. fastest). */
+  routeHint?: RouteHint;
 }
 
 export interface RouteResult {

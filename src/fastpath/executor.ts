@@ -67,10 +67,10 @@ export interface RunOptions<T> {
   streaming?: boolean;
   /** Output tokens of a finished (non-streamed) answer, for the latency-per-token window. */
   outputTokensOf?: (value: T) => number | undefined;
+  /** Input plus output budget: counted as queued on the deployment while the call runs (least-loaded routing). */
+  queuedTokens?: number;
 }
 
-/** A plan may be a little stale: breakers are checked again at call time, and percentiles move slowly. */
-const SNAPSHOT_TTL_MS = 100;
 
 type AttemptResult<T> = { ok: true; value: T; settle: (end: StreamEnd) => void } | { ok: false; error: unknown };
 
@@ -116,17 +116,16 @@ export class FastPathExecutor {
   }
 
   plan(alias: string, traits: RequestTraits, ctx: Omit<RouteContext, 'snapshot'> = {}): Plan {
-    return planRoute(this.config, alias, traits, this.deps.random, { ...ctx, snapshot: this.snapshot() });
+    return planRoute(this.config, alias, traits, this.deps.random, {
+      ...ctx,
+      snapshot: this.snapshot(),
+      ...(this.config.server.gatewayRegion !== undefined && { gatewayRegion: this.config.server.gatewayRegion }),
+    });
   }
 
-  private cached?: { at: number; snapshot: HealthSnapshot };
-
+  /** Fresh per plan: in-flight counts move with every call, and a snapshot costs ~2 µs for ten deployments. */
   private snapshot(): HealthSnapshot | undefined {
-    const health = this.deps.health;
-    if (!health) return undefined;
-    const now = Date.now();
-    if (!this.cached || now - this.cached.at > SNAPSHOT_TTL_MS) this.cached = { at: now, snapshot: health.snapshot(now) };
-    return this.cached.snapshot;
+    return this.deps.health?.snapshot();
   }
 
   targetOf(step: PlanStep): Target {
@@ -213,7 +212,7 @@ export class FastPathExecutor {
       outcome: 'ok',
       latencyMs: 0,
     };
-    const handle = this.deps.health?.begin(step.deployment);
+    const handle = this.deps.health?.begin(step.deployment, { queuedTokens: opts.queuedTokens ?? 0 });
     if (handle && !handle.allowed) return { refused: true, record, stepIndex, target };
 
     // The link to the client outlives the call for streams, whose body is read after run() returns;

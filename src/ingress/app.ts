@@ -28,13 +28,14 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestScope(ctx.logger));
-  if (obs) app.use(observeRequests(obs));
   // Keys are checked before the body is read: an unauthenticated client gets no parsing work out of us.
   app.use('/v1', authenticate(ctx.keys));
   // Read by their own handlers, not the JSON body reader: multipart uploads, and the SDK's body-less cancel.
   app.post('/v1/files', uploadFileHandler(ctx));
   app.post('/v1/batches/:id/cancel', cancelBatchHandler(ctx));
   app.use(jsonBody(ctx.config.server.bodyLimit));
+  // After the body is read: its stream events would lose the trace context a span sets for the handlers.
+  if (obs) app.use(observeRequests(obs));
 
   app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
   app.get('/healthz', (_req, res) => {

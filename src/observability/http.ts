@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { AppContext } from '../ingress/context.js';
 import { onRequestDone } from '../ingress/request-log.js';
+import { requestStart } from '../ingress/request-scope.js';
 import { captureBodies } from './body-capture.js';
 import type { Observability } from './index.js';
 import type { FinishedRequest } from './request-record.js';
@@ -24,7 +25,7 @@ export function observeRequests(obs: Observability) {
     if (req.method !== 'POST' || !MODEL_ROUTES.has(req.path)) return next();
     const inFlightDone = metrics?.requestBegan(req.path);
     if (obs.logBodies) captureBodies(res);
-    const span = tracing?.startIngress(req.method, req.path, String(res.getHeader('x-request-id') ?? ''), req.headers);
+    const span = tracing?.startIngress(req.method, req.path, String(res.getHeader('x-request-id') ?? ''), req.headers, requestStart(req));
     let finished: FinishedRequest | undefined;
     onRequestDone(res, (f) => {
       finished = f;

@@ -76,12 +76,15 @@ export class Tracing {
     this.tracer = this.provider.getTracer('llm-gateway');
   }
 
-  /** A caller that sends `traceparent` gets the gateway's spans in its own trace. */
-  startIngress(method: string, path: string, requestId: string, headers: Record<string, string | string[] | undefined>): IngressSpan {
+  /**
+   * A caller that sends `traceparent` gets the gateway's spans in its own trace. `arrivedAt` is the request's
+   * arrival (performance.now() time), as the span starts only once its body has been read.
+   */
+  startIngress(method: string, path: string, requestId: string, headers: Record<string, string | string[] | undefined>, arrivedAt: number): IngressSpan {
     const parent = propagation.extract(ROOT_CONTEXT, headers);
     const span = this.tracer.startSpan(
       `${method} ${path}`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'gateway.request_id': requestId } },
+      { kind: SpanKind.SERVER, startTime: arrivedAt, attributes: { 'http.request.method': method, 'url.path': path, 'gateway.request_id': requestId } },
       parent,
     );
     const active = trace.setSpan(parent, span);

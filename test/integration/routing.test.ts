@@ -23,12 +23,13 @@ deployments:
   tiny: { provider: oa, model: gpt-tiny, tier: 3 }
   slow: { provider: oa, model: gpt-slow }
   backup: { provider: an, model: claude-backup }
+  unmeasured: { provider: oa, model: gpt-unmeasured }
 models:
   hedged:
     groups: [{ deployments: [slow] }, { deployments: [backup] }]
     hedge: { afterMs: 150 }
   hedged-p95:
-    groups: [{ deployments: [slow] }, { deployments: [backup] }]
+    groups: [{ deployments: [unmeasured] }, { deployments: [backup] }]
     hedge: {}
   guarded:
     groups: [{ deployments: [flaky] }, { deployments: [steady] }]
@@ -127,7 +128,7 @@ describe('capability rules', () => {
     const r = await chat(path, ask('tasks', longPrompt));
     expect(r.status).toBe(200);
     expect(r.headers.get('x-gateway-deployment')).toBe('long');
-    expect(r.headers.get('x-gateway-route')).toBe('capability:long-context');
+    expect(r.headers.get('x-gateway-routed-by')).toBe('capability:long-context');
     expect(callsTo('gpt-short')).toBe(0);
 
     const short = await chat(path, ask('tasks', 'a short question'));
@@ -182,15 +183,15 @@ describe('hedging (fast path)', () => {
 
   it('without a fixed delay, hedges after the deployment\'s observed P95 time to first token', async () => {
     // no TTFT history yet: no hedge, however slow
-    h.fake.scriptFor('gpt-slow', { kind: 'delay', ms: 400 });
-    expect((await streamed('hedged-p95')).headers.get('x-gateway-deployment')).toBe('slow');
+    h.fake.scriptFor('gpt-unmeasured', { kind: 'delay', ms: 400 });
+    expect((await streamed('hedged-p95')).headers.get('x-gateway-deployment')).toBe('unmeasured');
     expect(callsTo('claude-backup')).toBe(0);
     // fast answers build the window; whichever sample the P95 lands on, it is far below 3 s
     for (let i = 0; i < 30; i++) await streamed('hedged-p95');
     h.fake.reset();
-    h.fake.scriptFor('gpt-slow', { kind: 'delay', ms: 3_000 });
+    h.fake.scriptFor('gpt-unmeasured', { kind: 'delay', ms: 3_000 });
     const r = await streamed('hedged-p95');
     expect(r.headers.get('x-gateway-deployment')).toBe('backup');
-    expect(callsTo('gpt-slow')).toBe(1);
+    expect(callsTo('gpt-unmeasured')).toBe(1);
   });
 });

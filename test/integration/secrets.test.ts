@@ -1,8 +1,12 @@
 /**
  * Known secrets (provider keys, a client key, the admin key) are configured; successful and failing calls run
  * on both paths; none of the values may appear in logs (captured at debug level, Temporal's included), error
- * bodies, response headers or Temporal history. (There is no metrics endpoint yet to check.)
+ * bodies, response headers, Temporal history or the semantic cache's files. Nor in /metrics or
+ * the status page's /status.json.
  */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
@@ -26,6 +30,7 @@ const sink = new Writable({
 
 let h: DurableHarness;
 const seen: string[] = [];
+const cacheDir = mkdtempSync(join(tmpdir(), 'secrets-cache-'));
 
 beforeAll(async () => {
   h = await startDurableHarness(
@@ -42,6 +47,7 @@ deployments:
 models:
   chat: { groups: [{ deployments: [oa-main] }, { deployments: [an-main] }] }
 defaults: { fallback: { attemptsPerDeployment: 1 } }
+cache: { enabled: true, store: { kind: embedded, dir: "${cacheDir}" } }
 `,
     { logger: createLogger('debug', sink) },
   );
@@ -53,7 +59,8 @@ afterAll(async () => {
 async function call(path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${h.gateway.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRETS.client}`, ...headers },
+    // answers are stored but never served from the cache, so every call below reaches the providers
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRETS.client}`, 'x-gateway-cache': 'no-cache', ...headers },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -87,12 +94,23 @@ describe('secrets stay secret', () => {
     expect((await call('/v1/chat/completions', chat, { authorization: `Bearer ${SECRETS.client}x` })).status).toBe(401);
     const admin = await fetch(`${h.gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${SECRETS.admin}` } });
     seen.push(await admin.text());
+    // what operators scrape and watch: both must show this run's traffic, and no key
+    const metrics = await (await fetch(`${h.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/llm_gateway_attempts_total\{[^}]*deployment="an-main"/);
+    const status = await (await fetch(`${h.gateway.url}/status.json`)).text();
+    expect(status).toContain('"an-main"');
+    seen.push(metrics, status);
 
     // Temporal history of every workflow of this run
     for await (const wf of h.temporal.workflow.list({ query: `TaskQueue = '${h.taskQueue}'` })) {
       const history = await h.temporal.workflow.getHandle(wf.workflowId).fetchHistory();
       seen.push(JSON.stringify(history, (k, v) => (k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v)));
     }
+    // what the semantic cache wrote to disk
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const cacheFiles = readdirSync(cacheDir).map((f) => readFileSync(join(cacheDir, f), 'utf8'));
+    expect(cacheFiles.join('')).toContain('"op":"put"');
+    seen.push(...cacheFiles);
     expect(logLines.length).toBeGreaterThan(5);
     expect(logLines.join('')).toContain('"msg":"request"');
     const everything = [...logLines, ...seen].join('\n');

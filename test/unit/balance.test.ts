@@ -281,6 +281,9 @@ describe('balance: breaker', () => {
       for (let s = 1; s <= 100; s++) {
         const r = orderGroup(members(['a', 50], 'b', 'c', ['d', 50]), { ...ctx(snaps, { strategy }), random: seeded(s) });
         expect(r.order.slice(2)).toEqual(['a', 'd']);
+        expect(r.strategy).toBe(strategy);
+        // a's old, fast samples do not count as the group's best while it is shut out
+        expect(r.weights).toEqual({ a: 50, b: (25 / 30) ** 2, c: 1, d: 50 });
         expect(r.reason).toMatch(/breaker open: a, d$/);
       }
     }

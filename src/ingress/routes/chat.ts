@@ -11,9 +11,10 @@ import { once } from 'node:events';
 import { chatRequestSchema, type ChatRequest } from '../../protocol/chat-request.js';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from '../../protocol/chat-response.js';
 import { sseData } from '../../protocol/sse.js';
-import { requestTraits, type RequestTraits } from '../../decision/traits.js';
+import { queuedTokensOf, requestTraits, type RequestTraits } from '../../decision/traits.js';
 import { withInputTokens } from '../../decision/input-tokens.js';
 import { tagsOf } from '../../decision/capability.js';
+import { parseRouteHint, ROUTE_HINT_HEADER, type RouteHint } from '../../decision/route-hints.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
 import { presetCompletion } from '../../fastpath/catch-all.js';
 import { cacheLookup, durableCacheOutcome, staleAnswer, storeAnswer, tapStream, type RouteCache } from '../../cache/serve.js';
@@ -29,7 +30,7 @@ import { assertModelAllowed } from '../auth.js';
 import { costUsd } from '../../decision/cost.js';
 import { tenantOf } from '../tenant.js';
 import { chunksOf } from '../../protocol/chunks-of.js';
-import { httpErrorOfWorkflow } from './durable-errors.js';
+import { attemptsOfWorkflowError, httpErrorOfWorkflow } from './durable-errors.js';
 import { idempotencyKeyOf, requireDurable } from './requests.js';
 import { clientAbortSignal, requestStart } from '../request-scope.js';
 
@@ -45,11 +46,18 @@ export function traitsOf(ctx: AppContext, request: ChatRequest, req: Request): R
   return ctx.config.models[request.model] ? withInputTokens(ctx.config, request, traits) : traits;
 }
 
+/** A client's routing wishes from headers: task tags and an `x-gateway-route` hint (a bad hint is a 400). */
+export function routingHeadersOf(req: Request): { tags: string[]; routeHint?: RouteHint } {
+  const parsed = parseRouteHint(req.headers[ROUTE_HINT_HEADER]);
+  if (!parsed.ok) throw invalidRequest(parsed.error, ROUTE_HINT_HEADER, 'invalid_route_hint');
+  return { tags: tagsOf(req.headers, undefined), ...(parsed.hint && { routeHint: parsed.hint }) };
+}
+
 /** The plan for an alias, or the client-facing 404/400 when there is none. */
-export function planFor(ctx: AppContext, alias: string, traits: RequestTraits): Plan {
+export function planFor(ctx: AppContext, alias: string, traits: RequestTraits, hint?: RouteHint): Plan {
   if (!ctx.config.models[alias]) throw modelNotFound(alias);
   try {
-    return ctx.executor.plan(alias, traits);
+    return ctx.executor.plan(alias, traits, { hint: hint ?? null });
   } catch (err) {
     if (err instanceof NoRouteError) throw invalidRequest(err.message, 'model', err.reason);
     throw err;
@@ -106,11 +114,11 @@ export function chatCompletionsHandler(ctx: AppContext) {
 /** Routes and runs a canonical request (fast path or durable, sync or stream) and answers in `dialect`. */
 export async function serveChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, dialect: Dialect): Promise<void> {
   const traits = traitsOf(ctx, request, req);
-  const plan = planFor(ctx, request.model, traits);
+  const plan = planFor(ctx, request.model, traits, routingHeadersOf(req).routeHint);
   await admit(ctx, req, res, request.model, traits);
   const signal = clientAbortSignal(req, res);
   Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route: { strategy: plan.route.strategy, rule: plan.route.rule } });
-  res.setHeader('x-gateway-route', plan.route.rule ? `${plan.route.strategy}:${plan.route.rule}` : plan.route.strategy);
+  res.setHeader('x-gateway-routed-by', plan.route.rule ? `${plan.route.strategy}:${plan.route.rule}` : plan.route.strategy);
   const cached = await cacheLookup(ctx, request, req, res, signal);
   if (cached.hit) await answerFromCache(ctx, cached.hit, request, req, res, signal, dialect);
   else if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect, cached.route);
@@ -157,6 +165,7 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
   const trail = trailOf(res);
   const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal, trail.attempts, {
     outputTokensOf: (c) => c.usage?.completion_tokens,
+    queuedTokens: queuedTokensOf(request),
   });
   const start = requestStart(req);
   if (outcome.kind === 'catch_all') {
@@ -178,7 +187,7 @@ async function completeChat(ctx: AppContext, request: ChatRequest, plan: Plan, r
 
 async function streamChat(ctx: AppContext, request: ChatRequest, plan: Plan, req: Request, res: Response, signal: AbortSignal, dialect: Dialect, cache?: RouteCache) {
   const trail = trailOf(res);
-  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts, { streaming: true });
+  const outcome = await ctx.executor.run(plan, (adapter, target, s) => openStream(adapter, request, target, s), signal, trail.attempts, { streaming: true, queuedTokens: queuedTokensOf(request) });
   const start = requestStart(req);
   let opened: OpenedStream;
   if (outcome.kind === 'catch_all') {
@@ -256,9 +265,10 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   const durable = requireDurable(ctx);
   let run;
   try {
-    const opts = { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req), tags: tagsOf(req.headers, undefined) };
+    const opts = { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req), ...routingHeadersOf(req) };
     run = await durable.run(request, opts, signal);
   } catch (err) {
+    trailOf(res).attempts = attemptsOfWorkflowError(err) ?? [];
     throw httpErrorOfWorkflow(err, request.model) ?? err;
   }
   const { id, result } = run;

@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../../durable/types.js';
 import { ProviderError } from '../../providers/errors.js';
+import type { Attempt } from '../../decision/attempt.js';
 import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../errors.js';
 
 export function httpErrorOfFailure(type: string | null | undefined, message: string, details: ProviderFailureDetails | undefined, alias: string): HttpError {
@@ -22,4 +23,10 @@ export function httpErrorOfWorkflow(err: unknown, alias: string): HttpError | un
     return httpErrorOfFailure(cause.type, cause.message, cause.details?.[0] as ProviderFailureDetails | undefined, alias);
   }
   return new HttpError(500, cause?.message ?? 'durable request failed', 'server_error', 'durable_request_failed');
+}
+
+/** The attempts a failed workflow made, for the request's log record and metrics. */
+export function attemptsOfWorkflowError(err: unknown): Attempt[] | undefined {
+  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  return (err.cause.details?.[0] as ProviderFailureDetails | undefined)?.attempts;
 }

@@ -10,8 +10,7 @@ import { IdempotencyConflict, RequestNotFound, type DurableRequests, type Reques
 import type { AppContext } from '../context.js';
 import { HttpError, invalidRequest } from '../errors.js';
 import { tenantOf } from '../tenant.js';
-import { admit, parseChatRequest, planFor, traitsOf } from './chat.js';
-import { tagsOf } from '../../decision/capability.js';
+import { admit, parseChatRequest, planFor, routingHeadersOf, traitsOf } from './chat.js';
 import { trailOf } from '../request-log.js';
 
 const MAX_WAIT_MS = 60_000;
@@ -52,14 +51,15 @@ export function submitRequestHandler(ctx: AppContext) {
     const durable = requireDurable(ctx);
     const request = parseChatRequest(req.body);
     const traits = traitsOf(ctx, { ...request, stream: false }, req);
-    planFor(ctx, request.model, traits);
+    const routing = routingHeadersOf(req);
+    planFor(ctx, request.model, traits, routing.routeHint);
     await admit(ctx, req, res, request.model, traits);
     Object.assign(trailOf(res), { alias: request.model, stream: false });
     const tenant = tenantOf(req);
     let id: string;
     const idempotencyKey = idempotencyKeyOf(req);
     try {
-      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey, tags: tagsOf(req.headers, undefined) }));
+      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey, ...routing }));
     } catch (err) {
       if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
       throw err;

@@ -9,12 +9,20 @@ import { AliasLimits, runChunk } from '../src/batches/chunk.js';
 import { finalizeBatch } from '../src/batches/finalize.js';
 import { scanInputFile } from '../src/batches/scan.js';
 import { FileStore } from '../src/batches/store.js';
-import type { BatchRecord, ChunkInput, ChunkResult, FinalizeInput, MarkInput, RequestCounts, ValidateInput, ValidateResult } from '../src/batches/types.js';
+import {
+  FAILURE_BATCH_MISSING,
+  type BatchRecord,
+  type ChunkInput,
+  type ChunkResult,
+  type FinalizeInput,
+  type MarkInput,
+  type RequestCounts,
+  type ValidateInput,
+  type ValidateResult,
+} from '../src/batches/types.js';
 import type { GatewayConfig } from '../src/config/types.js';
 import { FastPathExecutor } from '../src/fastpath/executor.js';
 import type { HealthState } from '../src/health/health-state.js';
-
-export const FAILURE_BATCH_MISSING = 'BatchMissing';
 
 /** Heartbeats on a timer while `fn` runs, so a live activity is never mistaken for a lost worker. */
 async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<T> {

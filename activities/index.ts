@@ -12,6 +12,11 @@ import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
 import { tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
+import type { SemanticIndex } from '../src/routing/semantic-index.js';
+import { semanticMatch } from '../src/routing/semantic-match.js';
+import { logprobsStages } from '../src/decision/cascade-stages.js';
+import { evaluateLocally, type Verdict } from '../src/decision/evaluators/index.js';
+import type { EvaluatorConfig } from '../src/config/cascade-schema.js';
 import type { SemanticCache } from '../src/cache/semantic-cache.js';
 import type {
   CallProviderInput,
@@ -65,18 +70,24 @@ export interface ActivityDeps {
   health?: HealthState;
   /** The semantic cache, asked by the catch-all before the preset answer. */
   cache?: SemanticCache;
+  /** Semantic routes, classified inside the route activity (embedding is I/O). */
+  semantic?: SemanticIndex;
 }
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
   const health = deps.health;
   return {
     async route(input: DurableRequestInput): Promise<RouteResult> {
+      const cascade = config.models[input.request.model]?.cascade;
+      if (cascade) return { cascade: { config: cascade, logprobsStages: logprobsStages(config, cascade) } };
       try {
         const request = { ...input.request, stream: false };
         // header tags travel in the input; metadata tags are in the request itself
         const tags = [...new Set([...(input.tags ?? []), ...tagsOf(undefined, request.metadata)])];
         const traits = withInputTokens(config, request, requestTraits(request, tags));
+        const semantic = await semanticMatch(deps.semantic, config, request, Context.current().cancellationSignal);
         const plan = planRoute(config, input.request.model, traits, Math.random, {
+          ...(semantic && { semantic }),
           snapshot: health?.snapshot(),
           hint: input.routeHint ?? null,
           ...(config.server.gatewayRegion !== undefined && { gatewayRegion: config.server.gatewayRegion }),
@@ -188,7 +199,14 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       if (preset === undefined) return {};
       return { completion: presetCompletion(input.alias, preset, input.nowSeconds), source: 'preset' };
     },
+
+    evaluateAnswer,
   };
+}
+
+/** The cascade's free evaluators (rules, logprobs) as a local activity: ajv stays out of the workflow bundle. */
+async function evaluateAnswer(input: { request: ChatRequest; completion: ChatCompletion; evaluators: readonly EvaluatorConfig[] }): Promise<Verdict[]> {
+  return evaluateLocally(input.request, input.completion, input.evaluators);
 }
 
 export type GatewayActivities = ReturnType<typeof createActivities>;

@@ -18,6 +18,7 @@ import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
+import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
 import { createApp } from './ingress/app.js';
 import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './ingress/admission.js';
@@ -64,6 +65,7 @@ async function listen(
   obs: Observability,
   cache?: SemanticCache,
   batches?: BatchService,
+  semantic?: SemanticIndex,
 ) {
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
   let keys: KeyRegistry | undefined;
@@ -77,7 +79,7 @@ async function listen(
     cleanups.push(() => store.close());
     admission = new Admission(store);
   }
-  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches }, obs);
+  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches, semantic }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);
@@ -112,6 +114,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     // One per process, opened before the worker and the server and closed after them (cleanups run in reverse).
     const cache = config.cache?.enabled ? await createSemanticCache(config.cache, { providers: config.providers, logger }) : undefined;
     if (cache) cleanups.push(() => cache.close());
+    const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
     obs.metrics?.readHealthFrom(() => health.view());
     // Every role routes (the gateway plans fast-path calls, the worker durable ones), so every role scrapes.
     const vllm = vllmTargets(config);
@@ -135,7 +138,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       const target = temporalTarget(config.durable, address);
       if (role !== 'gateway') {
-        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, observe: obs.workerOptions(), ...opts.worker });
+        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, semantic, observe: obs.workerOptions(), ...opts.worker });
         const running = runWorker(worker, logger);
         cleanups.push(async () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -161,7 +164,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, health, obs, cache, batches);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, health, obs, cache, batches, semantic);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -177,6 +180,18 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await close();
     throw err;
   }
+}
+
+/** Embeds the route examples of aliases with semantic routing, once, sharing the cache's embedder when configured alike. */
+async function buildSemanticIndex(config: GatewayConfig, cache: SemanticCache | undefined, logger: Logger, cleanups: Array<() => Promise<void>>): Promise<SemanticIndex | undefined> {
+  if (!Object.values(config.models).some((m) => m.semantic)) return undefined;
+  const embedderFor = embedderSource({ providers: config.providers, ...(config.cache && { cache: { config: config.cache.embedder, embedder: cache?.embedder } }) });
+  cleanups.push(async () => {
+    for (const e of embedderFor.created) await e.close?.();
+  });
+  const index = await SemanticIndex.build(config.models, { embedderFor, logger });
+  logger.info({ aliases: index.size }, 'semantic routes embedded');
+  return index;
 }
 
 async function runWorker(worker: Worker, logger: Logger): Promise<void> {

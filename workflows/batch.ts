@@ -28,6 +28,7 @@ import type { BatchActivities } from '../activities/batch.js';
 import { chunkLayout } from '../src/batches/chunking.js';
 import {
   BATCH_PROGRESS_QUERY,
+  FAILURE_BATCH_MISSING,
   type BatchCursor,
   type BatchLineError,
   type BatchProgress,
@@ -44,7 +45,7 @@ export interface BatchWorkflowResult {
   request_counts: RequestCounts;
 }
 
-const NON_RETRYABLE = ['BatchMissing'];
+const NON_RETRYABLE = [FAILURE_BATCH_MISSING];
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;

@@ -26,6 +26,7 @@ import { nextMove, type FailureFacts } from '../src/decision/fallback.js';
 import { attemptTable, callSummary } from '../src/durable/attempt-table.js';
 import { SA } from '../src/durable/search-attributes.js';
 import {
+  FAILURE_NO_ROUTE,
   FAILURE_SERVICE_BUSY,
   FAILURE_UPSTREAM_REJECTED,
   PROGRESS_QUERY,
@@ -35,6 +36,12 @@ import {
   type RequestProgress,
 } from '../src/durable/types.js';
 import type { ErrorKind } from '../src/providers/errors.js';
+import type { ChatRequest } from '../src/protocol/chat-request.js';
+import type { ChatCompletion } from '../src/protocol/chat-response.js';
+import type { RoutingConfig } from '../src/config/types.js';
+import type { Plan } from '../src/decision/plan.js';
+import { costUsd } from '../src/decision/cost.js';
+import { CascadeFailedError, describeCascade, runCascade } from '../src/decision/cascade.js';
 
 export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
 
@@ -43,7 +50,7 @@ const NON_RETRYABLE: ErrorKind[] = ['bad_request', 'content_filter', 'context_le
 /** Extra Temporal attempts beyond the configured provider attempts, spent only when a worker dies mid-call. */
 const CRASH_HEADROOM = 2;
 
-const { route, catchAll } = proxyLocalActivities<GatewayActivities>({
+const { route, catchAll, evaluateAnswer } = proxyLocalActivities<GatewayActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { maximumAttempts: 3 },
 });
@@ -68,6 +75,26 @@ function readFailure(err: unknown, stepAttempt: Attempt): { facts: FailureFacts;
   };
 }
 
+/** How a chain of deployments ended without an answer: an error for the client, or every deployment failed. */
+class ChainEnded extends Error {
+  constructor(
+    readonly action: 'return_error' | 'catch_all',
+    readonly kind: ErrorKind,
+    readonly failure: ApplicationFailure | undefined,
+    readonly details: ProviderFailureDetails | undefined,
+  ) {
+    super(failure?.message ?? kind);
+    this.name = 'ChainEnded';
+  }
+}
+
+interface ChainAnswer {
+  completion: ChatCompletion;
+  deployment: string;
+  provider: string;
+  attempts: Attempt[];
+}
+
 export async function requestWorkflow(input: DurableRequestInput, options: RequestWorkflowOptions): Promise<DurableResult> {
   const alias = input.request.model;
   const attempts: Attempt[] = [];
@@ -75,8 +102,8 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
   setHandler(progressQuery, () => ({ phase, alias, attempts }));
   const show = (status: string) => setCurrentDetails(attemptTable(alias, attempts, status));
 
-  const { plan, routing } = await route(input);
-  show(plan.route ? `routed (${plan.route.reason})` : 'routed');
+  const routed = await route(input);
+  show(routed.plan?.route ? `routed (${routed.plan.route.reason})` : routed.cascade ? 'cascade' : 'routed');
 
   const finish = (result: Omit<DurableResult, 'outcome' | 'attempts'>, catchAllUsed: boolean): DurableResult => {
     const outcome = outcomeLabel(attempts, true, catchAllUsed);
@@ -100,70 +127,127 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
     throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ ...details, attempts }] });
   };
 
-  const callsPerStep = new Map<number, number>();
-  let stepIndex = 0;
-  for (;;) {
-    const step = plan.steps[stepIndex]!;
-    const policy = plan.policies[step.alias]!;
-    const prior = callsPerStep.get(stepIndex) ?? 0;
-    const provider = routing.deployments[step.deployment]!.provider;
-    const activityOptions: ActivityOptions = {
-      startToCloseTimeout: options.attemptTimeoutMs,
-      heartbeatTimeout: options.heartbeatTimeoutMs,
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      retry: {
-        maximumAttempts: Math.max(1, policy.attemptsPerDeployment - prior) + CRASH_HEADROOM,
-        initialInterval: Math.max(1, policy.backoff.baseMs),
-        maximumInterval: Math.max(1, policy.backoff.capMs, policy.backoff.baseMs),
-        backoffCoefficient: 2,
-        nonRetryableErrorTypes: NON_RETRYABLE,
-      },
-    };
-    const { callProvider } = proxyActivities<GatewayActivities>(activityOptions);
-    phase = 'calling';
-    try {
-      const result = await callProvider.executeWithOptions(
-        { ...activityOptions, summary: callSummary(provider, step.deployment, step.stage, prior + 1, attempts.at(-1)) },
-        [{ request: input.request, plan, routing, stepIndex, priorAttempts: prior }],
-      );
-      attempts.push(...result.attempts);
-      return finish({ completion: result.completion, deployment: step.deployment, provider }, false);
-    } catch (err) {
-      if (isCancellation(err)) {
-        phase = 'done';
-        show('cancelled');
-        throw err;
+  /** Walks one plan with the shared `nextMove`: each step a provider-call activity, retries as durable timers. */
+  const runChain = async (request: ChatRequest, plan: Plan, routing: RoutingConfig): Promise<ChainAnswer> => {
+    const callsPerStep = new Map<number, number>();
+    const made0 = attempts.length;
+    let stepIndex = 0;
+    for (;;) {
+      const step = plan.steps[stepIndex]!;
+      const policy = plan.policies[step.alias]!;
+      const prior = callsPerStep.get(stepIndex) ?? 0;
+      const provider = routing.deployments[step.deployment]!.provider;
+      const activityOptions: ActivityOptions = {
+        startToCloseTimeout: options.attemptTimeoutMs,
+        heartbeatTimeout: options.heartbeatTimeoutMs,
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        retry: {
+          maximumAttempts: Math.max(1, policy.attemptsPerDeployment - prior) + CRASH_HEADROOM,
+          initialInterval: Math.max(1, policy.backoff.baseMs),
+          maximumInterval: Math.max(1, policy.backoff.capMs, policy.backoff.baseMs),
+          backoffCoefficient: 2,
+          nonRetryableErrorTypes: NON_RETRYABLE,
+        },
+      };
+      const { callProvider } = proxyActivities<GatewayActivities>(activityOptions);
+      phase = 'calling';
+      try {
+        const result = await callProvider.executeWithOptions(
+          { ...activityOptions, summary: callSummary(provider, step.deployment, step.stage, prior + 1, attempts.at(-1)) },
+          [{ request, plan, routing, stepIndex, priorAttempts: prior }],
+        );
+        attempts.push(...result.attempts);
+        return { completion: result.completion, deployment: step.deployment, provider, attempts: attempts.slice(made0) };
+      } catch (err) {
+        if (isCancellation(err)) {
+          phase = 'done';
+          show('cancelled');
+          throw err;
+        }
+        const blank: Attempt = { deployment: step.deployment, provider, alias: step.alias, stage: step.stage, attempt: prior + 1, outcome: 'error', latencyMs: 0 };
+        const { facts, attempts: made } = readFailure(err, blank);
+        attempts.push(...made);
+        callsPerStep.set(stepIndex, prior + made.length);
+        const move = nextMove(routing, plan, stepIndex, prior + made.length, facts, Math.random);
+        const last = made.at(-1)!;
+        if (move.action === 'retry') {
+          // Temporal's attempts ran out on crashes alone: the provider still has tries left on this step.
+          last.next = `retry in ${move.delayMs} ms`;
+          phase = 'waiting';
+          show(`waiting ${move.delayMs} ms before retrying ${step.deployment}`);
+          await sleep(move.delayMs);
+          continue;
+        }
+        if (move.action === 'advance') {
+          last.next ??= `switch to ${plan.steps[move.step]!.deployment}`;
+          show(`switching to ${plan.steps[move.step]!.deployment}`);
+          stepIndex = move.step;
+          continue;
+        }
+        const cause = (err instanceof ActivityFailure ? err.cause : err) as ApplicationFailure | undefined;
+        throw new ChainEnded(move.action, facts.kind, cause, cause?.details?.[0] as ProviderFailureDetails | undefined);
       }
-      const blank: Attempt = { deployment: step.deployment, provider, alias: step.alias, stage: step.stage, attempt: prior + 1, outcome: 'error', latencyMs: 0 };
-      const { facts, attempts: made } = readFailure(err, blank);
-      attempts.push(...made);
-      callsPerStep.set(stepIndex, prior + made.length);
-      const move = nextMove(routing, plan, stepIndex, prior + made.length, facts, Math.random);
-      const last = made.at(-1)!;
-      if (move.action === 'retry') {
-        // Temporal's attempts ran out on crashes alone: the provider still has tries left on this step.
-        last.next = `retry in ${move.delayMs} ms`;
-        phase = 'waiting';
-        show(`waiting ${move.delayMs} ms before retrying ${step.deployment}`);
-        await sleep(move.delayMs);
-        continue;
-      }
-      if (move.action === 'advance') {
-        last.next ??= `switch to ${plan.steps[move.step]!.deployment}`;
-        show(`switching to ${plan.steps[move.step]!.deployment}`);
-        stepIndex = move.step;
-        continue;
-      }
-      const cause = (err instanceof ActivityFailure ? err.cause : err) as ApplicationFailure | undefined;
-      const details = cause?.details?.[0] as ProviderFailureDetails | undefined;
-      if (move.action === 'return_error') {
-        return fail(FAILURE_UPSTREAM_REJECTED, cause?.message ?? facts.kind, details ?? { kind: facts.kind, attempts });
-      }
-      phase = 'catch_all';
-      show('every deployment failed: catch-all');
-      const fallback = await catchAll({ alias, request: input.request, tenant: input.tenant, nowSeconds: Math.floor(Date.now() / 1000) });
-      if (fallback.completion) return finish({ completion: fallback.completion, catchAll: fallback.source, cacheSimilarity: fallback.similarity }, true);
-      return fail(FAILURE_SERVICE_BUSY, `All providers for model '${alias}' are unavailable (last error: ${facts.kind})`, details);
     }
+  };
+
+  const catchAllOrBusy = async (kind: string, details: ProviderFailureDetails | undefined): Promise<DurableResult> => {
+    phase = 'catch_all';
+    show('every deployment failed: catch-all');
+    const fallback = await catchAll({ alias, request: input.request, tenant: input.tenant, nowSeconds: Math.floor(Date.now() / 1000) });
+    if (fallback.completion) return finish({ completion: fallback.completion, catchAll: fallback.source, cacheSimilarity: fallback.similarity }, true);
+    return fail(FAILURE_SERVICE_BUSY, `All providers for model '${alias}' are unavailable (last error: ${kind})`, details);
+  };
+
+  if (routed.cascade) {
+    const { config: cascade, logprobsStages } = routed.cascade;
+    const runAlias = async (stageAlias: string, request: ChatRequest) => {
+      const stage = await route({ ...input, request });
+      if (!stage.plan || !stage.routing) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: `'${stageAlias}' is not a plain alias`, nonRetryable: true });
+      const answer = await runChain(request, stage.plan, stage.routing);
+      const cost = costUsd(answer.completion.usage ?? undefined, stage.routing.deployments[answer.deployment]!.price);
+      answer.attempts.at(-1)!.costUsd = cost;
+      return { ...answer, costUsd: cost };
+    };
+    let chosen: { deployment: string; provider: string } | undefined;
+    try {
+      const result = await runCascade(cascade, input.request, {
+        runStage: async (stageAlias, request) => {
+          const a = await runAlias(stageAlias, request);
+          chosen = { deployment: a.deployment, provider: a.provider };
+          show(`cascade: ${stageAlias} answered; evaluating`);
+          return a;
+        },
+        judge: (request, judgeAlias) => runAlias(judgeAlias, request),
+        evaluate: (request, completion, evaluators) => evaluateAnswer({ request, completion, evaluators }),
+        supportsLogprobs: (stageAlias) => logprobsStages.includes(stageAlias),
+        isFinal: (err) => err instanceof ChainEnded && err.action === 'return_error',
+      });
+      const answeredBy = result.stageResults[result.stageIndex]!.attempts.filter((a) => a.outcome === 'ok').at(-1) ?? chosen;
+      return finish(
+        {
+          completion: result.completion,
+          ...(answeredBy && { deployment: answeredBy.deployment, provider: answeredBy.provider }),
+          costUsd: result.totalCostUsd,
+          cascade: describeCascade(result),
+        },
+        false,
+      );
+    } catch (err) {
+      if (err instanceof ChainEnded) return fail(FAILURE_UPSTREAM_REJECTED, err.message, err.details ?? { kind: err.kind, attempts });
+      if (err instanceof CascadeFailedError) {
+        const last = err.lastError instanceof ChainEnded ? err.lastError : undefined;
+        return catchAllOrBusy(last?.kind ?? 'no answer', last?.details);
+      }
+      throw err;
+    }
+  }
+
+  try {
+    const answer = await runChain(input.request, routed.plan!, routed.routing!);
+    return finish({ completion: answer.completion, deployment: answer.deployment, provider: answer.provider }, false);
+  } catch (err) {
+    if (!(err instanceof ChainEnded)) throw err;
+    if (err.action === 'return_error') return fail(FAILURE_UPSTREAM_REJECTED, err.message, err.details ?? { kind: err.kind, attempts });
+    return catchAllOrBusy(err.kind, err.details);
   }
 }

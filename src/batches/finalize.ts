@@ -35,7 +35,11 @@ class JsonlWriter {
 export async function finalizeBatch(store: FileStore, input: FinalizeInput, heartbeat: () => void): Promise<RequestCounts> {
   const record = await store.getBatch(input.tenant, input.batchId);
   if (!record) throw new Error(`batch ${input.batchId} has no record`);
-  if (TERMINAL_STATUSES.has(record.status)) return record.request_counts;
+  if (TERMINAL_STATUSES.has(record.status)) {
+    // A retry after the record was written: only the clean-up may be left to do.
+    await store.dropWorkingFiles(input.tenant, input.batchId);
+    return record.request_counts;
+  }
   const nowS = Math.floor(Date.now() / 1000);
 
   if (input.errors && input.errors.length > 0) {

@@ -119,6 +119,16 @@ export class FileStore {
     return records.filter((r): r is FileRecord => r !== undefined).sort(newestFirst);
   }
 
+  /** Whether the file's content is still there (a batch's input may have been deleted meanwhile). */
+  async hasInput(tenant: string, fileId: string): Promise<boolean> {
+    try {
+      return (await stat(this.contentPath(tenant, fileId))).isFile();
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
   openContent(tenant: string, fileId: string): ReadStream {
     return createReadStream(this.contentPath(tenant, fileId));
   }
@@ -223,15 +233,6 @@ export class FileStore {
 
   async getResult(tenant: string, batchId: string, index: number): Promise<LineResult | undefined> {
     return readJson<LineResult>(this.resultPath(tenant, batchId, index).path);
-  }
-
-  async hasInput(tenant: string, fileId: string): Promise<boolean> {
-    try {
-      return (await stat(this.contentPath(tenant, fileId))).isFile();
-    } catch (err) {
-      if (isMissing(err)) return false;
-      throw err;
-    }
   }
 
   /** Per-line results and the index: not needed once the output files are written. */

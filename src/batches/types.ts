@@ -182,5 +182,8 @@ export interface LineResult {
   body: unknown;
 }
 
+/** The failure type of a step whose batch record is gone: no retry brings it back. */
+export const FAILURE_BATCH_MISSING = 'BatchMissing';
+
 /** Validation errors kept per batch: enough to fix a file, small enough for a workflow payload. */
 export const MAX_REPORTED_ERRORS = 100;

@@ -182,7 +182,7 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
     models[name] = {
       name,
       description: a.description,
-      groups: a.groups.map((g) =>
+      groups: (a.groups ?? []).map((g) =>
         g.deployments.map((m) => {
           const dep = typeof m === 'string' ? m : m.deployment;
           const weight = (typeof m === 'string' ? undefined : m.weight) ?? deployments[dep]!.weight;
@@ -194,6 +194,8 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       rules: a.rules,
       ...(a.hedge && { hedge: a.hedge }),
       ...(a.routing && { routing: a.routing }),
+      ...(a.cascade && { cascade: a.cascade }),
+      ...(a.semantic && { semantic: a.semantic }),
     };
   }
   return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };

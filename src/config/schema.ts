@@ -10,6 +10,8 @@ import { batchesSchema } from './batches-schema.js';
 import { cacheSchema } from './cache-schema.js';
 import { healthSchema } from './health-schema.js';
 import { gatewayRegionSchema, routingPolicySchema } from './balance-schema.js';
+import { cascadeSchema, checkCascadeReferences } from './cascade-schema.js';
+import { checkSemanticReferences, semanticRoutingSchema } from './semantic-routing-schema.js';
 import { observabilitySchema } from './observability-schema.js';
 import { capabilityRulesSchema, checkRuleReferences } from './routing-rules-schema.js';
 
@@ -121,7 +123,11 @@ export const BUILTIN_FALLBACK: FallbackPolicy = {
 export const aliasSchema = z.strictObject({
   description: z.string().optional(),
   /** Failover order: each group is tried in turn; inside a group, deployments are ordered by weight. */
-  groups: z.array(z.strictObject({ deployments: z.array(groupMember).min(1) })).min(1),
+  groups: z.array(z.strictObject({ deployments: z.array(groupMember).min(1) })).min(1).optional(),
+  /** Instead of groups: try cheaper aliases first and escalate when evaluators reject the answer (cascade-schema.ts). */
+  cascade: cascadeSchema.optional(),
+  /** Routes described by example utterances, matched by embedding similarity (semantic-routing-schema.ts). */
+  semantic: semanticRoutingSchema.optional(),
   /** Another alias tried after every group here failed: a smaller model that may still answer. */
   downgrade: z.string().min(1).optional(),
   fallback: fallbackPolicySchema.optional(),
@@ -262,7 +268,12 @@ export const configSchema = z
       }
     }
     for (const [alias, a] of Object.entries(cfg.models)) {
-      a.groups.forEach((g, gi) =>
+      if (!a.groups === !a.cascade) {
+        ctx.addIssue({ code: 'custom', path: ['models', alias], message: 'give either groups (deployments) or a cascade (of aliases), not both' });
+      }
+      if (a.cascade) for (const issue of checkCascadeReferences(alias, a.cascade, cfg)) ctx.addIssue({ code: 'custom', ...issue });
+      if (a.semantic) for (const issue of checkSemanticReferences(alias, a.semantic, cfg)) ctx.addIssue({ code: 'custom', ...issue });
+      (a.groups ?? []).forEach((g, gi) =>
         g.deployments.forEach((m, mi) => {
           const dep = typeof m === 'string' ? m : m.deployment;
           if (!cfg.deployments[dep]) {

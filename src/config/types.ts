@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import type { CapabilityRule } from './routing-rules-schema.js';
 import type { HealthConfig } from './health-schema.js';
 import type { RoutingPolicy } from './balance-schema.js';
+import type { CascadeConfig } from './cascade-schema.js';
+import type { SemanticRoutingConfig } from './semantic-routing-schema.js';
 import type { CacheConfig } from './cache-schema.js';
 import type { BatchesConfig } from './batches-schema.js';
 import type { ObservabilityConfig } from './observability-schema.js';
@@ -68,6 +70,9 @@ export interface AliasConfig {
   rules: CapabilityRule[];
   hedge?: { afterMs?: number; minDelayMs: number };
   routing?: RoutingPolicy;
+  /** A cascade alias has no groups of its own: its stages are other aliases. */
+  cascade?: CascadeConfig;
+  semantic?: SemanticRoutingConfig;
 }
 
 export interface RoutingConfig {

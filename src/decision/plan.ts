@@ -190,6 +190,6 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
     steps: ordered,
     policies,
     skipped,
-    route: { strategy, ...(match.rule && { rule: match.rule }), reason: notes.filter(Boolean).join('; ') || strategy },
+    route: { strategy, ...(match.rule && { rule: match.rule.replace(/^semantic:/, '') }), reason: notes.filter(Boolean).join('; ') || strategy },
   };
 }

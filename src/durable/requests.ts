@@ -96,22 +96,25 @@ export class DurableRequests {
 
   /** The latest request workflows on this gateway's task queue, for the status page (no tenant filter: operators only). */
   async recent(limit: number): Promise<RecentDurable[]> {
-    const out: RecentDurable[] = [];
     const query = `TaskQueue = '${this.target.taskQueue}' AND WorkflowType = 'requestWorkflow'`;
-    for await (const wf of this.client.workflow.list({ query, pageSize: limit })) {
-      out.push({
-        id: wf.workflowId,
-        runId: wf.runId,
-        status: wf.status.name,
-        alias: wf.typedSearchAttributes.get(SA.alias) ?? '',
-        outcome: wf.typedSearchAttributes.get(SA.outcome) ?? null,
-        deployment: wf.typedSearchAttributes.get(SA.deployment) ?? null,
-        startedAt: wf.startTime.toISOString(),
-        closedAt: wf.closeTime?.toISOString() ?? null,
-      });
-      if (out.length >= limit) break;
-    }
-    return out;
+    // a page that polls every few seconds must not hang on a slow cluster
+    return this.client.connection.withDeadline(Date.now() + 3_000, async () => {
+      const out: RecentDurable[] = [];
+      for await (const wf of this.client.workflow.list({ query, pageSize: limit })) {
+        out.push({
+          id: wf.workflowId,
+          runId: wf.runId,
+          status: wf.status.name,
+          alias: wf.typedSearchAttributes.get(SA.alias) ?? '',
+          outcome: wf.typedSearchAttributes.get(SA.outcome) ?? null,
+          deployment: wf.typedSearchAttributes.get(SA.deployment) ?? null,
+          startedAt: wf.startTime.toISOString(),
+          closedAt: wf.closeTime?.toISOString() ?? null,
+        });
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { RoutingConfig } from '../config/types.js';
 import type { ErrorKind } from '../providers/errors.js';
 import type { RouteHint } from '../decision/route-hints.js';
+import type { CascadeConfig } from '../config/cascade-schema.js';
 
 export interface DurableRequestInput {
   request: ChatRequest;
@@ -22,9 +23,11 @@ export interface DurableRequestInput {
 }
 
 export interface RouteResult {
-  plan: Plan;
-  /** The secret-free part of the config the plan's decisions need (context windows, policies). */
-  routing: RoutingConfig;
+  /** Absent for a cascade alias, whose stages are routed one by one as the cascade reaches them. */
+  plan?: Plan;
+  /** The secret-free part of the config the plan's decisions need (context windows, policies, prices). */
+  routing?: RoutingConfig;
+  cascade?: { config: CascadeConfig; logprobsStages: string[] };
 }
 
 export interface CallProviderInput {
@@ -67,6 +70,9 @@ export interface DurableResult {
   catchAll?: 'preset' | 'cache';
   /** With `catchAll: 'cache'`: the stale answer's similarity to the request. */
   cacheSimilarity?: number;
+  /** Cascades: what every stage and judge cost together, and what happened at each stage. */
+  costUsd?: number;
+  cascade?: string;
 }
 
 /** The error a durable request ends with, in the shape the HTTP API returns. */

@@ -10,6 +10,7 @@ import { createBatchActivities } from '../../activities/batch.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
+import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
 import { workflowInterceptorModules } from '../observability/workflow-modules.js';
@@ -53,6 +54,8 @@ export interface GatewayWorkerOptions {
   observe?: Pick<WorkerOptions, 'sinks' | 'interceptors'>;
   /** The semantic cache the catch-all asks (shared with the fast path when both run in one process). */
   cache?: SemanticCache;
+  /** Semantic routes for the route activity. */
+  semantic?: SemanticIndex;
 }
 
 export async function createGatewayWorker(
@@ -66,7 +69,7 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache }), ...createBatchActivities(config, { health: opts.health }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic }), ...createBatchActivities(config, { health: opts.health }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -26,6 +26,12 @@ const STOPWORDS = new Set(
 /** Politeness and framing that paraphrases add or drop freely. */
 const FILLERS = new Set('please kindly tell know want like need help wonder wondering explain show give let thanks thank hi hello hey ok okay actually basically exactly simply'.split(' '));
 
+/** What a question asks for: "when" and "why" about the same thing are different questions. */
+const QUESTION_WORDS: Record<string, string> = { what: 'what', which: 'what', who: 'who', whom: 'who', whose: 'who', when: 'when', where: 'where', why: 'why', how: 'how' };
+
+/** Prepositions whose object gives a direction ("from A to B" is not "from B to A"). */
+const DIRECTIONAL = new Set(['from', 'to', 'into', 'onto', 'than', 'toward', 'towards', 'versus', 'vs']);
+
 const NEGATIONS = new Set(['not', 'no', 'never', 'without', 'none', 'nothing', 'nobody', 'nowhere', 'neither', 'nor']);
 
 const CONTRACTIONS: Array<[RegExp, string]> = [
@@ -143,7 +149,7 @@ function undouble(w: string): string {
 export interface Token {
   /** Normalised, stemmed, synonym-folded form. */
   term: string;
-  kind: 'number' | 'negation' | 'entity' | 'word' | 'stop' | 'filler';
+  kind: 'number' | 'negation' | 'question' | 'entity' | 'word' | 'stop' | 'filler';
 }
 
 /** Splits a text into the tokens features are made from. */
@@ -172,6 +178,11 @@ export function tokenize(text: string): Token[] {
       out.push({ term: 'not', kind: 'negation' });
       continue;
     }
+    const q = QUESTION_WORDS[w];
+    if (q !== undefined) {
+      out.push({ term: q, kind: 'question' });
+      continue;
+    }
     if (STOPWORDS.has(w)) {
       out.push({ term: w, kind: 'stop' });
       continue;
@@ -186,7 +197,7 @@ export function tokenize(text: string): Token[] {
   return out;
 }
 
-const WEIGHT: Record<Token['kind'], number> = { number: 3, negation: 2.5, entity: 1.6, word: 1, stop: 0.15, filler: 0.1 };
+const WEIGHT: Record<Token['kind'], number> = { number: 3, negation: 2.5, question: 1.2, entity: 1.6, word: 1, stop: 0.08, filler: 0.08 };
 
 /** 32-bit FNV-1a, then a murmur-style finaliser so nearby strings land far apart. */
 function hash(s: string, seed: number): number {
@@ -228,13 +239,19 @@ export function features(text: string, dimension: number): Float32Array {
       const padded = `<${term}>`;
       const grams: string[] = [];
       for (let len = 3; len <= 4; len++) for (let i = 0; i + len <= padded.length; i++) grams.push(padded.slice(i, i + len));
-      const gw = (0.8 * w) / Math.sqrt(grams.length);
+      const gw = (1.2 * w) / Math.sqrt(grams.length);
       for (const g of grams) add(v, `c:${g}`, gw);
     }
   }
   // Content-word bigrams keep some order ("dog bites man" is not "man bites dog"); light, as paraphrases reorder.
-  const content = tokens.filter((t) => t.kind !== 'stop' && t.kind !== 'filler');
-  for (let i = 0; i + 1 < content.length; i++) add(v, `b:${content[i]!.term} ${content[i + 1]!.term}`, 0.35);
+  const content = tokens.filter((t) => t.kind !== 'stop' && t.kind !== 'filler' && t.kind !== 'question');
+  for (let i = 0; i + 1 < content.length; i++) add(v, `b:${content[i]!.term} ${content[i + 1]!.term}`, 0.7);
+  // A directional preposition with its object: "from mysql" / "to postgresql" say which way a request goes.
+  tokens.forEach((t, i) => {
+    if (t.kind !== 'stop' || !DIRECTIONAL.has(t.term)) return;
+    const object = tokens.slice(i + 1).find((o) => o.kind === 'word' || o.kind === 'entity' || o.kind === 'number');
+    if (object) add(v, `d:${t.term} ${object.term}`, 0.9);
+  });
   return v;
 }
 

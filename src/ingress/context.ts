@@ -6,6 +6,7 @@ import type { DurableRequests } from '../durable/requests.js';
 import type { KeyRegistry } from '../auth/keys.js';
 import type { Admission } from './admission.js';
 import type { HealthState } from '../health/health-state.js';
+import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { BatchService } from '../batches/service.js';
 
@@ -25,4 +26,6 @@ export interface AppContext {
   cache?: SemanticCache;
   /** Files and batches (with their file store); absent without the durable path. */
   batches?: BatchService;
+  /** Aliases with semantic routing: their example utterances, embedded. */
+  semantic?: SemanticIndex;
 }

@@ -1,7 +1,7 @@
 /**
  * Workflow code (bundled into the workflow sandbox): counts request workflows as they start and end, through
  * the `gatewayMetrics` sink (durable-metrics.ts), so the worker that runs a workflow counts it whether or not
- * any client waits for its answer. Sinks are not called while a workflow replays, so a workflow evicted from
+ * any client waits for its answer. Nothing is reported while a workflow replays, so a workflow evicted from
  * the cache and replayed is not counted again. Imports only @temporalio/workflow: it runs in the sandbox.
  */
 import { ApplicationFailure, isCancellation, proxySinks, workflowInfo, type Sinks, type WorkflowInterceptors } from '@temporalio/workflow';
@@ -21,16 +21,18 @@ export const interceptors = (): WorkflowInterceptors => ({
     {
       async execute(input, next) {
         if (workflowInfo().workflowType !== REQUEST_WORKFLOW) return next(input);
+        // Replays were counted when they first ran (and a replay-only worker, as in history tests, has no sink).
+        const live = () => !workflowInfo().unsafe.isReplaying;
         const { gatewayMetrics } = proxySinks<GatewayMetricsSinks>();
         const alias = String((input.args[0] as { request?: { model?: unknown } } | undefined)?.request?.model ?? 'unknown');
-        gatewayMetrics.started(alias);
+        if (live()) gatewayMetrics.started(alias);
         try {
           const result = await next(input);
-          gatewayMetrics.completed(alias, String((result as { outcome?: unknown } | undefined)?.outcome ?? 'success'));
+          if (live()) gatewayMetrics.completed(alias, String((result as { outcome?: unknown } | undefined)?.outcome ?? 'success'));
           return result;
         } catch (err) {
           const reason = isCancellation(err) ? 'cancelled' : err instanceof ApplicationFailure ? (err.type ?? 'ApplicationFailure') : ((err as Error)?.name ?? 'error');
-          gatewayMetrics.failed(alias, reason);
+          if (live()) gatewayMetrics.failed(alias, reason);
           throw err;
         }
       },

@@ -24,6 +24,9 @@ deployments:
   an-main: { provider: an, model: claude-main, price: { inputPerMTok: 3, outputPerMTok: 15 } }
 models:
   chat: { groups: [{ deployments: [oa-main] }, { deployments: [an-main] }] }
+  tagged:
+    groups: [{ deployments: [oa-main] }]
+    rules: [{ name: fast-lane, when: { tags: [fast] }, use: [an-main] }]
 defaults:
   fallback: { attemptsPerDeployment: 3, backoff: { baseMs: 1, capMs: 5 }, maxRetryAfterMs: 3000 }
 `;
@@ -158,6 +161,20 @@ describe('metrics after scripted traffic (fast path)', () => {
     expect(grew(before, after, 'llm_gateway_fallback_triggers_total', { stage: 'catch_all', reason: 'overloaded' })).toBe(1);
     expect(grew(before, after, 'llm_gateway_tokens_total')).toBe(0);
     expect(requestLogs(g)[0]).toMatchObject({ status: 503, outcome: 'catch_all', errorClass: 'overloaded', catchAll: true });
+  });
+});
+
+describe('routing rules', () => {
+  it('counts a capability rule hit by strategy and rule, and plain routing as no rule', async () => {
+    const before = await scrape(g);
+    const tagged = await g.openai.chat.completions.create({ ...hello, model: 'tagged' }, { headers: { 'x-gateway-tags': 'fast' } }).withResponse();
+    expect(tagged.response.headers.get('x-gateway-deployment')).toBe('an-main');
+    await g.openai.chat.completions.create({ ...hello, model: 'tagged' });
+    const after = await scrape(g);
+    expect(grew(before, after, 'llm_gateway_routing_rule_hits_total', { alias: 'tagged', strategy: 'capability', rule: 'fast-lane' })).toBe(1);
+    expect(grew(before, after, 'llm_gateway_routing_rule_hits_total', { alias: 'tagged', rule: 'none' })).toBe(1);
+    expect(grew(before, after, 'llm_gateway_routing_rule_hits_total')).toBe(2);
+    expect(requestLogs(g)[0]).toMatchObject({ route: { strategy: 'capability', rule: 'fast-lane' } });
   });
 });
 

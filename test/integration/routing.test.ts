@@ -24,7 +24,28 @@ deployments:
   slow: { provider: oa, model: gpt-slow }
   backup: { provider: an, model: claude-backup }
   unmeasured: { provider: oa, model: gpt-unmeasured }
+  cheap: { provider: oa, model: gpt-cheap, tier: 3, price: { inputPerMTok: 0.15, outputPerMTok: 0.6 } }
+  strong: { provider: an, model: claude-strong, price: { inputPerMTok: 3, outputPerMTok: 15 } }
+  code-dep: { provider: oa, model: gpt-code }
+  billing-dep: { provider: oa, model: gpt-billing }
+  general: { provider: oa, model: gpt-general }
 models:
+  cheap-alias: { groups: [{ deployments: [cheap] }] }
+  strong-alias: { groups: [{ deployments: [strong] }] }
+  smart:
+    cascade:
+      stages: [cheap-alias, strong-alias]
+      evaluators: [{ type: rules, minChars: 10 }]
+  helpdesk:
+    groups: [{ deployments: [general] }]
+    semantic:
+      routes:
+        - name: code
+          examples: ["fix this python function", "why does my typescript build fail", "my javascript code throws an exception", "how do I write a unit test for this function", "the compiler gives a type error"]
+          use: [code-dep]
+        - name: billing
+          examples: ["I was charged twice this month", "how do I update my credit card", "cancel my subscription and refund me", "where is my invoice", "the payment failed on my card"]
+          use: [billing-dep]
   hedged:
     groups: [{ deployments: [slow] }, { deployments: [backup] }]
     hedge: { afterMs: 150 }
@@ -193,5 +214,60 @@ describe('hedging (fast path)', () => {
     const r = await streamed('hedged-p95');
     expect(r.headers.get('x-gateway-deployment')).toBe('backup');
     expect(callsTo('gpt-unmeasured')).toBe(1);
+  });
+});
+
+describe('cost-aware cascade', () => {
+  const cost = (r: { headers: Headers }) => Number(r.headers.get('x-gateway-cost-usd'));
+
+  it.each<Path>(['fast', 'durable'])('escalates from the cheap stage when its answer is a refusal, and charges both (%s path)', async (path) => {
+    h.fake.scriptFor('gpt-cheap', { kind: 'reply', text: "I'm sorry, but I can't help with that." });
+    h.fake.scriptFor('claude-strong', { kind: 'reply', text: 'Here is the full and careful answer.' });
+    const r = await chat(path, ask('smart', 'explain the proof'));
+    expect(r.status).toBe(200);
+    expect(r.body.choices[0].message.content).toBe('Here is the full and careful answer.');
+    expect(r.headers.get('x-gateway-deployment')).toBe('strong');
+    expect(r.headers.get('x-gateway-cascade')).toBe('cheap-alias:rejected(rules/refusal),strong-alias:unevaluated');
+    expect(callsTo('gpt-cheap')).toBe(1);
+    expect(callsTo('claude-strong')).toBe(1);
+
+    h.fake.reset();
+    h.fake.scriptFor('gpt-cheap', { kind: 'reply', text: 'A perfectly good answer from the cheap model.' });
+    const cheapOnly = await chat(path, ask('smart', 'explain the proof'));
+    expect(cheapOnly.headers.get('x-gateway-cascade')).toBe('cheap-alias:accepted');
+    expect(cheapOnly.headers.get('x-gateway-deployment')).toBe('cheap');
+    expect(callsTo('claude-strong')).toBe(0);
+    // the escalated answer paid for both stages, at the strong stage's higher prices
+    expect(cost(cheapOnly)).toBeGreaterThan(0);
+    expect(cost(r)).toBeGreaterThan(cost(cheapOnly) * 5);
+  });
+
+  it('a streaming client gets the accepted answer as a stream', async () => {
+    h.fake.scriptFor('gpt-cheap', { kind: 'reply', text: 'no' });
+    const res = await fetch(`${h.gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...ask('smart', 'explain'), stream: true }),
+    });
+    const text = await res.text();
+    expect(res.headers.get('x-gateway-cascade')).toBe('cheap-alias:rejected(rules/min_chars),strong-alias:unevaluated');
+    expect(text).toContain('data: [DONE]');
+    expect(callsTo('claude-strong')).toBe(1);
+  });
+});
+
+describe('semantic routing', () => {
+  it.each<Path>(['fast', 'durable'])('sends a request to the route whose examples it resembles, else to the groups (%s path)', async (path) => {
+    const code = await chat(path, ask('helpdesk', 'my python function throws a type error'));
+    expect(code.headers.get('x-gateway-deployment')).toBe('code-dep');
+    const billing = await chat(path, ask('helpdesk', 'I was charged twice, please refund my card'));
+    expect(billing.headers.get('x-gateway-deployment')).toBe('billing-dep');
+    const other = await chat(path, ask('helpdesk', 'what a lovely sunny afternoon'));
+    expect(other.headers.get('x-gateway-deployment')).toBe('general');
+  });
+
+  it('names the semantic route in the routing header', async () => {
+    const code = await chat('fast', ask('helpdesk', 'fix my typescript build error'));
+    expect(code.headers.get('x-gateway-routed-by')).toBe('semantic:code');
   });
 });

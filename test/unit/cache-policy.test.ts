@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheSchema } from '../../src/config/cache-schema.js';
+import { cacheSchema, DEFAULT_CACHE_THRESHOLD } from '../../src/config/cache-schema.js';
+import { parseConfig } from '../../src/config/load.js';
 import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
 import { guardOf } from '../../src/cache/guard.js';
 import { bypassReason, parseCacheControl, refuseToStore } from '../../src/cache/policy.js';
@@ -99,6 +100,23 @@ describe('request keys', () => {
   });
 });
 
+describe('cache config', () => {
+  const base = `auth: { mode: none }
+providers: { oa: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: k } }
+deployments: { d: { provider: oa, model: m } }
+models: { chat: { groups: [{ deployments: [d] }] } }
+`;
+  it('is off by default, with the calibrated threshold, and names bad fields by path', () => {
+    expect(parseConfig(base, 't', {}).cache).toMatchObject({ enabled: false, threshold: DEFAULT_CACHE_THRESHOLD, store: { kind: 'embedded', dir: '.data/cache' }, embedder: { kind: 'offline' } });
+    const on = parseConfig(`${base}cache: { enabled: true, store: { kind: qdrant, url: "http://q:6333" }, thresholds: { chat: 0.97 } }`, 't', {}).cache!;
+    expect(on.store).toEqual({ kind: 'qdrant', url: 'http://q:6333', collection: 'gateway_cache', distance: 'cosine', timeoutMs: 5000 });
+    expect(on.thresholds).toEqual({ chat: 0.97 });
+    expect(() => parseConfig(`${base}cache: { store: { kind: qdrant } }`, 't', {})).toThrow(/cache\.store\.url/);
+    expect(() => parseConfig(`${base}cache: { threshold: 3 }`, 't', {})).toThrow(/cache\.threshold/);
+    expect(() => parseConfig(`${base}cache: { embedder: { kind: provider, provider: oa } }`, 't', {})).toThrow(/cache\.embedder\.model/);
+  });
+});
+
 describe('cache rules', () => {
   it('parses x-gateway-cache directives and rejects unknown ones', () => {
     expect(parseCacheControl(undefined)).toEqual({ noCache: false, noStore: false });
@@ -148,7 +166,7 @@ describe('SemanticCache', () => {
   const text = (q: string) => req({ messages: [{ role: 'user', content: q }] });
 
   it('hits exact, then semantic above the threshold, and respects the per-alias override and the tenant', async () => {
-    const { cache } = await open({ threshold: 0.85, thresholds: { picky: 0.999 } });
+    const { cache } = await open({ threshold: 0.85, thresholds: { picky: 0.95 } });
     expect(await cache.store(cache.ticket(text('How can I reset my password?'), 't1', none), answer('Use the link.'))).toBeUndefined();
     const exact = await cache.lookup(cache.ticket(text('How can I reset my password?'), 't1', none));
     expect(exact).toMatchObject({ tier: 'exact', similarity: 1, stale: false });
@@ -157,10 +175,15 @@ describe('SemanticCache', () => {
     const para = await cache.lookup(cache.ticket(text('how do i reset my passwords'), 't1', none));
     expect(para?.tier).toBe('semantic');
     expect(para!.similarity).toBeGreaterThan(0.85);
+    expect(await cache.lookup(cache.ticket(text('how do i reset my passwords'), 't1', none)).then((h) => h?.similarity)).toBeLessThan(1);
     expect(await cache.lookup(cache.ticket(text('how do i reset my passwords'), 't2', none))).toBeUndefined();
-    const picky = { ...text('How can I reset my password?'), model: 'picky' };
-    await cache.store(cache.ticket(picky, 't1', none), answer('x'));
-    expect(await cache.lookup(cache.ticket({ ...picky, messages: [{ role: 'user', content: 'how do i reset my passwords' }] }, 't1', none))).toBeUndefined();
+    // a paraphrase scoring about 0.90: above the default threshold, below the picky alias's
+    const dinner = text('What is a simple dinner recipe?');
+    const reworded = text('What is an easy recipe for dinner?');
+    await cache.store(cache.ticket(dinner, 't1', none), answer('Pasta.'));
+    await cache.store(cache.ticket({ ...dinner, model: 'picky' }, 't1', none), answer('Pasta.'));
+    expect((await cache.lookup(cache.ticket(reworded, 't1', none)))?.tier).toBe('semantic');
+    expect(await cache.lookup(cache.ticket({ ...reworded, model: 'picky' }, 't1', none))).toBeUndefined();
     await cache.close();
   });
 

@@ -40,9 +40,10 @@ describe('offline embedder', () => {
     expect(stem('creating')).toBe(stem('created'));
     expect(stem('babies')).toBe('baby');
     expect(tokenize("What's")).toEqual([
-      { term: 'what', kind: 'stop' },
+      { term: 'what', kind: 'question' },
       { term: 'is', kind: 'stop' },
     ]);
+    expect(tokenize('Which')[0]).toEqual({ term: 'what', kind: 'question' });
     expect(tokenize("I can't")[2]).toEqual({ term: 'not', kind: 'negation' });
     expect(tokenize('three cars')[0]).toEqual({ term: '3', kind: 'number' });
     expect(tokenize('buy')[0]!.term).toBe(tokenize('purchasing')[0]!.term);

@@ -11,6 +11,8 @@ import { streamText } from '../../src/observability/body-capture.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { DeploymentStats } from '../../src/observability/deployment-stats.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
+import { observabilitySchema } from '../../src/config/observability-schema.js';
+import { serveMetrics } from '../../src/observability/metrics-server.js';
 
 const attempt = (over: Partial<Attempt>): Attempt => ({
   deployment: 'oa-main',
@@ -198,5 +200,29 @@ describe('request log helpers', () => {
     for (const secret of ['S-root', 'S-provider', 'S-auth', 'S-x', 'S-azure', 'S-goog', 'S-capital']) expect(out).not.toContain(secret);
     expect(out).toContain('[redacted]');
     expect(out).toContain('a field that is not a secret stays');
+  });
+});
+
+describe('observability config and the worker metrics server', () => {
+  it('defaults to metrics and status page on, tracing off, and rejects a non-HTTP OTLP endpoint', () => {
+    const d = observabilitySchema.parse({});
+    expect(d).toMatchObject({ metrics: { enabled: true, path: '/metrics' }, tracing: { enabled: false, sampleRatio: 1 }, statusPage: { enabled: true } });
+    expect(observabilitySchema.safeParse({ tracing: { otlpEndpoint: 'ftp://collector:4318' } }).success).toBe(false);
+    expect(observabilitySchema.safeParse({ metrics: { path: 'metrics' } }).success).toBe(false);
+    expect(observabilitySchema.safeParse({ tracing: { sampleRatio: 1.5 } }).success).toBe(false);
+  });
+
+  it('serves a registry on its own port for worker-only processes', async () => {
+    const m = new GatewayMetrics();
+    m.durable.started('chat');
+    const { server, url } = await serveMetrics(m, '127.0.0.1', 0, '/metrics');
+    try {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(valueOf(parsePrometheus(await res.text()), 'llm_gateway_durable_requests_started_total', { alias: 'chat' })).toBe(1);
+      expect((await fetch(url.replace('/metrics', '/other'))).status).toBe(404);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -13,7 +13,10 @@ import type { ChatCompletion, ChatCompletionChunk, Usage } from '../../protocol/
 import { sseData } from '../../protocol/sse.js';
 import { queuedTokensOf, requestTraits, type RequestTraits } from '../../decision/traits.js';
 import { withInputTokens } from '../../decision/input-tokens.js';
-import { tagsOf } from '../../decision/capability.js';
+import { tagsOf, type RuleMatch } from '../../decision/capability.js';
+import { CASCADE_HEADER, COST_HEADER, CascadeFailedError, describeCascade, formatUsd } from '../../decision/cascade.js';
+import { runCascadeFast, StageUnavailable } from '../../fastpath/cascade-run.js';
+import { semanticMatch } from '../../routing/semantic-match.js';
 import { parseRouteHint, ROUTE_HINT_HEADER, type RouteHint } from '../../decision/route-hints.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
 import { presetCompletion } from '../../fastpath/catch-all.js';
@@ -54,10 +57,10 @@ export function routingHeadersOf(req: Request): { tags: string[]; routeHint?: Ro
 }
 
 /** The plan for an alias, or the client-facing 404/400 when there is none. */
-export function planFor(ctx: AppContext, alias: string, traits: RequestTraits, hint?: RouteHint): Plan {
+export function planFor(ctx: AppContext, alias: string, traits: RequestTraits, hint?: RouteHint, semantic?: RuleMatch): Plan {
   if (!ctx.config.models[alias]) throw modelNotFound(alias);
   try {
-    return ctx.executor.plan(alias, traits, { hint: hint ?? null });
+    return ctx.executor.plan(alias, traits, { hint: hint ?? null, ...(semantic && { semantic }) });
   } catch (err) {
     if (err instanceof NoRouteError) throw invalidRequest(err.message, 'model', err.reason);
     throw err;
@@ -114,16 +117,79 @@ export function chatCompletionsHandler(ctx: AppContext) {
 /** Routes and runs a canonical request (fast path or durable, sync or stream) and answers in `dialect`. */
 export async function serveChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, dialect: Dialect): Promise<void> {
   const traits = traitsOf(ctx, request, req);
-  const plan = planFor(ctx, request.model, traits, routingHeadersOf(req).routeHint);
-  await admit(ctx, req, res, request.model, traits);
+  const routing = routingHeadersOf(req);
+  const cascade = ctx.config.models[request.model]?.cascade;
   const signal = clientAbortSignal(req, res);
-  Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route: { strategy: plan.route.strategy, rule: plan.route.rule } });
-  res.setHeader('x-gateway-routed-by', plan.route.rule ? `${plan.route.strategy}:${plan.route.rule}` : plan.route.strategy);
+  // A cascade plans each stage as it reaches it; anything else is planned (and refused if impossible) up front.
+  const semantic = cascade ? undefined : await semanticMatch(ctx.semantic, ctx.config, request, signal);
+  const plan = cascade ? undefined : planFor(ctx, request.model, traits, routing.routeHint, semantic);
+  if (cascade && !ctx.config.models[request.model]) throw modelNotFound(request.model);
+  await admit(ctx, req, res, request.model, traits);
+  const route = plan ? { strategy: plan.route.strategy, ...(plan.route.rule && { rule: plan.route.rule }) } : { strategy: 'cascade' };
+  Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route });
+  res.setHeader('x-gateway-routed-by', headerSafe(route.rule ? `${route.strategy}:${route.rule}` : route.strategy));
   const cached = await cacheLookup(ctx, request, req, res, signal);
   if (cached.hit) await answerFromCache(ctx, cached.hit, request, req, res, signal, dialect);
   else if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect, cached.route);
-  else if (request.stream) await streamChat(ctx, request, plan, req, res, signal, dialect, cached.route);
-  else await completeChat(ctx, request, plan, req, res, signal, dialect, cached.route);
+  else if (cascade) await cascadeChat(ctx, request, routing, req, res, signal, dialect, cached.route);
+  else if (request.stream) await streamChat(ctx, request, plan!, req, res, signal, dialect, cached.route);
+  else await completeChat(ctx, request, plan!, req, res, signal, dialect, cached.route);
+}
+
+/** Header values must be latin-1; rule and route names come from config and may not be. */
+function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/**
+ * A cascade alias: cheap stages first, escalating while evaluators reject. Nothing reaches the client before
+ * an answer is accepted, so a streaming client gets the accepted answer replayed as chunks.
+ */
+async function cascadeChat(
+  ctx: AppContext,
+  request: ChatRequest,
+  routing: { tags: string[]; routeHint?: RouteHint },
+  req: Request,
+  res: Response,
+  signal: AbortSignal,
+  dialect: Dialect,
+  cache?: RouteCache,
+) {
+  const trail = trailOf(res);
+  const cascade = ctx.config.models[request.model]!.cascade!;
+  const tags = [...new Set([...routing.tags, ...tagsOf(undefined, request.metadata)])];
+  const start = requestStart(req);
+  let result;
+  try {
+    result = await runCascadeFast(cascade, request, { config: ctx.config, executor: ctx.executor, tags, hint: routing.routeHint, signal, attempts: trail.attempts! });
+  } catch (err) {
+    if (!(err instanceof CascadeFailedError)) throw err;
+    const last = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
+    const outcome = { kind: 'catch_all' as const, presetAnswer: ctx.config.models[request.model]!.fallback.catchAll.presetAnswer, reason: err.message, lastError: last, attempts: trail.attempts!, timing: { upstreamMs: 0, waitedMs: 0 } };
+    const answer = await catchAllAnswer(outcome, request.model, res, signal, cache);
+    setGatewayHeaders(res, start, performance.now(), trail.attempts!, upstreamTiming(trail.attempts!), undefined, true);
+    res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(err)));
+    if (request.stream) return writeSse(ctx, res, { head: chunksOf(answer) }, dialect.stream(), signal);
+    res.json(dialect.completion(answer));
+    return;
+  }
+  const chosen = result.stageResults[result.stageIndex]!;
+  const answered = chosen.attempts.filter((a) => a.outcome === 'ok').at(-1);
+  trail.costUsd = result.totalCostUsd;
+  const usage = result.completion.usage;
+  reportUsage(res, { tokens: usage ? (usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens) : 0, costUsd: result.totalCostUsd });
+  res.setHeader(COST_HEADER, formatUsd(result.totalCostUsd));
+  res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(result)));
+  res.setHeader('x-gateway-cascade-stage', headerSafe(result.stage));
+  const by = answered ? { deployment: answered.deployment, provider: answered.provider } : undefined;
+  setGatewayHeaders(res, start, performance.now(), trail.attempts!, upstreamTiming(trail.attempts!), by);
+  storeAnswer(cache, result.completion, { rejected: chosen.outcome === 'rejected' });
+  if (request.stream) return writeSse(ctx, res, { head: chunksOf(result.completion) }, dialect.stream(), signal);
+  res.json(dialect.completion(result.completion));
+}
+
+function upstreamTiming(attempts: readonly { latencyMs: number }[]) {
+  return { upstreamMs: attempts.reduce((n, a) => n + a.latencyMs, 0), waitedMs: 0 };
 }
 
 /** A cached answer, in the form the client asked for (JSON or a stream, in its dialect). */
@@ -277,7 +343,14 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   trail.catchAll = result.outcome === 'catch_all';
   durableCacheOutcome(cache, res, result);
   res.setHeader('x-gateway-request-id', id);
-  if (!request.stream) recordUsage(ctx, res, result.deployment, result.completion.usage);
+  if (result.costUsd !== undefined) {
+    // a cascade: every stage and judge it called counts, not only the answering deployment
+    const usage = result.completion.usage;
+    trail.costUsd = result.costUsd;
+    reportUsage(res, { tokens: usage ? (usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens) : 0, costUsd: result.costUsd });
+    res.setHeader(COST_HEADER, formatUsd(result.costUsd));
+    if (result.cascade) res.setHeader(CASCADE_HEADER, headerSafe(result.cascade));
+  } else if (!request.stream) recordUsage(ctx, res, result.deployment, result.completion.usage);
   const upstreamMs = result.attempts.reduce((n, a) => n + a.latencyMs, 0);
   setGatewayHeaders(
     res,

@@ -1,0 +1,69 @@
+/**
+ * The cost-aware cascade on the fast path: the pure driver (decision/cascade.ts) with the executor as its I/O.
+ * Each stage alias is planned and run like any request (its own groups, fallback and breakers); the answer's
+ * cost comes from the answering deployment's prices, and the attempt trail of every stage and judge is kept.
+ */
+import type { GatewayConfig } from '../config/types.js';
+import type { CascadeConfig } from '../config/cascade-schema.js';
+import { runCascade, type CascadeResult, type StageRun } from '../decision/cascade.js';
+import { logprobsStages } from '../decision/cascade-stages.js';
+import { costUsd } from '../decision/cost.js';
+import { evaluateLocally } from '../decision/evaluators/index.js';
+import type { RouteHint } from '../decision/route-hints.js';
+import { queuedTokensOf, requestTraits } from '../decision/traits.js';
+import { withInputTokens } from '../decision/input-tokens.js';
+import type { Attempt } from '../decision/attempt.js';
+import type { ChatRequest } from '../protocol/chat-request.js';
+import type { ProviderError } from '../providers/errors.js';
+import { UpstreamRejected, type FastPathExecutor } from './executor.js';
+
+/** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
+export class StageUnavailable extends Error {
+  constructor(
+    readonly alias: string,
+    readonly attempts: Attempt[],
+    readonly lastError?: ProviderError,
+  ) {
+    super(`'${alias}' has no deployment left (${lastError?.kind ?? 'no answer'})`);
+    this.name = 'StageUnavailable';
+  }
+}
+
+export interface CascadeRunContext {
+  config: GatewayConfig;
+  executor: FastPathExecutor;
+  tags: string[];
+  hint?: RouteHint;
+  signal: AbortSignal;
+  /** Every attempt of every stage and judge, in order: the request's trail. */
+  attempts: Attempt[];
+}
+
+export async function runCascadeFast(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeResult> {
+  const withLogprobs = new Set(logprobsStages(ctx.config, cascade));
+  const runAlias = async (alias: string, req: ChatRequest): Promise<StageRun> => {
+    const traits = withInputTokens(ctx.config, req, requestTraits(req, ctx.tags));
+    const plan = ctx.executor.plan(alias, traits, { hint: ctx.hint ?? null });
+    const attempts: Attempt[] = [];
+    try {
+      const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(req, target, { signal: s }), ctx.signal, attempts, {
+        outputTokensOf: (c) => c.usage?.completion_tokens,
+        queuedTokens: queuedTokensOf(req),
+      });
+      if (outcome.kind === 'catch_all') throw new StageUnavailable(alias, attempts, outcome.lastError);
+      const cost = costUsd(outcome.value.usage ?? undefined, outcome.target.deployment.price);
+      attempts.at(-1)!.costUsd = cost;
+      return { completion: outcome.value, attempts, costUsd: cost };
+    } finally {
+      ctx.attempts.push(...attempts);
+    }
+  };
+  return runCascade(cascade, request, {
+    runStage: runAlias,
+    judge: (req, alias) => runAlias(alias, req),
+    evaluate: evaluateLocally,
+    supportsLogprobs: (alias) => withLogprobs.has(alias),
+    // the client's own fault fails on every stage alike, and a client that left wants nothing more
+    isFinal: (err) => err instanceof UpstreamRejected || ctx.signal.aborted,
+  });
+}

@@ -15,6 +15,7 @@ import { captureBodies } from './body-capture.js';
 import type { Observability } from './index.js';
 import type { FinishedRequest } from './request-record.js';
 import { statusDocument, type HealthViewForStatus } from './status.js';
+import { routingView } from '../health/routing-view.js';
 
 /** The routes that call models: the only ones counted in flight, traced and recorded. */
 const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/messages', '/v1/embeddings', '/v1/requests']);
@@ -66,7 +67,7 @@ export function mountObservability(app: Express, ctx: AppContext, obs: Observabi
       const doc = await statusDocument({
         config: ctx.config,
         stats: obs.stats,
-        health: ctx.health ? () => ctx.health!.view() as HealthViewForStatus : undefined,
+        health: ctx.health ? () => routingView(ctx.health!, ctx.config) as HealthViewForStatus : undefined,
         recentDurable: durable ? (n) => durable.recent(n) : undefined,
         uiUrl: obs.temporalUiUrl ?? ctx.config.durable.temporal.uiUrl,
       });

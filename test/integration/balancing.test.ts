@@ -32,7 +32,12 @@ deployments:
   lb-b: { provider: oa, model: gpt-lb-b }
   vllm-busy: { provider: oa, model: llama, engine: vllm, metricsUrl: "{{METRICS}}/busy" }
   vllm-idle: { provider: an, model: llama, engine: vllm, metricsUrl: "{{METRICS}}/idle" }
+  fb-fast: { provider: oa, model: gpt-fb-fast }
+  fb-slow: { provider: oa, model: gpt-fb-slow }
 models:
+  only-fb-fast: { groups: [{ deployments: [fb-fast] }] }
+  only-fb-slow: { groups: [{ deployments: [fb-slow] }] }
+  fb-pair: { groups: [{ deployments: [fb-fast, fb-slow] }] }
   only-quick: { groups: [{ deployments: [quick] }] }
   only-sluggish: { groups: [{ deployments: [sluggish] }] }
   fastest:
@@ -125,5 +130,29 @@ describe('load balancing', () => {
     const picked = [];
     for (let i = 0; i < 5; i++) picked.push((await chat(path, 'engines')).deployment);
     expect(picked).toEqual(Array(5).fill('vllm-idle'));
+  });
+});
+
+describe('latency feedback on weights', () => {
+  const weights = async () => {
+    const body = (await (await fetch(`${h.gateway.url}/health/deployments`)).json()) as any;
+    return Object.fromEntries(body.aliases['fb-pair'][0].map((w: any) => [w.deployment, w]));
+  };
+
+  it('a deployment that slows down loses weight, and gets it back when it recovers', async () => {
+    for (let i = 0; i < 5; i++) {
+      h.fake.scriptFor('gpt-fb-slow', { kind: 'delay', ms: 200 });
+      await chat('fast', 'only-fb-slow');
+      await chat('fast', 'only-fb-fast');
+    }
+    const slowed = await weights();
+    expect(slowed['fb-fast'].effective).toBe(slowed['fb-fast'].configured);
+    expect(slowed['fb-slow'].effective).toBeLessThan(slowed['fb-slow'].configured * 0.5);
+    expect(slowed['fb-slow'].effective).toBeGreaterThan(0);
+
+    // fast answers again: once they are most of its window, its median is back with the best
+    for (let i = 0; i < 12; i++) await chat('fast', 'only-fb-slow');
+    const recovered = await weights();
+    expect(recovered['fb-slow'].effective).toBe(recovered['fb-slow'].configured);
   });
 });

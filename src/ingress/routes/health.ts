@@ -1,13 +1,15 @@
 /**
  * GET /health/deployments: what routing sees right now, per deployment — breaker phase with its counts and
- * reason, in-flight calls, latency percentiles, throughput. No secrets: deployments are named, never keyed.
+ * reason, in-flight calls, latency percentiles, throughput, and the weight routing gives it now (per alias
+ * group under `aliases`). No secrets: deployments are named, never keyed.
  */
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
+import { routingView } from '../../health/routing-view.js';
 
 export function deploymentHealthHandler(ctx: AppContext) {
   return (_req: Request, res: Response): void => {
-    const view = ctx.health?.view();
+    const view = ctx.health ? routingView(ctx.health, ctx.config) : undefined;
     const deployments = Object.fromEntries(
       Object.values(ctx.config.deployments).map((d) => [
         d.name,
@@ -15,6 +17,6 @@ export function deploymentHealthHandler(ctx: AppContext) {
       ]),
     );
     res.setHeader('cache-control', 'no-store');
-    res.json({ at: view ? new Date(view.at).toISOString() : new Date().toISOString(), deployments });
+    res.json({ at: view ? new Date(view.at).toISOString() : new Date().toISOString(), deployments, aliases: view?.aliases ?? {} });
   };
 }

@@ -96,10 +96,10 @@ async function measure(layout: Layout) {
   const lookup = async (q: Query) => cache.lookup(cache.ticket(ask(q.text), q.tenant, none));
   // The machine is shared (other work competes for its 2 cores), so each measurement runs in ROUNDS rounds and
   // the round least disturbed is reported next to the median round.
-  const timeAll = async (fn: (q: Query) => Promise<unknown>, list = queries) => {
-    for (const q of list.slice(0, 50)) await fn(q); // warm-up
+  const timeAll = async (fn: (q: Query) => Promise<unknown>, list = queries, roundCount = ROUNDS) => {
+    for (const q of list.slice(0, 20)) await fn(q); // warm-up
     const rounds: Summary[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < roundCount; r++) {
       const ms: number[] = [];
       for (const q of list) {
         const t = performance.now();
@@ -109,14 +109,16 @@ async function measure(layout: Layout) {
       rounds.push(summarize(ms, { digits: 4 }));
     }
     rounds.sort((a, b) => a.p99 - b.p99);
-    return { best: rounds[0]!, median: rounds[Math.floor(ROUNDS / 2)]! };
+    return { best: rounds[0]!, median: rounds[Math.floor(roundCount / 2)]! };
   };
   const fast = await timeAll(search(false));
-  const exhaustive = await timeAll(search(true), queries.slice(0, Math.min(queries.length, 300)));
+  // The baseline is slow (it is the point): fewer queries, one round.
+  const sample = queries.slice(0, Math.min(queries.length, 200));
+  const exhaustive = await timeAll(search(true), sample, 1);
   const whole = await timeAll(lookup);
   let agree = 0;
   let hits = 0;
-  for (const q of queries) {
+  for (const q of sample) {
     const [a, b] = [await search(false)(q), await search(true)(q)];
     if (b.length > 0) hits++;
     if (a[0]?.entry.id === b[0]?.entry.id) agree++;
@@ -138,7 +140,8 @@ async function measure(layout: Layout) {
     searchMs: fast,
     exhaustiveMs: exhaustive,
     speedup: Math.round((exhaustive.best.p50 / fast.best.p50) * 10) / 10,
-    agreementWithExhaustive: Math.round((agree / queries.length) * 10000) / 10000,
+    agreementWithExhaustive: Math.round((agree / sample.length) * 10000) / 10000,
+    agreementSample: sample.length,
     queriesWithAMatch: hits,
     cacheLookupMs: whole,
     fileMB: Math.round((fileBytes / 1e6) * 10) / 10,
@@ -161,7 +164,7 @@ const { rows, checks, info, check } = rowBuilder();
 for (const r of results) {
   check(`search p99, ${r.layout}`, r.searchMs.best.p99, `${r.searchMs.best.p99} ms (p50 ${r.searchMs.best.p50}; median round p99 ${r.searchMs.median.p99})`, '<=', TARGET_P99_MS, `${TARGET_P99_MS} ms`);
   info(`exhaustive scan p50 / p99 (baseline), ${r.layout}`, `${r.exhaustiveMs.best.p50} / ${r.exhaustiveMs.best.p99} ms (prefilter ${r.speedup}× faster at p50)`);
-  info(`same best match as exhaustive, ${r.layout}`, `${(r.agreementWithExhaustive * 100).toFixed(2)}% of ${QUERIES} queries (${r.queriesWithAMatch} had a match ≥ ${DEFAULT_CACHE_THRESHOLD})`);
+  info(`same best match as exhaustive, ${r.layout}`, `${(r.agreementWithExhaustive * 100).toFixed(2)}% of ${r.agreementSample} queries (${r.queriesWithAMatch} had a match ≥ ${DEFAULT_CACHE_THRESHOLD})`);
   info(`whole cache lookup p50 / p99 (embed + exact + semantic), ${r.layout}`, `${r.cacheLookupMs.best.p50} / ${r.cacheLookupMs.best.p99} ms (median round p99 ${r.cacheLookupMs.median.p99})`);
   info(`file size / reopen time for ${ENTRIES} entries, ${r.layout}`, `${r.fileMB} MB / ${r.reopenMs} ms (${r.reopenedEntries} entries)`);
 }

@@ -104,19 +104,8 @@ export class FileStore {
   }
 
   /** Newest first (ids are time-ordered; output files, named by hash, by their creation second). */
-  async listFiles(tenant: string): Promise<FileRecord[]> {
-    const dir = this.filesDir(tenant);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if (isMissing(err)) return [];
-      throw err;
-    }
-    const records = await Promise.all(
-      names.filter((n) => n.endsWith('.json') && isFileId(n.slice(0, -5))).map((n) => readJson<FileRecord>(join(dir, n))),
-    );
-    return records.filter((r): r is FileRecord => r !== undefined).sort(newestFirst);
+  listFiles(tenant: string): Promise<FileRecord[]> {
+    return listRecords<FileRecord>(this.filesDir(tenant), isFileId);
   }
 
   /** Whether the file's content is still there (a batch's input may have been deleted meanwhile). */
@@ -160,19 +149,8 @@ export class FileStore {
   }
 
   /** Newest first. */
-  async listBatches(tenant: string): Promise<BatchRecord[]> {
-    const dir = this.batchesDir(tenant);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if (isMissing(err)) return [];
-      throw err;
-    }
-    const records = await Promise.all(
-      names.filter((n) => n.endsWith('.json') && isBatchId(n.slice(0, -5))).map((n) => readJson<BatchRecord>(join(dir, n))),
-    );
-    return records.filter((r): r is BatchRecord => r !== undefined).sort(newestFirst);
+  listBatches(tenant: string): Promise<BatchRecord[]> {
+    return listRecords<BatchRecord>(this.batchesDir(tenant), isBatchId);
   }
 
   // ------------------------------------------------------------------------------------------- line index
@@ -244,4 +222,17 @@ export class FileStore {
 
 function newestFirst(a: { created_at: number; id: string }, b: { created_at: number; id: string }): number {
   return b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** The `<id>.json` records of a directory, newest first; a missing directory is an empty list. */
+async function listRecords<T extends { created_at: number; id: string }>(dir: string, isId: (id: string) => boolean): Promise<T[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+  const records: Array<T | undefined> = await Promise.all(names.filter((n) => n.endsWith('.json') && isId(n.slice(0, -5))).map((n) => readJson<T>(join(dir, n))));
+  return records.filter((r): r is T => r !== undefined).sort(newestFirst);
 }

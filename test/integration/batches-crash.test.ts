@@ -4,15 +4,15 @@
  * over, and every line is answered exactly once in the output. The provider sees the 8 lines that were in
  * flight twice (their calls died with the worker) and every other line once: answered lines are not re-run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import OpenAI, { toFile } from 'openai';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/durable/dev-server.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+import { GatewayProcesses, until } from '../support/gateway-processes.js';
 
 const LINES = 40;
 const ANSWERED_BEFORE_KILL = 12;
@@ -21,47 +21,7 @@ const IN_FLIGHT = 8;
 let fake: FakeProvider;
 let configPath: string;
 let port: number;
-const children = new Set<ChildProcess>();
-
-async function startProcess(role: 'worker' | 'gateway'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role, '--config', configPath], {
-    env: { ...process.env, GATEWAY_WORKFLOW_BUNDLE: inject('workflowBundlePath'), TEMPORAL_ADDRESS: inject('temporalAddress') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const ready = role === 'worker' ? 'worker running' : 'gateway listening';
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${output}`)), 60_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes(ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${role} exited (${code}) before it was ready:\n${output}`)));
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await gone;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const procs = new GatewayProcesses(() => configPath);
 
 beforeAll(async () => {
   fake = await startFakeProvider();
@@ -88,7 +48,7 @@ defaults: { fallback: { attemptsPerDeployment: 2, backoff: { baseMs: 10, capMs: 
 });
 
 afterAll(async () => {
-  for (const c of children) await stop(c, 'SIGKILL');
+  await procs.killAll();
   await fake?.close();
 });
 
@@ -96,8 +56,8 @@ const textOf = (body: any): string => body.messages.at(-1).content;
 
 describe('a batch and a crashing worker', () => {
   it('a worker killed mid-batch loses no line and answers none twice', async () => {
-    const worker1 = await startProcess('worker');
-    await startProcess('gateway');
+    const worker1 = await procs.start('worker');
+    await procs.start('gateway');
     const openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
     fake.scriptFor(
       'gpt-main',
@@ -120,8 +80,8 @@ describe('a batch and a crashing worker', () => {
     expect(before).toHaveLength(ANSWERED_BEFORE_KILL + IN_FLIGHT);
     const heldLines = new Set(before.slice(ANSWERED_BEFORE_KILL));
 
-    await stop(worker1, 'SIGKILL');
-    await startProcess('worker');
+    await procs.stop(worker1, 'SIGKILL');
+    await procs.start('worker');
 
     let done = await openai.batches.retrieve(batch.id);
     await until(

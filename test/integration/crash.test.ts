@@ -2,7 +2,6 @@
  * Crash tests with real processes: the worker is killed with SIGKILL while 20 requests sit inside the fake
  * provider, and the HTTP gateway is restarted. Nothing may be lost and nothing answered twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,56 +10,16 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../src/durable/dev-server.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+import { GatewayProcesses, until } from '../support/gateway-processes.js';
 
 const N = 20;
 let fake: FakeProvider;
 let configPath: string;
 let port: number;
 let taskQueue: string;
-const children = new Set<ChildProcess>();
-
-/** Starts `src/main.ts` in a role and resolves once its start-up log line appears. */
-async function startProcess(role: 'worker' | 'gateway'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role, '--config', configPath], {
-    env: { ...process.env, GATEWAY_WORKFLOW_BUNDLE: inject('workflowBundlePath'), TEMPORAL_ADDRESS: inject('temporalAddress') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const ready = role === 'worker' ? 'worker running' : 'gateway listening';
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${output}`)), 60_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes(ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${role} exited (${code}) before it was ready:\n${output}`)));
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await gone;
-}
+const procs = new GatewayProcesses(() => configPath);
 
 const base = () => `http://127.0.0.1:${port}`;
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   fake = await startFakeProvider();
@@ -87,14 +46,14 @@ defaults: { fallback: { attemptsPerDeployment: 2, backoff: { baseMs: 10, capMs: 
 });
 
 afterAll(async () => {
-  for (const c of children) await stop(c, 'SIGKILL');
+  await procs.killAll();
   await fake?.close();
 });
 
 describe('crashes', () => {
   it('a worker killed with 20 requests in flight loses none; a restarted gateway still serves their results', async () => {
-    const worker1 = await startProcess('worker');
-    let gateway = await startProcess('gateway');
+    const worker1 = await procs.start('worker');
+    let gateway = await procs.start('gateway');
     fake.scriptFor('gpt-main', ...Array.from({ length: N }, () => ({ kind: 'hold' as const })));
 
     const ids: string[] = [];
@@ -109,8 +68,8 @@ describe('crashes', () => {
     }
     await until(() => fake.held === N, 30_000, `${N} held provider calls`);
 
-    await stop(worker1, 'SIGKILL');
-    await startProcess('worker');
+    await procs.stop(worker1, 'SIGKILL');
+    await procs.start('worker');
 
     const results = await Promise.all(
       ids.map(async (id) => {
@@ -142,8 +101,8 @@ describe('crashes', () => {
     expect(completed).toBe(N);
     await connection.close();
 
-    await stop(gateway, 'SIGTERM');
-    gateway = await startProcess('gateway');
+    await procs.stop(gateway, 'SIGTERM');
+    gateway = await procs.start('gateway');
     for (const [i, id] of ids.entries()) {
       const body = (await (await fetch(`${base()}/v1/requests/${id}`)).json()) as any;
       expect(body.status).toBe('succeeded');

@@ -6,7 +6,7 @@ import { dot } from '../../embeddings/types.js';
 import { SIGNATURE_WORDS, hammingBudget, popcount, type Signer } from '../signature.js';
 
 /** Below this many entries an exact scan is as fast as the signature pass. */
-const EXACT_SCAN_MAX = 2_048;
+const EXACT_SCAN_MAX = 256;
 
 export interface ScoredSlot {
   id: string;

@@ -38,6 +38,7 @@ import { evaluateLocally } from '../src/decision/evaluators/index.js';
 import type { ChatRequest } from '../src/protocol/chat-request.js';
 import type { ChatCompletion, FinishReason, TokenLogprob } from '../src/protocol/chat-response.js';
 import { usageOf } from '../src/protocol/chat-response.js';
+import { mulberry32 } from '../src/util/seeded-random.js';
 import { RESULTS_DIR } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically } from './lib/report.js';
 
@@ -53,15 +54,9 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: small, fast, good enough for a simulation (not for anything secret). */
+/** One independent, reproducible stream per key. */
 function rng(...key: Array<string | number>): () => number {
-  let a = hash(`${SEED}:${key.join(':')}`);
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(hash(`${SEED}:${key.join(':')}`));
 }
 
 const between = (r: () => number, lo: number, hi: number) => lo + (hi - lo) * r();

@@ -7,20 +7,11 @@
  * O(d log d) per vector instead of O(128 d) for dense random hyperplanes, and the same bits on every run.
  */
 
+import { mulberry32 } from '../util/seeded-random.js';
+
 export const SIGNATURE_WORDS = 4;
 const BITS = SIGNATURE_WORDS * 32;
 const ROUNDS = 3;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** In-place unnormalised Walsh–Hadamard transform; length must be a power of two. */
 function fwht(a: Float32Array): void {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { mulberry32 } from '../../src/util/seeded-random.js';
 import { describe, expect, it } from 'vitest';
 import { routingPolicySchema, type RoutingPolicyInput } from '../../src/config/balance-schema.js';
 import { DEFAULT_HEALTH, healthSchema } from '../../src/config/health-schema.js';
@@ -6,17 +7,8 @@ import { effectiveWeight, loadScores, orderGroup, weightedOrder, type BalanceCon
 import { weightedOrder as planWeightedOrder } from '../../src/decision/plan.js';
 import { HealthState, type DeploymentSnapshot, type HealthSnapshot } from '../../src/health/health-state.js';
 
-/** mulberry32: a seeded random, so every scenario is reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded random, so every scenario is reproducible. */
+const seeded = mulberry32;
 
 type Lat = { p50: number; p95?: number; n?: number };
 

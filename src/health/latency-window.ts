@@ -16,8 +16,15 @@ export class LatencyWindow {
   /** Oldest first; times never decrease, so eviction only trims the front. */
   private times: number[] = [];
   private values: number[] = [];
-  /** Sorted live values and their sum, rebuilt on demand after any change. */
-  private stats: { sorted: Float64Array; sum: number } | null = null;
+  /**
+   * The live values kept sorted as they come and go (binary search + one memmove each), so a quantile is an
+   * index: routing reads percentiles on every request, and re-sorting the window each time cost more than
+   * the rest of the fast path's decision put together.
+   */
+  private sorted: number[] = [];
+  private total = 0;
+  /** Updates since the running sum was last recomputed; bounds floating-point drift. */
+  private sinceExactSum = 0;
 
   constructor(opts: LatencyWindowOptions) {
     if (!(opts.windowMs > 0)) throw new RangeError(`windowMs must be positive, got ${opts.windowMs}`);
@@ -33,10 +40,12 @@ export class LatencyWindow {
     const t = last !== undefined && at < last ? last : at;
     this.times.push(t);
     this.values.push(value);
+    this.sorted.splice(lowerBound(this.sorted, value), 0, value);
+    this.total += value;
+    this.touchSum();
     const over = this.times.length - this.maxSamples;
     if (over > 0) this.drop(over);
     this.evict(t);
-    this.stats = null;
   }
 
   count(now: number): number {
@@ -46,12 +55,13 @@ export class LatencyWindow {
 
   /** Null when the window is empty. */
   mean(now: number): number | null {
-    const { sorted, sum } = this.live(now);
-    return sorted.length > 0 ? sum / sorted.length : null;
+    this.evict(now);
+    return this.sorted.length > 0 ? this.total / this.sorted.length : null;
   }
 
   sum(now: number): number {
-    return this.live(now).sum;
+    this.evict(now);
+    return this.total;
   }
 
   /**
@@ -60,22 +70,12 @@ export class LatencyWindow {
    */
   quantile(q: number, now: number): number | null {
     if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
-    const { sorted } = this.live(now);
+    this.evict(now);
+    const sorted = this.sorted;
     if (sorted.length === 0) return null;
     // rounding first: 0.07 × 100 is 7.000000000000001 in floating point, whose ceiling would be rank 8
     const rank = Math.max(1, Math.ceil(Math.round(q * sorted.length * 1e9) / 1e9));
     return sorted[rank - 1]!;
-  }
-
-  private live(now: number): { sorted: Float64Array; sum: number } {
-    this.evict(now);
-    if (!this.stats) {
-      const sorted = Float64Array.from(this.values).sort();
-      let sum = 0;
-      for (const v of sorted) sum += v;
-      this.stats = { sorted, sum };
-    }
-    return this.stats;
   }
 
   private evict(now: number): void {
@@ -86,8 +86,34 @@ export class LatencyWindow {
   }
 
   private drop(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const v = this.values[i]!;
+      this.sorted.splice(lowerBound(this.sorted, v), 1);
+      this.total -= v;
+    }
     this.times.splice(0, n);
     this.values.splice(0, n);
-    this.stats = null;
+    if (this.sorted.length === 0) this.total = 0;
+    this.touchSum();
   }
+
+  private touchSum(): void {
+    if (++this.sinceExactSum < 4096) return;
+    this.sinceExactSum = 0;
+    let sum = 0;
+    for (const v of this.sorted) sum += v;
+    this.total = sum;
+  }
+}
+
+/** The first index whose value is not below `v` (the insertion point that keeps `a` sorted). */
+function lowerBound(a: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -223,7 +223,8 @@ export class HealthState {
     let e = this.entries.get(deployment);
     if (!e) {
       const w = () => new LatencyWindow(this.config.latency);
-      e = { breaker: initialBreaker(), inFlight: 0, queuedTokens: 0, engine: null, latency: w(), perToken: w(), ttft: w(), tokens: w(), tokenLatency: w(), lastError: null };
+      const sums = () => new LatencyWindow({ ...this.config.latency, sumOnly: true });
+      e = { breaker: initialBreaker(), inFlight: 0, queuedTokens: 0, engine: null, latency: w(), perToken: w(), ttft: w(), tokens: sums(), tokenLatency: sums(), lastError: null };
       this.entries.set(deployment, e);
     }
     return e;

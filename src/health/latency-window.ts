@@ -8,14 +8,21 @@
 export interface LatencyWindowOptions {
   windowMs: number;
   maxSamples: number;
+  /** Only sums and counts are asked of this window (no quantiles): it keeps no sorted copy. */
+  sumOnly?: boolean;
 }
 
 export class LatencyWindow {
   readonly windowMs: number;
   readonly maxSamples: number;
-  /** Oldest first; times never decrease, so eviction only trims the front. */
+  private readonly sumOnly: boolean;
+  /**
+   * Oldest first from `head`; times never decrease, so eviction only advances `head`. The arrays are
+   * compacted once the dead prefix outgrows the live part, so removing the oldest costs no memmove each time.
+   */
   private times: number[] = [];
   private values: number[] = [];
+  private head = 0;
   /**
    * The live values kept sorted as they come and go (binary search + one memmove each), so a quantile is an
    * index: routing reads percentiles on every request, and re-sorting the window each time cost more than
@@ -31,6 +38,11 @@ export class LatencyWindow {
     if (!Number.isInteger(opts.maxSamples) || opts.maxSamples < 1) throw new RangeError(`maxSamples must be a positive integer, got ${opts.maxSamples}`);
     this.windowMs = opts.windowMs;
     this.maxSamples = opts.maxSamples;
+    this.sumOnly = opts.sumOnly ?? false;
+  }
+
+  private get size(): number {
+    return this.times.length - this.head;
   }
 
   add(value: number, at: number): void {
@@ -40,23 +52,23 @@ export class LatencyWindow {
     const t = last !== undefined && at < last ? last : at;
     this.times.push(t);
     this.values.push(value);
-    this.sorted.splice(lowerBound(this.sorted, value), 0, value);
+    if (!this.sumOnly) this.sorted.splice(lowerBound(this.sorted, value), 0, value);
     this.total += value;
     this.touchSum();
-    const over = this.times.length - this.maxSamples;
+    const over = this.size - this.maxSamples;
     if (over > 0) this.drop(over);
     this.evict(t);
   }
 
   count(now: number): number {
     this.evict(now);
-    return this.values.length;
+    return this.size;
   }
 
   /** Null when the window is empty. */
   mean(now: number): number | null {
     this.evict(now);
-    return this.sorted.length > 0 ? this.total / this.sorted.length : null;
+    return this.size > 0 ? this.total / this.size : null;
   }
 
   sum(now: number): number {
@@ -70,6 +82,7 @@ export class LatencyWindow {
    */
   quantile(q: number, now: number): number | null {
     if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be within [0, 1], got ${q}`);
+    if (this.sumOnly) throw new Error('this window keeps sums only');
     this.evict(now);
     const sorted = this.sorted;
     if (sorted.length === 0) return null;
@@ -81,19 +94,23 @@ export class LatencyWindow {
   private evict(now: number): void {
     const cutoff = now - this.windowMs;
     let n = 0;
-    while (n < this.times.length && this.times[n]! <= cutoff) n++;
+    while (n < this.size && this.times[this.head + n]! <= cutoff) n++;
     if (n > 0) this.drop(n);
   }
 
   private drop(n: number): void {
-    for (let i = 0; i < n; i++) {
+    for (let i = this.head; i < this.head + n; i++) {
       const v = this.values[i]!;
-      this.sorted.splice(lowerBound(this.sorted, v), 1);
+      if (!this.sumOnly) this.sorted.splice(lowerBound(this.sorted, v), 1);
       this.total -= v;
     }
-    this.times.splice(0, n);
-    this.values.splice(0, n);
-    if (this.sorted.length === 0) this.total = 0;
+    this.head += n;
+    if (this.head > 64 && this.head > this.size) {
+      this.times = this.times.slice(this.head);
+      this.values = this.values.slice(this.head);
+      this.head = 0;
+    }
+    if (this.size === 0) this.total = 0;
     this.touchSum();
   }
 
@@ -101,7 +118,7 @@ export class LatencyWindow {
     if (++this.sinceExactSum < 4096) return;
     this.sinceExactSum = 0;
     let sum = 0;
-    for (const v of this.sorted) sum += v;
+    for (let i = this.head; i < this.values.length; i++) sum += this.values[i]!;
     this.total = sum;
   }
 }

@@ -90,3 +90,37 @@ describe('latency window: eviction', () => {
     expect(w.mean(1)).toBe(20);
   });
 });
+
+describe('LatencyWindow kept incrementally', () => {
+  it('agrees with a brute-force window through many evictions and compactions', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const w = new LatencyWindow({ windowMs: 500, maxSamples: 150 });
+    const all: Array<{ v: number; at: number }> = [];
+    let now = 0;
+    for (let i = 0; i < 5_000; i++) {
+      now += Math.floor(rand() * 10);
+      const v = Math.round(rand() * 1000) / 10;
+      w.add(v, now);
+      all.push({ v, at: now });
+      if (i % 97 === 0) {
+        const live = all.filter((s) => now - s.at < 500).slice(-150).map((s) => s.v).sort((a, b) => a - b);
+        expect(w.count(now)).toBe(live.length);
+        expect(w.quantile(0.5, now)).toBe(live[Math.max(1, Math.ceil(0.5 * live.length)) - 1]);
+        expect(w.quantile(0.95, now)).toBe(live[Math.max(1, Math.ceil(0.95 * live.length)) - 1]);
+        expect(w.sum(now)).toBeCloseTo(live.reduce((a, b) => a + b, 0), 6);
+      }
+    }
+  });
+
+  it('a sums-only window counts and sums but has no quantiles', () => {
+    const w = new LatencyWindow({ windowMs: 100, maxSamples: 3, sumOnly: true });
+    fill(w, [1, 2, 3, 4]);
+    expect(w.count(0)).toBe(3);
+    expect(w.sum(0)).toBe(9);
+    expect(w.mean(0)).toBe(3);
+    expect(() => w.quantile(0.5, 0)).toThrow(/sums only/);
+    expect(w.count(100)).toBe(0);
+    expect(w.sum(100)).toBe(0);
+  });
+});

@@ -182,7 +182,8 @@ async function cascadeChat(
   res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(result)));
   res.setHeader('x-gateway-cascade-stage', headerSafe(result.stage));
   const by = answered ? { deployment: answered.deployment, provider: answered.provider } : undefined;
-  setGatewayHeaders(res, start, performance.now(), trail.attempts!, upstreamTiming(trail.attempts!), by);
+  // attempts and fallback level of the answering stage: the escalation itself is told by x-gateway-cascade
+  setGatewayHeaders(res, start, performance.now(), chosen.attempts, upstreamTiming(trail.attempts!), by);
   storeAnswer(cache, result.completion, { rejected: chosen.outcome === 'rejected' });
   if (request.stream) return writeSse(ctx, res, { head: chunksOf(result.completion) }, dialect.stream(), signal);
   res.json(dialect.completion(result.completion));

@@ -7,7 +7,8 @@ import { outcomeLabel, type Attempt, type RunOutcomeLabel } from '../decision/at
 /** fast: in-process; durable: a workflow answered synchronously (x-gateway-durable); submit: POST /v1/requests. */
 export type RequestMode = 'fast' | 'durable' | 'submit';
 /** `accepted`: a durable submission was queued; `aborted`: the client left before the answer was complete. */
-export type RequestOutcome = RunOutcomeLabel | 'accepted' | 'aborted';
+/** `refused`: the gateway said no before any provider call (a key's model access, rate limit or budget). */
+export type RequestOutcome = RunOutcomeLabel | 'accepted' | 'aborted' | 'refused';
 export type CacheResult = 'hit' | 'miss' | 'stale' | 'bypass';
 
 export interface Usage {
@@ -79,7 +80,15 @@ export function finishedRequest(trail: TrailFacts, r: ResponseFacts): FinishedRe
   const mode = modeOf(r.path, r.durableHeader);
   const answered = r.status < 400;
   const outcome: RequestOutcome =
-    mode === 'submit' ? (answered ? 'accepted' : 'failed') : r.clientAborted && !trail.catchAll ? 'aborted' : outcomeLabel(attempts, answered, !!trail.catchAll);
+    !answered && attempts.length === 0 && (r.status === 403 || r.status === 429)
+      ? 'refused'
+      : mode === 'submit'
+        ? answered
+          ? 'accepted'
+          : 'failed'
+        : r.clientAborted && !trail.catchAll
+          ? 'aborted'
+          : outcomeLabel(attempts, answered, !!trail.catchAll);
   const lastFailure = [...attempts].reverse().find((a) => a.outcome === 'error');
   const overhead = r.headers.overheadMs !== undefined ? Number(r.headers.overheadMs) : undefined;
   return {

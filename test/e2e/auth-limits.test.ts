@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI, { APIError } from 'openai';
 import { hashKey } from '../../src/auth/keys.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
 
 const KEYS = {
   open: 'gw-open-key-000000000000000000000000000000',
@@ -47,6 +48,9 @@ beforeEach(() => h.fake.reset());
 const client = (apiKey: string) => new OpenAI({ baseURL: `${h.gateway.url}/v1`, apiKey, maxRetries: 0 });
 const ask = (apiKey: string, model = 'chat', extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>
   client(apiKey).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+/** Requests the gateway refused before calling any provider, as /metrics counts them. */
+const refused = async () =>
+  valueOf(parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text()), 'llm_gateway_requests_total', { alias: 'chat', outcome: 'refused' });
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as APIError);
 
 describe('keys', () => {
@@ -78,9 +82,11 @@ describe('keys', () => {
 });
 
 describe('limits', () => {
-  it('requests per minute: the 4th request in a minute is a 429 with Retry-After', async () => {
+  it('requests per minute: the 4th request in a minute is a 429 with Retry-After, counted as refused', async () => {
     for (let i = 0; i < 3; i++) await ask(KEYS.limited);
+    const refusedBefore = await refused();
     const err = await failure(ask(KEYS.limited));
+    await expect.poll(refused).toBe(refusedBefore + 1);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err!.code).toBe('rate_limit_exceeded');
     expect(Number(err!.headers?.get('retry-after'))).toBeGreaterThan(0);

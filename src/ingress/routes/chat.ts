@@ -123,10 +123,10 @@ export async function serveChat(ctx: AppContext, request: ChatRequest, req: Requ
   // A cascade plans each stage as it reaches it; anything else is planned (and refused if impossible) up front.
   const semantic = cascade ? undefined : await semanticMatch(ctx.semantic, ctx.config, request, signal);
   const plan = cascade ? undefined : planFor(ctx, request.model, traits, routing.routeHint, semantic);
-  if (cascade && !ctx.config.models[request.model]) throw modelNotFound(request.model);
-  await admit(ctx, req, res, request.model, traits);
   const route = plan ? { strategy: plan.route.strategy, ...(plan.route.rule && { rule: plan.route.rule }) } : { strategy: 'cascade' };
+  // recorded before admission, so refusals (403, 429) are in the logs and metrics too
   Object.assign(trailOf(res), { alias: request.model, stream: !!request.stream, attempts: [], route });
+  await admit(ctx, req, res, request.model, traits);
   res.setHeader('x-gateway-routed-by', headerSafe(route.rule ? `${route.strategy}:${route.rule}` : route.strategy));
   const cached = await cacheLookup(ctx, request, req, res, signal);
   if (cached.hit) await answerFromCache(ctx, cached.hit, request, req, res, signal, dialect);

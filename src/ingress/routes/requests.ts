@@ -53,8 +53,8 @@ export function submitRequestHandler(ctx: AppContext) {
     const traits = traitsOf(ctx, { ...request, stream: false }, req);
     const routing = routingHeadersOf(req);
     planFor(ctx, request.model, traits, routing.routeHint);
-    await admit(ctx, req, res, request.model, traits);
     Object.assign(trailOf(res), { alias: request.model, stream: false });
+    await admit(ctx, req, res, request.model, traits);
     const tenant = tenantOf(req);
     let id: string;
     const idempotencyKey = idempotencyKeyOf(req);

@@ -94,8 +94,21 @@ function conditionsHold(when: RuleCondition, f: RequestFacts): string | undefine
   return why.join(', ');
 }
 
-/** Every deployment an alias can reach, in plan order: its groups, then its downgrade chain's. */
-export function aliasPool(cfg: RoutingConfig, alias: string): string[] {
+const pools = new WeakMap<RoutingConfig, Map<string, readonly string[]>>();
+
+/**
+ * Every deployment an alias can reach, in plan order: its groups, then its downgrade chain's. Computed once per
+ * config and alias: routing asks on every request, and a config never changes once loaded.
+ */
+export function aliasPool(cfg: RoutingConfig, alias: string): readonly string[] {
+  let byAlias = pools.get(cfg);
+  if (!byAlias) pools.set(cfg, (byAlias = new Map()));
+  let pool = byAlias.get(alias);
+  if (!pool) byAlias.set(alias, (pool = Object.freeze(computePool(cfg, alias))));
+  return pool;
+}
+
+function computePool(cfg: RoutingConfig, alias: string): string[] {
   const out = new Set<string>();
   const seen = new Set<string>();
   for (let a: string | undefined = alias; a !== undefined && !seen.has(a); a = cfg.models[a]?.downgrade) {

@@ -112,6 +112,8 @@ function balanced(cfg: RoutingConfig, ctx: RouteContext): GroupOrderer {
   };
 }
 
+const NO_RULES: RuleMatch = { reason: 'no rules' };
+
 interface Candidate {
   deployment: string;
   alias: string;
@@ -147,7 +149,9 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
 
   const match: RuleMatch = ctx.semantic?.rule
     ? ctx.semantic
-    : applyCapabilityRules(model.rules, { tags: traits.tags ?? [], inputTokens, maxOutputTokens: traits.maxOutputTokens, needs: traits.needs }, cfg.deployments, aliasPool(cfg, alias));
+    : model.rules.length === 0
+      ? NO_RULES
+      : applyCapabilityRules(model.rules, { tags: traits.tags ?? [], inputTokens, maxOutputTokens: traits.maxOutputTokens, needs: traits.needs }, cfg.deployments, aliasPool(cfg, alias));
   if (match.alias) walk(match.alias, false);
   else if (match.deployments) match.deployments.forEach((d) => candidates.push({ deployment: d, alias, group: -1, downgrade: false }));
   if (!match.rule || match.mode !== 'only') walk(alias, false);

@@ -23,6 +23,8 @@ import {
 import type { GatewayConfig } from '../src/config/types.js';
 import { FastPathExecutor } from '../src/fastpath/executor.js';
 import type { HealthState } from '../src/health/health-state.js';
+import type { SemanticIndex } from '../src/routing/semantic-index.js';
+import type { SpendLedger } from '../src/limits/spend-ledger.js';
 
 /** Heartbeats on a timer while `fn` runs, so a live activity is never mistaken for a lost worker. */
 async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<T> {
@@ -36,9 +38,15 @@ async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<
   }
 }
 
-export function createBatchActivities(config: GatewayConfig, opts: { health?: HealthState } = {}) {
+export interface BatchActivityDeps {
+  health?: HealthState;
+  semantic?: SemanticIndex;
+  spend?: SpendLedger;
+}
+
+export function createBatchActivities(config: GatewayConfig, opts: BatchActivityDeps = {}) {
   const store = new FileStore(config.batches.dir);
-  const executor = new FastPathExecutor(config, { health: opts.health });
+  const answer = { config, executor: new FastPathExecutor(config, { health: opts.health }), semantic: opts.semantic };
   const aliasLimits = new AliasLimits(config.batches.maxConcurrentPerAlias);
   const knownModels = new Set(Object.keys(config.models));
 
@@ -84,7 +92,7 @@ export function createBatchActivities(config: GatewayConfig, opts: { health?: He
     async batchRunChunk(input: ChunkInput): Promise<ChunkResult> {
       const record = await recordOf(input.tenant, input.batchId);
       const signal = Context.current().cancellationSignal;
-      const counts = await withHeartbeats(() => runChunk({ store, executor, aliasLimits }, input, record.input_file_id, signal));
+      const counts = await withHeartbeats(() => runChunk({ store, answer, aliasLimits, spend: opts.spend }, input, record.input_file_id, signal, record.key_id));
       if (signal.aborted) throw new CancelledFailure('batch cancelled');
       return counts;
     },

@@ -14,6 +14,8 @@ import { tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
 import { semanticMatch } from '../src/routing/semantic-match.js';
+import type { SpendLedger } from '../src/limits/spend-ledger.js';
+import { costUsd } from '../src/decision/cost.js';
 import { logprobsStages } from '../src/decision/cascade-stages.js';
 import { evaluateLocally, type Verdict } from '../src/decision/evaluators/index.js';
 import type { EvaluatorConfig } from '../src/config/cascade-schema.js';
@@ -72,6 +74,8 @@ export interface ActivityDeps {
   cache?: SemanticCache;
   /** Semantic routes, classified inside the route activity (embedding is I/O). */
   semantic?: SemanticIndex;
+  /** Where the spend of requests whose HTTP call has ended (`chargeTo`) is charged. */
+  spend?: SpendLedger;
 }
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
@@ -163,6 +167,7 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
         record.latencyMs = performance.now() - started;
         if (handle) health!.end(handle, { ok: true, latencyMs: record.latencyMs, ttftMs, outputTokens: completion.usage?.completion_tokens });
+        if (input.chargeTo && deps.spend) await deps.spend.add(input.chargeTo, costUsd(completion.usage ?? undefined, deployment.price));
         return { completion, attempts: [...carried, record] };
       } catch (err) {
         const latencyMs = performance.now() - started;

@@ -19,6 +19,7 @@ import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
+import { SpendLedger } from './limits/spend-ledger.js';
 import { createApp } from './ingress/app.js';
 import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './ingress/admission.js';
@@ -61,24 +62,12 @@ async function listen(
   durable: DurableRequests | undefined,
   logger: Logger,
   cleanups: Array<() => Promise<void>>,
-  health: HealthState,
   obs: Observability,
-  cache?: SemanticCache,
+  shared: Shared,
   batches?: BatchService,
-  semantic?: SemanticIndex,
 ) {
+  const { health, cache, semantic, keys, admission } = shared;
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
-  let keys: KeyRegistry | undefined;
-  let admission: Admission | undefined;
-  if (config.auth.mode === 'none') {
-    logger.warn('auth.mode is none: the gateway accepts requests without an API key (every caller is tenant "default")');
-  } else {
-    keys = new KeyRegistry(config.auth);
-    if (keys.principals().length === 0) logger.warn('auth.mode is keys but no keys are configured: every /v1 request will get a 401');
-    const store = await createLimitStore(config.auth.store);
-    cleanups.push(() => store.close());
-    admission = new Admission(store);
-  }
   const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches, semantic }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
@@ -115,6 +104,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const cache = config.cache?.enabled ? await createSemanticCache(config.cache, { providers: config.providers, logger }) : undefined;
     if (cache) cleanups.push(() => cache.close());
     const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
+    const { keys, admission } = await openAccessControl(config, logger, cleanups);
+    const spend = keys && admission ? new SpendLedger(admission, keys) : undefined;
     obs.metrics?.readHealthFrom(() => health.view());
     // Every role routes (the gateway plans fast-path calls, the worker durable ones), so every role scrapes.
     const vllm = vllmTargets(config);
@@ -138,7 +129,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       const target = temporalTarget(config.durable, address);
       if (role !== 'gateway') {
-        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, semantic, observe: obs.workerOptions(), ...opts.worker });
+        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, semantic, spend, observe: obs.workerOptions(), ...opts.worker });
         const running = runWorker(worker, logger);
         cleanups.push(async () => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -164,7 +155,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, health, obs, cache, batches, semantic);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission }, batches);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -180,6 +171,28 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await close();
     throw err;
   }
+}
+
+/** What the HTTP side and the worker of one process share. */
+interface Shared {
+  health: HealthState;
+  cache?: SemanticCache;
+  semantic?: SemanticIndex;
+  keys?: KeyRegistry;
+  admission?: Admission;
+}
+
+/** Gateway keys and the store behind their limits; none with `auth.mode: none`. */
+async function openAccessControl(config: GatewayConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Promise<Pick<Shared, 'keys' | 'admission'>> {
+  if (config.auth.mode === 'none') {
+    logger.warn('auth.mode is none: the gateway accepts requests without an API key (every caller is tenant "default")');
+    return {};
+  }
+  const keys = new KeyRegistry(config.auth);
+  if (keys.principals().length === 0) logger.warn('auth.mode is keys but no keys are configured: every /v1 request will get a 401');
+  const store = await createLimitStore(config.auth.store);
+  cleanups.push(() => store.close());
+  return { keys, admission: new Admission(store) };
 }
 
 /** Embeds the route examples of aliases with semantic routing, once, sharing the cache's embedder when configured alike. */

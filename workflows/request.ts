@@ -154,7 +154,7 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
       try {
         const result = await callProvider.executeWithOptions(
           { ...activityOptions, summary: callSummary(provider, step.deployment, step.stage, prior + 1, attempts.at(-1)) },
-          [{ request, plan, routing, stepIndex, priorAttempts: prior }],
+          [{ request, plan, routing, stepIndex, priorAttempts: prior, ...(input.chargeTo && { chargeTo: input.chargeTo }) }],
         );
         attempts.push(...result.attempts);
         return { completion: result.completion, deployment: step.deployment, provider, attempts: attempts.slice(made0) };

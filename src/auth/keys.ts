@@ -44,4 +44,10 @@ export class KeyRegistry {
   principals(): Principal[] {
     return [...this.byHash.values()];
   }
+
+  /** By the key's id (never its secret): how work done later, in a worker, finds the key's limits. */
+  byId(keyId: string): Principal | undefined {
+    for (const p of this.byHash.values()) if (p.keyId === keyId) return p;
+    return undefined;
+  }
 }

@@ -5,9 +5,10 @@
  * whole worker (so one alias's huge batch cannot take every slot from the others).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { FastPathExecutor } from '../fastpath/executor.js';
+import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
+import type { SpendLedger } from '../limits/spend-ledger.js';
 import { isSuccess } from './output.js';
-import { parseLine, runLine } from './run-line.js';
+import { parseLine, runLine, type LineRun } from './run-line.js';
 import type { FileStore } from './store.js';
 import type { ChunkInput, ChunkResult, LineResult } from './types.js';
 
@@ -24,11 +25,14 @@ export class AliasLimits {
 
 export interface ChunkDeps {
   store: FileStore;
-  executor: FastPathExecutor;
+  answer: PlainAnswerDeps;
   aliasLimits: AliasLimits;
+  /** Charges each line to the key that created the batch, and stops answering once its budget is spent. */
+  spend?: SpendLedger;
 }
 
-export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: string, signal: AbortSignal): Promise<ChunkResult> {
+/** `keyId`: the key that created the batch (absent with `auth.mode: none`). */
+export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: string, signal: AbortSignal, keyId?: string): Promise<ChunkResult> {
   const { store } = deps;
   const lines = await store.readLines(input.tenant, input.batchId, inputFileId, input.from, input.to);
   const pool = pLimit(input.concurrency);
@@ -40,10 +44,17 @@ export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: 
     if (stored) return void count(stored);
     if (signal.aborted) return;
     const line = parseLine(text);
-    const result = await deps.aliasLimits.for(line.alias)(() => (signal.aborted ? undefined : runLine(deps.executor, line, signal)));
-    if (!result) return;
-    await store.putResult(input.tenant, input.batchId, index, result);
-    count(result);
+    const run = await deps.aliasLimits.for(line.alias)(async (): Promise<LineRun | undefined> => {
+      if (signal.aborted) return undefined;
+      const refusal = keyId && deps.spend ? await deps.spend.refusal(keyId) : undefined;
+      // a spent budget answers the line as the synchronous endpoint would: a 429 of its own
+      if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() }, costUsd: 0 };
+      return runLine(deps.answer, line, signal);
+    });
+    if (!run) return;
+    if (keyId && deps.spend && run.costUsd > 0) await deps.spend.add(keyId, run.costUsd);
+    await store.putResult(input.tenant, input.batchId, index, run.result);
+    count(run.result);
   };
 
   const settled = await Promise.allSettled(lines.map((text, i) => pool(() => one(text, input.from + i))));

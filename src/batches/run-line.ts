@@ -1,12 +1,13 @@
 /**
- * One batch line through the gateway's full routing and fallback chain (the fast-path executor: the same plan
- * and `nextMove` as every other request, Retry-After honoured on 429s), answered the way the synchronous
+ * One batch line through the gateway's full routing and fallback chain (the fast-path executor: the same plan,
+ * cascade and `nextMove` as every other request, Retry-After honoured on 429s), answered the way the synchronous
  * endpoint would answer it: a completion, or the OpenAI error body with its status code.
  */
 import { NoRouteError } from '../decision/plan.js';
-import { requestTraits } from '../decision/traits.js';
 import { presetCompletion } from '../fastpath/catch-all.js';
-import { UpstreamRejected, type FastPathExecutor } from '../fastpath/executor.js';
+import { UpstreamRejected } from '../fastpath/executor.js';
+import { answerRequest } from '../fastpath/answer.js';
+import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
 import { fromProviderError, invalidRequest, serviceBusy } from '../ingress/errors.js';
 import { chatRequestSchema } from '../protocol/chat-request.js';
 import type { LineResult } from './types.js';
@@ -23,24 +24,24 @@ export function parseLine(text: string): ParsedLine {
   return { customId: line.custom_id, body: line.body, alias: String(line.body.model) };
 }
 
+/** A line's stored answer, and what it cost (charged to the key that submitted the batch). */
+export interface LineRun {
+  result: LineResult;
+  costUsd: number;
+}
+
 /** Throws only when `signal` aborts (the batch was cancelled) or on a gateway fault; provider failures are answers. */
-export async function runLine(executor: FastPathExecutor, line: ParsedLine, signal: AbortSignal): Promise<LineResult> {
-  const answer = (status_code: number, body: unknown): LineResult => ({ custom_id: line.customId, status_code, body });
+export async function runLine(deps: PlainAnswerDeps, line: ParsedLine, signal: AbortSignal): Promise<LineRun> {
+  const answer = (status_code: number, body: unknown, costUsd = 0): LineRun => ({ result: { custom_id: line.customId, status_code, body }, costUsd });
   const request = { ...chatRequestSchema.parse(line.body), stream: false };
-  let plan;
   try {
-    plan = executor.plan(request.model, requestTraits(request));
-  } catch (err) {
-    if (err instanceof NoRouteError) return answer(400, invalidRequest(err.message, 'model', err.reason).body());
-    throw err;
-  }
-  try {
-    const outcome = await executor.run(plan, (adapter, target, s) => adapter.complete(request, target, { signal: s }), signal);
-    if (outcome.kind === 'answered') return answer(200, outcome.value);
+    const outcome = await answerRequest(deps, request, signal);
+    if (outcome.kind === 'answered') return answer(200, outcome.completion, outcome.costUsd);
     if (outcome.presetAnswer !== undefined) return answer(200, presetCompletion(request.model, outcome.presetAnswer, Math.floor(Date.now() / 1000)));
     const busy = serviceBusy(request.model, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
     return answer(busy.status, busy.body());
   } catch (err) {
+    if (err instanceof NoRouteError) return answer(400, invalidRequest(err.message, 'model', err.reason).body());
     if (err instanceof UpstreamRejected) {
       const rejected = fromProviderError(err.error, err.attempts.at(-1)?.deployment);
       return answer(rejected.status, rejected.body());

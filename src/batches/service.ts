@@ -67,7 +67,8 @@ export class BatchService {
     await this.client.connection.close();
   }
 
-  async create(tenant: string, allowedModels: string[] | undefined, params: CreateBatchParams): Promise<BatchRecord> {
+  /** `keyId`: the key that pays for the lines (absent with `auth.mode: none`). */
+  async create(tenant: string, allowedModels: string[] | undefined, params: CreateBatchParams, keyId?: string): Promise<BatchRecord> {
     if (params.endpoint !== BATCH_ENDPOINT) {
       throw invalidRequest(`Invalid value for 'endpoint': this gateway runs batches for ${BATCH_ENDPOINT} only.`, 'endpoint', 'invalid_value');
     }
@@ -106,6 +107,7 @@ export class BatchService {
       request_counts: { total: 0, completed: 0, failed: 0 },
       metadata: params.metadata ?? null,
       tenant,
+      ...(keyId !== undefined && { key_id: keyId }),
     };
     await this.store.putBatch(record);
     const input: BatchWorkflowInput = {
@@ -196,8 +198,8 @@ export class BatchService {
 }
 
 /** The API's view: the tenant is ours, not the client's. */
-export function publicBatch(record: BatchRecord): Omit<BatchRecord, 'tenant'> {
-  const { tenant: _tenant, ...view } = record;
+export function publicBatch(record: BatchRecord): Omit<BatchRecord, 'tenant' | 'key_id'> {
+  const { tenant: _tenant, key_id: _keyId, ...view } = record;
   return view;
 }
 

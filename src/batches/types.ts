@@ -61,6 +61,8 @@ export interface BatchRecord {
   model?: string;
   usage?: TokenUsage;
   tenant: string;
+  /** The id (never the secret) of the key that created the batch: its lines' spend is charged to it. */
+  key_id?: string;
 }
 
 export type FilePurpose = 'batch' | 'batch_output';

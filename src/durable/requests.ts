@@ -61,6 +61,8 @@ export interface SubmitOptions {
   /** Task tags from the request's header, for capability rules (metadata.tags travel in the body). */
   tags?: string[];
   routeHint?: RouteHint;
+  /** Key id that pays for the answer; for submissions whose HTTP response ends before the answer exists. */
+  chargeTo?: string;
 }
 
 function digest(...parts: string[]): string {
@@ -135,7 +137,7 @@ export class DurableRequests {
         workflowId: id,
         taskQueue: this.target.taskQueue,
         args: [
-          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }) },
+          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }), ...(opts.chargeTo && { chargeTo: opts.chargeTo }) },
           { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
         ],
         // A running request with this id is the same request; a finished one is not started again.

@@ -20,6 +20,8 @@ export interface DurableRequestInput {
   tags?: string[];
   /** The client's x-gateway-route hint (e.g. fastest). */
   routeHint?: RouteHint;
+  /** The key id to charge the answer's spend to, when no HTTP response is left to settle it (POST /v1/requests). */
+  chargeTo?: string;
 }
 
 export interface RouteResult {
@@ -37,6 +39,7 @@ export interface CallProviderInput {
   stepIndex: number;
   /** Provider attempts already made on this step before this activity was scheduled. */
   priorAttempts: number;
+  chargeTo?: string;
 }
 
 export interface CallProviderResult {

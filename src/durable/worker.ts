@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
+import type { SpendLedger } from '../limits/spend-ledger.js';
 import type { TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
 import { workflowInterceptorModules } from '../observability/workflow-modules.js';
@@ -56,6 +57,8 @@ export interface GatewayWorkerOptions {
   cache?: SemanticCache;
   /** Semantic routes for the route activity. */
   semantic?: SemanticIndex;
+  /** Charges the spend of batch lines and submitted requests to the key that sent them. */
+  spend?: SpendLedger;
 }
 
 export async function createGatewayWorker(
@@ -69,7 +72,7 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic }), ...createBatchActivities(config, { health: opts.health }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, spend: opts.spend }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, spend: opts.spend }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

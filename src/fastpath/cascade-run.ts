@@ -7,15 +7,13 @@ import type { GatewayConfig } from '../config/types.js';
 import type { CascadeConfig } from '../config/cascade-schema.js';
 import { runCascade, type CascadeResult, type StageRun } from '../decision/cascade.js';
 import { logprobsStages } from '../decision/cascade-stages.js';
-import { costUsd } from '../decision/cost.js';
 import { evaluateLocally } from '../decision/evaluators/index.js';
 import type { RouteHint } from '../decision/route-hints.js';
-import { queuedTokensOf, requestTraits } from '../decision/traits.js';
-import { withInputTokens } from '../decision/input-tokens.js';
 import type { Attempt } from '../decision/attempt.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ProviderError } from '../providers/errors.js';
 import { UpstreamRejected, type FastPathExecutor } from './executor.js';
+import { answerPlain } from './plain-answer.js';
 
 /** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
 export class StageUnavailable extends Error {
@@ -42,18 +40,11 @@ export interface CascadeRunContext {
 export async function runCascadeFast(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeResult> {
   const withLogprobs = new Set(logprobsStages(ctx.config, cascade));
   const runAlias = async (alias: string, req: ChatRequest): Promise<StageRun> => {
-    const traits = withInputTokens(ctx.config, req, requestTraits(req, ctx.tags));
-    const plan = ctx.executor.plan(alias, traits, { hint: ctx.hint ?? null });
     const attempts: Attempt[] = [];
     try {
-      const outcome = await ctx.executor.run(plan, (adapter, target, s) => adapter.complete(req, target, { signal: s }), ctx.signal, attempts, {
-        outputTokensOf: (c) => c.usage?.completion_tokens,
-        queuedTokens: queuedTokensOf(req),
-      });
-      if (outcome.kind === 'catch_all') throw new StageUnavailable(alias, attempts, outcome.lastError);
-      const cost = costUsd(outcome.value.usage ?? undefined, outcome.target.deployment.price);
-      attempts.at(-1)!.costUsd = cost;
-      return { completion: outcome.value, attempts, costUsd: cost };
+      const answer = await answerPlain(ctx, { ...req, model: alias }, { tags: ctx.tags, hint: ctx.hint, signal: ctx.signal, attempts });
+      if (answer.kind === 'catch_all') throw new StageUnavailable(alias, attempts, answer.lastError);
+      return { completion: answer.completion, attempts, costUsd: answer.costUsd };
     } finally {
       ctx.attempts.push(...attempts);
     }

@@ -53,17 +53,33 @@ export class Admission {
     return this.store.getSpend(bucket);
   }
 
-  /** Admits the request or throws a 429; the returned settle function must run once, when the response ends. */
-  async admit(p: Principal, estimatedTokens: number): Promise<(s: Settlement) => Promise<void>> {
+  /** The 429 a key gets once a spend budget is used up; undefined while it has budget left. */
+  async budgetRefusal(p: Pick<Principal, 'keyId' | 'limits'>): Promise<HttpError | undefined> {
     const { limits } = p;
     const now = this.clock();
     const buckets = this.spendBuckets(p.keyId, now);
     if (limits.dailyBudgetUsd !== undefined && (await this.store.getSpend(buckets.day)) >= limits.dailyBudgetUsd) {
-      throw tooMany(`Daily budget of $${limits.dailyBudgetUsd} for this key is spent`, 'budget_exceeded', msToNextDay(now));
+      return tooMany(`Daily budget of $${limits.dailyBudgetUsd} for this key is spent`, 'budget_exceeded', msToNextDay(now));
     }
     if (limits.monthlyBudgetUsd !== undefined && (await this.store.getSpend(buckets.month)) >= limits.monthlyBudgetUsd) {
-      throw tooMany(`Monthly budget of $${limits.monthlyBudgetUsd} for this key is spent`, 'budget_exceeded', msToNextMonth(now));
+      return tooMany(`Monthly budget of $${limits.monthlyBudgetUsd} for this key is spent`, 'budget_exceeded', msToNextMonth(now));
     }
+    return undefined;
+  }
+
+  /** Adds spend to the key's day and month (also for work answered later, by a worker: batches, async requests). */
+  async addSpend(keyId: string, costUsd: number): Promise<void> {
+    if (!(costUsd > 0)) return;
+    const buckets = this.spendBuckets(keyId);
+    await this.store.addSpend(buckets.day, costUsd, 2 * DAY);
+    await this.store.addSpend(buckets.month, costUsd, 32 * DAY);
+  }
+
+  /** Admits the request or throws a 429; the returned settle function must run once, when the response ends. */
+  async admit(p: Principal, estimatedTokens: number): Promise<(s: Settlement) => Promise<void>> {
+    const { limits } = p;
+    const refusal = await this.budgetRefusal(p);
+    if (refusal) throw refusal;
 
     const undo: Array<() => Promise<void>> = [];
     const rollback = async () => {
@@ -102,10 +118,7 @@ export class Admission {
         if (s.tokens < charged) await this.store.refund(`tpm:${p.keyId}`, charged - s.tokens, MINUTE);
         else if (s.tokens > charged) await this.store.take(`tpm:${p.keyId}`, s.tokens - charged, limits.tokensPerMinute!, MINUTE);
       }
-      if (s.costUsd && s.costUsd > 0) {
-        await this.store.addSpend(buckets.day, s.costUsd, 2 * DAY);
-        await this.store.addSpend(buckets.month, s.costUsd, 32 * DAY);
-      }
+      if (s.costUsd) await this.addSpend(p.keyId, s.costUsd);
     };
   }
 }

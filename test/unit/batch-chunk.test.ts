@@ -12,6 +12,7 @@ import { newBatchId, newFileId } from '../../src/batches/ids.js';
 import { scanInputFile } from '../../src/batches/scan.js';
 import { FileStore } from '../../src/batches/store.js';
 import type { FastPathExecutor } from '../../src/fastpath/executor.js';
+import type { GatewayConfig } from '../../src/config/types.js';
 import { abortableSleep } from '../../src/util/sleep.js';
 
 const store = new FileStore(mkdtempSync(join(tmpdir(), 'batch-chunk-')));
@@ -34,10 +35,13 @@ function stubExecutor(delayMs: number) {
       } finally {
         active.set(plan.alias, active.get(plan.alias)! - 1);
       }
-      return { kind: 'answered', value: { object: 'chat.completion', choices: [{ message: { content: `answer ${calls.length}` } }] } };
+      const value = { object: 'chat.completion', choices: [{ message: { content: `answer ${calls.length}` } }] };
+      return { kind: 'answered', value, target: { deployment: { price: { inputPerMTok: 0, outputPerMTok: 0 } } } };
     },
   };
-  return { executor: executor as unknown as FastPathExecutor, calls, peak };
+  // no aliases configured: every line is a plain alias, planned by the stub
+  const answer = { config: { models: {}, deployments: {} } as unknown as GatewayConfig, executor: executor as unknown as FastPathExecutor };
+  return { answer, calls, peak };
 }
 
 async function batchOf(models: string[]): Promise<{ batchId: string; fileId: string }> {
@@ -59,7 +63,7 @@ describe('runChunk', () => {
     const first = stubExecutor(1);
     // Line 1 was answered by an earlier attempt of this chunk (a worker that died afterwards).
     await store.putResult(TENANT, batchId, 1, { custom_id: 'c1', status_code: 429, body: { error: { message: 'earlier' } } });
-    const deps = { store, executor: first.executor, aliasLimits: new AliasLimits(8) };
+    const deps = { store, answer: first.answer, aliasLimits: new AliasLimits(8) };
     const counts = await runChunk(deps, { batchId, tenant: TENANT, from: 0, to: 4, concurrency: 4 }, fileId, new AbortController().signal);
     expect(counts).toEqual({ completed: 3, failed: 1 });
     expect(first.calls).toHaveLength(3);
@@ -68,7 +72,7 @@ describe('runChunk', () => {
 
     // A retry of the whole chunk finds every line answered: nothing reaches the provider.
     const retry = stubExecutor(1);
-    const again = await runChunk({ ...deps, executor: retry.executor }, { batchId, tenant: TENANT, from: 0, to: 4, concurrency: 4 }, fileId, new AbortController().signal);
+    const again = await runChunk({ ...deps, answer: retry.answer }, { batchId, tenant: TENANT, from: 0, to: 4, concurrency: 4 }, fileId, new AbortController().signal);
     expect(again).toEqual(counts);
     expect(retry.calls).toHaveLength(0);
   });
@@ -77,7 +81,7 @@ describe('runChunk', () => {
     const { batchId, fileId } = await batchOf(['a', 'a', 'a', 'a', 'a', 'a']);
     const slow = stubExecutor(10_000);
     const abort = new AbortController();
-    const run = runChunk({ store, executor: slow.executor, aliasLimits: new AliasLimits(8) }, { batchId, tenant: TENANT, from: 0, to: 6, concurrency: 2 }, fileId, abort.signal);
+    const run = runChunk({ store, answer: slow.answer, aliasLimits: new AliasLimits(8) }, { batchId, tenant: TENANT, from: 0, to: 6, concurrency: 2 }, fileId, abort.signal);
     while (slow.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
     abort.abort();
     expect(await run).toEqual({ completed: 0, failed: 0 });
@@ -88,7 +92,7 @@ describe('runChunk', () => {
   it('keeps each alias within its limit across chunks running at once, leaving other aliases their share', async () => {
     const { batchId, fileId } = await batchOf(['a', 'a', 'a', 'a', 'b', 'a', 'a', 'b', 'a', 'a']);
     const stub = stubExecutor(20);
-    const deps = { store, executor: stub.executor, aliasLimits: new AliasLimits(2) };
+    const deps = { store, answer: stub.answer, aliasLimits: new AliasLimits(2) };
     const signal = new AbortController().signal;
     await Promise.all([
       runChunk(deps, { batchId, tenant: TENANT, from: 0, to: 5, concurrency: 5 }, fileId, signal),

@@ -31,8 +31,12 @@ export function createBatchHandler(ctx: AppContext) {
     const batches = requireBatches(ctx);
     const parsed = createSchema.safeParse(req.body);
     if (!parsed.success) throw fromZodError(parsed.error);
-    const models = principalOf(req).models;
-    const record = await batches.create(tenantOf(req), models ? [...models] : undefined, parsed.data);
+    const principal = principalOf(req);
+    // a key whose budget is spent starts no batch; one that runs out midway gets its remaining lines refused
+    const refusal = ctx.admission ? await ctx.admission.budgetRefusal(principal) : undefined;
+    if (refusal) throw refusal;
+    const models = principal.models;
+    const record = await batches.create(tenantOf(req), models ? [...models] : undefined, parsed.data, ctx.admission ? principal.keyId : undefined);
     res.json(publicBatch(record));
   };
 }

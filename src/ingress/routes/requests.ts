@@ -10,6 +10,7 @@ import { IdempotencyConflict, RequestNotFound, type DurableRequests, type Reques
 import type { AppContext } from '../context.js';
 import { HttpError, invalidRequest } from '../errors.js';
 import { tenantOf } from '../tenant.js';
+import { principalOf } from '../auth.js';
 import { admit, parseChatRequest, planFor, routingHeadersOf, traitsOf } from './chat.js';
 import { trailOf } from '../request-log.js';
 
@@ -59,7 +60,7 @@ export function submitRequestHandler(ctx: AppContext) {
     let id: string;
     const idempotencyKey = idempotencyKeyOf(req);
     try {
-      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey, ...routing }));
+      ({ id } = await durable.submit(request, { tenant, requestId: String(res.getHeader('x-request-id')), idempotencyKey, ...routing, ...(ctx.admission && { chargeTo: principalOf(req).keyId }) }));
     } catch (err) {
       if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
       throw err;

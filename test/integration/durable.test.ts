@@ -2,9 +2,9 @@
  * The durable path against a real Temporal dev server: the request workflow walks the same fallback chain as
  * the fast path, and its history tells the story (summaries, details table, search attributes, query).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { useDurableHarness } from '../support/durable-harness.js';
 import type { RequestView } from '../../src/durable/requests.js';
 import { SA } from '../../src/durable/search-attributes.js';
 
@@ -27,15 +27,7 @@ defaults:
   fallback: { attemptsPerDeployment: 3, backoff: { baseMs: 10, capMs: 50 }, maxRetryAfterMs: 3000 }
 `;
 
-let h: DurableHarness;
-beforeAll(async () => {
-  h = await startDurableHarness(yaml);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
-afterEach(() => expect(h.fake.violations).toEqual([]));
+const h = useDurableHarness(yaml);
 
 const chat = (model: string, content: string) => ({ model, messages: [{ role: 'user' as const, content }] });
 

@@ -2,8 +2,8 @@
  * The durable path's counters after scripted traffic: the worker counts every request workflow it starts,
  * completes and fails (submitted ones nobody waits for included); the gateway counts the HTTP requests.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useDurableHarness } from '../support/durable-harness.js';
 import { parsePrometheus, valueOf, type Sample } from '../support/prometheus-text.js';
 
 const yaml = `
@@ -20,15 +20,7 @@ defaults:
   fallback: { attemptsPerDeployment: 1, backoff: { baseMs: 10, capMs: 50 } }
 `;
 
-let h: DurableHarness;
-beforeAll(async () => {
-  h = await startDurableHarness(yaml);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
-afterEach(() => expect(h.fake.violations).toEqual([]));
+const h = useDurableHarness(yaml);
 
 async function scrape(): Promise<Sample[]> {
   return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text());

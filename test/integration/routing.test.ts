@@ -3,8 +3,8 @@
  * probed after their cool-down (and shared between the fast path and the durable worker of one process),
  * capability rules on token count and task tags.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useDurableHarness } from '../support/durable-harness.js';
 
 // Long enough that a durable request on a busy machine still finds the breaker open.
 const COOLDOWN_MS = 2_000;
@@ -67,15 +67,7 @@ models:
         use: [tiny]
 `;
 
-let h: DurableHarness;
-beforeAll(async () => {
-  h = await startDurableHarness(yaml);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
-afterEach(() => expect(h.fake.violations).toEqual([]));
+const h = useDurableHarness(yaml);
 
 type Path = 'fast' | 'durable';
 

@@ -6,9 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { useDurableHarness } from '../support/durable-harness.js';
 
 const KEYS = { batch: 'key-spend-batch-0000000000000000', submit: 'key-spend-submit-000000000000000', admin: 'key-spend-admin-0000000000000000' };
 const dir = mkdtempSync(join(tmpdir(), 'gateway-spend-'));
@@ -29,15 +29,7 @@ models:
   chat: { groups: [{ deployments: [pricey] }] }
 `;
 
-let h: DurableHarness;
-beforeAll(async () => {
-  h = await startDurableHarness(yaml);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
-afterEach(() => expect(h.fake.violations).toEqual([]));
+const h = useDurableHarness(yaml);
 
 const client = (key: string) => new OpenAI({ baseURL: `${h.gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: 30_000 });
 

@@ -50,6 +50,8 @@ describe('durable counters', () => {
     h.fake.scriptFor('gpt-main', { kind: 'error', status: 500 });
     const submitted = await post('/v1/requests', chat('chat', 'two'));
     expect(submitted.status).toBe(202);
+    // its scripted 500 must be taken before the next script is queued for the same model
+    await fetch(`${h.gateway.url}/v1/requests/${submitted.body.id}?wait=10s`);
     // 3. rejected upstream: the 400 goes back, the workflow fails
     h.fake.scriptFor('gpt-main', { kind: 'error', status: 400 });
     expect((await post('/v1/chat/completions', chat('solo', 'three'), DURABLE)).status).toBe(400);

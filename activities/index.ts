@@ -167,7 +167,8 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
         record.latencyMs = performance.now() - started;
         if (handle) health!.end(handle, { ok: true, latencyMs: record.latencyMs, ttftMs, outputTokens: completion.usage?.completion_tokens });
-        if (input.chargeTo && deps.spend) await deps.spend.add(input.chargeTo, costUsd(completion.usage ?? undefined, deployment.price));
+        record.costUsd = costUsd(completion.usage ?? undefined, deployment.price);
+        if (input.chargeTo && deps.spend) await deps.spend.add(input.chargeTo, record.costUsd);
         return { completion, attempts: [...carried, record] };
       } catch (err) {
         const latencyMs = performance.now() - started;

@@ -129,6 +129,8 @@ describe('metrics after scripted traffic (fast path)', () => {
       ['oa-main', 'error', 'rate_limited', 429],
       ['an-main', 'ok', null, null],
     ]);
+    // the answering attempt carries what it cost, the failed ones nothing
+    expect(rec.attempts.map((a: any) => a.costUsd ?? null)).toEqual([null, null, null, rec.costUsd]);
     // bodies are off by default
     expect(rec.prompt).toBeUndefined();
     expect(rec.answer).toBeUndefined();

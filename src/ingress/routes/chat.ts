@@ -214,7 +214,11 @@ export function recordUsage(ctx: AppContext, res: Response, deployment: string |
   if (!usage) return;
   const price = deployment ? ctx.config.deployments[deployment]?.price : undefined;
   const cost = price ? costUsd(usage, price) : 0;
-  Object.assign(trailOf(res), { costUsd: cost, usage: { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens } });
+  const trail = trailOf(res);
+  Object.assign(trail, { costUsd: cost, usage: { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens } });
+  // the answering attempt carries its cost too, as in a cascade's trail
+  const answering = trail.attempts?.at(-1);
+  if (answering?.outcome === 'ok' && answering.deployment === deployment) answering.costUsd = cost;
   reportUsage(res, { tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens, costUsd: cost });
   if (!res.headersSent) res.setHeader('x-gateway-cost-usd', cost.toFixed(8));
 }

@@ -5,7 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { AliasLimits, runChunk } from '../src/batches/chunk.js';
+import { KeyedLimits, runChunk } from '../src/batches/chunk.js';
+import type { PlainAnswerDeps } from '../src/fastpath/plain-answer.js';
 import { finalizeBatch } from '../src/batches/finalize.js';
 import { scanInputFile } from '../src/batches/scan.js';
 import { FileStore } from '../src/batches/store.js';
@@ -46,8 +47,14 @@ export interface BatchActivityDeps {
 
 export function createBatchActivities(config: GatewayConfig, opts: BatchActivityDeps = {}) {
   const store = new FileStore(config.batches.dir);
-  const answer = { config, executor: new FastPathExecutor(config, { health: opts.health }), semantic: opts.semantic };
-  const aliasLimits = new AliasLimits(config.batches.maxConcurrentPerAlias);
+  const perDeployment = new KeyedLimits(config.batches.maxConcurrentPerDeployment);
+  const answer: PlainAnswerDeps = {
+    config,
+    executor: new FastPathExecutor(config, { health: opts.health }),
+    semantic: opts.semantic,
+    aroundCall: (deployment, call) => perDeployment.for(deployment)(call),
+  };
+  const aliasLimits = new KeyedLimits(config.batches.maxConcurrentPerAlias);
   const knownModels = new Set(Object.keys(config.models));
 
   const recordOf = async (tenant: string, batchId: string): Promise<BatchRecord> => {

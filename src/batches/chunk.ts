@@ -12,13 +12,13 @@ import { parseLine, runLine, type LineRun } from './run-line.js';
 import type { FileStore } from './store.js';
 import type { ChunkInput, ChunkResult, LineResult } from './types.js';
 
-/** One limiter per alias, shared by every chunk on this worker. */
-export class AliasLimits {
+/** One limiter per name (an alias, a deployment), shared by every chunk on this worker. */
+export class KeyedLimits {
   private readonly limits = new Map<string, LimitFunction>();
-  constructor(private readonly perAlias: number) {}
-  for(alias: string): LimitFunction {
-    let limit = this.limits.get(alias);
-    if (!limit) this.limits.set(alias, (limit = pLimit(this.perAlias)));
+  constructor(private readonly perKey: number) {}
+  for(key: string): LimitFunction {
+    let limit = this.limits.get(key);
+    if (!limit) this.limits.set(key, (limit = pLimit(this.perKey)));
     return limit;
   }
 }
@@ -26,7 +26,7 @@ export class AliasLimits {
 export interface ChunkDeps {
   store: FileStore;
   answer: PlainAnswerDeps;
-  aliasLimits: AliasLimits;
+  aliasLimits: KeyedLimits;
   /** Charges each line to the key that created the batch, and stops answering once its budget is spent. */
   spend?: SpendLedger;
 }

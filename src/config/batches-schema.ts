@@ -25,6 +25,12 @@ export const batchesSchema = z.strictObject({
    * other aliases their share instead of queueing them behind it.
    */
   maxConcurrentPerAlias: z.number().int().min(1).default(64),
+  /**
+   * Provider calls of batch lines in flight per deployment on one worker, across all batches: batch traffic
+   * cannot take a deployment's whole capacity (or rate limit) from interactive calls. 429s within it are
+   * retried after their Retry-After by the fallback chain, and repeated ones open the deployment's breaker.
+   */
+  maxConcurrentPerDeployment: z.number().int().min(1).default(16),
   /** Lines per activity: a worker lost mid-batch costs the unfinished lines of its running chunks, no more. */
   linesPerChunk: z.number().int().min(1).max(1_000).default(50),
   /** Lines handled by one workflow run before it continues as new, so histories stay short for any batch size. */

@@ -24,7 +24,8 @@ export async function answerRequest(deps: PlainAnswerDeps, request: ChatRequest,
   const tags = tagsOf(undefined, request.metadata);
   if (model?.cascade) {
     try {
-      const result = await runCascadeFast(model.cascade, { ...request, stream: false }, { config: deps.config, executor: deps.executor, tags, signal, attempts });
+      const { semantic: _stagesHaveNone, ...stageDeps } = deps;
+      const result = await runCascadeFast(model.cascade, { ...request, stream: false }, { ...stageDeps, tags, signal, attempts });
       return { kind: 'answered', completion: result.completion, costUsd: result.totalCostUsd, attempts };
     } catch (err) {
       if (!(err instanceof CascadeFailedError)) throw err;

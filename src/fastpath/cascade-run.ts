@@ -13,7 +13,7 @@ import type { Attempt } from '../decision/attempt.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ProviderError } from '../providers/errors.js';
 import { UpstreamRejected, type FastPathExecutor } from './executor.js';
-import { answerPlain } from './plain-answer.js';
+import { answerPlain, type PlainAnswerDeps } from './plain-answer.js';
 
 /** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
 export class StageUnavailable extends Error {
@@ -27,7 +27,7 @@ export class StageUnavailable extends Error {
   }
 }
 
-export interface CascadeRunContext {
+export interface CascadeRunContext extends Omit<PlainAnswerDeps, 'semantic'> {
   config: GatewayConfig;
   executor: FastPathExecutor;
   tags: string[];

@@ -12,13 +12,15 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import { semanticMatch } from '../routing/semantic-match.js';
-import type { FastPathExecutor, RunOutcome } from './executor.js';
+import type { AttemptCall, FastPathExecutor, RunOutcome } from './executor.js';
 
 export interface PlainAnswerDeps {
   config: GatewayConfig;
   executor: FastPathExecutor;
   /** Semantic routes of the alias; absent: none are looked at (cascade stages route by their own rules only). */
   semantic?: SemanticIndex;
+  /** Wraps each provider call, e.g. to bound calls in flight per deployment (batch lines). */
+  aroundCall?: <T>(deployment: string, call: () => Promise<T>) => Promise<T>;
 }
 
 export interface PlainAnswerOptions {
@@ -40,7 +42,10 @@ export async function answerPlain(deps: PlainAnswerDeps, request: ChatRequest, o
   const semantic = await semanticMatch(deps.semantic, config, req, opts.signal);
   const traits = withInputTokens(config, req, requestTraits(req, opts.tags));
   const plan = executor.plan(req.model, traits, { hint: opts.hint ?? null, ...(semantic && { semantic }) });
-  const outcome = await executor.run(plan, (adapter, target, s) => adapter.complete(req, target, { signal: s }), opts.signal, opts.attempts, {
+  const around = deps.aroundCall;
+  const complete: AttemptCall<ChatCompletion> = (adapter, target, s) => adapter.complete(req, target, { signal: s });
+  const call: AttemptCall<ChatCompletion> = around ? (adapter, target, s) => around(target.deployment.name, () => complete(adapter, target, s)) : complete;
+  const outcome = await executor.run(plan, call, opts.signal, opts.attempts, {
     outputTokensOf: (c) => c.usage?.completion_tokens,
     queuedTokens: queuedTokensOf(req),
   });

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AliasLimits, runChunk } from '../../src/batches/chunk.js';
+import { KeyedLimits, runChunk } from '../../src/batches/chunk.js';
 import { newBatchId, newFileId } from '../../src/batches/ids.js';
 import { scanInputFile } from '../../src/batches/scan.js';
 import { FileStore } from '../../src/batches/store.js';
@@ -63,7 +63,7 @@ describe('runChunk', () => {
     const first = stubExecutor(1);
     // Line 1 was answered by an earlier attempt of this chunk (a worker that died afterwards).
     await store.putResult(TENANT, batchId, 1, { custom_id: 'c1', status_code: 429, body: { error: { message: 'earlier' } } });
-    const deps = { store, answer: first.answer, aliasLimits: new AliasLimits(8) };
+    const deps = { store, answer: first.answer, aliasLimits: new KeyedLimits(8) };
     const counts = await runChunk(deps, { batchId, tenant: TENANT, from: 0, to: 4, concurrency: 4 }, fileId, new AbortController().signal);
     expect(counts).toEqual({ completed: 3, failed: 1 });
     expect(first.calls).toHaveLength(3);
@@ -81,7 +81,7 @@ describe('runChunk', () => {
     const { batchId, fileId } = await batchOf(['a', 'a', 'a', 'a', 'a', 'a']);
     const slow = stubExecutor(10_000);
     const abort = new AbortController();
-    const run = runChunk({ store, answer: slow.answer, aliasLimits: new AliasLimits(8) }, { batchId, tenant: TENANT, from: 0, to: 6, concurrency: 2 }, fileId, abort.signal);
+    const run = runChunk({ store, answer: slow.answer, aliasLimits: new KeyedLimits(8) }, { batchId, tenant: TENANT, from: 0, to: 6, concurrency: 2 }, fileId, abort.signal);
     while (slow.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
     abort.abort();
     expect(await run).toEqual({ completed: 0, failed: 0 });
@@ -92,7 +92,7 @@ describe('runChunk', () => {
   it('keeps each alias within its limit across chunks running at once, leaving other aliases their share', async () => {
     const { batchId, fileId } = await batchOf(['a', 'a', 'a', 'a', 'b', 'a', 'a', 'b', 'a', 'a']);
     const stub = stubExecutor(20);
-    const deps = { store, answer: stub.answer, aliasLimits: new AliasLimits(2) };
+    const deps = { store, answer: stub.answer, aliasLimits: new KeyedLimits(2) };
     const signal = new AbortController().signal;
     await Promise.all([
       runChunk(deps, { batchId, tenant: TENANT, from: 0, to: 5, concurrency: 5 }, fileId, signal),

@@ -103,6 +103,12 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     // One per process, opened before the worker and the server and closed after them (cleanups run in reverse).
     const cache = config.cache?.enabled ? await createSemanticCache(config.cache, { providers: config.providers, logger }) : undefined;
     if (cache) cleanups.push(() => cache.close());
+    if (cache && role !== 'all' && config.cache?.store.kind === 'embedded') {
+      logger.warn(
+        { dir: config.cache.store.dir },
+        'the embedded cache store belongs to one process: with separate gateway and worker processes give each its own dir, or use Qdrant to share one cache',
+      );
+    }
     const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
     const { keys, admission } = await openAccessControl(config, logger, cleanups);
     const spend = keys && admission ? new SpendLedger(admission, keys) : undefined;

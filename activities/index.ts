@@ -10,7 +10,7 @@ import { nextMove } from '../src/decision/fallback.js';
 import { NoRouteError, planRoute, type Plan } from '../src/decision/plan.js';
 import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
-import { tagsOf } from '../src/decision/capability.js';
+import { TAGS_HEADER, tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
 import { semanticMatch } from '../src/routing/semantic-match.js';
@@ -87,7 +87,7 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       try {
         const request = { ...input.request, stream: false };
         // header tags travel in the input; metadata tags are in the request itself
-        const tags = [...new Set([...(input.tags ?? []), ...tagsOf(undefined, request.metadata)])];
+        const tags = tagsOf({ [TAGS_HEADER]: input.tags?.join(',') }, request.metadata);
         const traits = withInputTokens(config, request, requestTraits(request, tags));
         const semantic = await semanticMatch(deps.semantic, config, request, Context.current().cancellationSignal);
         const plan = planRoute(config, input.request.model, traits, Math.random, {

@@ -208,12 +208,10 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
       answer.attempts.at(-1)!.costUsd = cost;
       return { ...answer, costUsd: cost };
     };
-    let chosen: { deployment: string; provider: string } | undefined;
     try {
       const result = await runCascade(cascade, input.request, {
         runStage: async (stageAlias, request) => {
           const a = await runAlias(stageAlias, request);
-          chosen = { deployment: a.deployment, provider: a.provider };
           show(`cascade: ${stageAlias} answered; evaluating`);
           return a;
         },
@@ -222,7 +220,7 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
         supportsLogprobs: (stageAlias) => logprobsStages.includes(stageAlias),
         isFinal: (err) => err instanceof ChainEnded && err.action === 'return_error',
       });
-      const answeredBy = result.stageResults[result.stageIndex]!.attempts.filter((a) => a.outcome === 'ok').at(-1) ?? chosen;
+      const answeredBy = result.stageResults[result.stageIndex]!.attempts.filter((a) => a.outcome === 'ok').at(-1);
       return finish(
         {
           completion: result.completion,

@@ -4,12 +4,11 @@
  * stream to and no response headers to fill (batch lines): the caller turns the outcome into what it stores.
  */
 import { tagsOf } from '../decision/capability.js';
-import { CascadeFailedError } from '../decision/cascade.js';
 import type { Attempt } from '../decision/attempt.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { ProviderError } from '../providers/errors.js';
-import { runCascadeFast, StageUnavailable } from './cascade-run.js';
+import { runCascadeFast } from './cascade-run.js';
 import { answerPlain, type PlainAnswerDeps } from './plain-answer.js';
 
 export type Answer =
@@ -23,15 +22,10 @@ export async function answerRequest(deps: PlainAnswerDeps, request: ChatRequest,
   const model = deps.config.models[request.model];
   const tags = tagsOf(undefined, request.metadata);
   if (model?.cascade) {
-    try {
-      const { semantic: _stagesHaveNone, ...stageDeps } = deps;
-      const result = await runCascadeFast(model.cascade, { ...request, stream: false }, { ...stageDeps, tags, signal, attempts });
-      return { kind: 'answered', completion: result.completion, costUsd: result.totalCostUsd, attempts };
-    } catch (err) {
-      if (!(err instanceof CascadeFailedError)) throw err;
-      const lastError = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
-      return { kind: 'catch_all', presetAnswer: model.fallback.catchAll.presetAnswer, reason: err.message, lastError, attempts };
-    }
+    const { semantic: _stagesHaveNone, ...stageDeps } = deps;
+    const outcome = await runCascadeFast(model.cascade, { ...request, stream: false }, { ...stageDeps, tags, signal, attempts });
+    if (outcome.kind === 'catch_all') return { kind: 'catch_all', presetAnswer: outcome.presetAnswer, reason: outcome.reason, lastError: outcome.lastError, attempts };
+    return { kind: 'answered', completion: outcome.result.completion, costUsd: outcome.result.totalCostUsd, attempts };
   }
   const answer = await answerPlain(deps, request, { tags, signal, attempts });
   if (answer.kind === 'catch_all') return { kind: 'catch_all', presetAnswer: answer.presetAnswer, reason: answer.reason, lastError: answer.lastError, attempts };

@@ -3,16 +3,15 @@
  * Each stage alias is planned and run like any request (its own groups, fallback and breakers); the answer's
  * cost comes from the answering deployment's prices, and the attempt trail of every stage and judge is kept.
  */
-import type { GatewayConfig } from '../config/types.js';
 import type { CascadeConfig } from '../config/cascade-schema.js';
-import { runCascade, type CascadeResult, type StageRun } from '../decision/cascade.js';
+import { CascadeFailedError, runCascade, type CascadeResult, type StageRun } from '../decision/cascade.js';
 import { logprobsStages } from '../decision/cascade-stages.js';
 import { evaluateLocally } from '../decision/evaluators/index.js';
 import type { RouteHint } from '../decision/route-hints.js';
 import type { Attempt } from '../decision/attempt.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ProviderError } from '../providers/errors.js';
-import { UpstreamRejected, type FastPathExecutor } from './executor.js';
+import { UpstreamRejected } from './executor.js';
 import { answerPlain, type PlainAnswerDeps } from './plain-answer.js';
 
 /** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
@@ -27,9 +26,8 @@ export class StageUnavailable extends Error {
   }
 }
 
+/** Stages are planned by their own rules only: semantic routes belong to the alias the client named. */
 export interface CascadeRunContext extends Omit<PlainAnswerDeps, 'semantic'> {
-  config: GatewayConfig;
-  executor: FastPathExecutor;
   tags: string[];
   hint?: RouteHint;
   signal: AbortSignal;
@@ -37,7 +35,23 @@ export interface CascadeRunContext extends Omit<PlainAnswerDeps, 'semantic'> {
   attempts: Attempt[];
 }
 
-export async function runCascadeFast(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeResult> {
+export type CascadeOutcome =
+  | { kind: 'answered'; result: CascadeResult }
+  /** No stage answered: the alias's catch-all applies. `failed` tells what each stage did. */
+  | { kind: 'catch_all'; presetAnswer?: string; reason: string; lastError?: ProviderError; failed: CascadeFailedError };
+
+/** The cascade of `request.model`, or the catch-all outcome when no stage answered. */
+export async function runCascadeFast(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeOutcome> {
+  try {
+    return { kind: 'answered', result: await driveCascade(cascade, request, ctx) };
+  } catch (err) {
+    if (!(err instanceof CascadeFailedError)) throw err;
+    const lastError = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
+    return { kind: 'catch_all', presetAnswer: ctx.config.models[request.model]?.fallback.catchAll.presetAnswer, reason: err.message, lastError, failed: err };
+  }
+}
+
+async function driveCascade(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeResult> {
   const withLogprobs = new Set(logprobsStages(ctx.config, cascade));
   const runAlias = async (alias: string, req: ChatRequest): Promise<StageRun> => {
     const attempts: Attempt[] = [];

@@ -71,7 +71,6 @@ export interface RunOptions<T> {
   queuedTokens?: number;
 }
 
-
 type AttemptResult<T> = { ok: true; value: T; settle: (end: StreamEnd) => void } | { ok: false; error: unknown };
 
 /** One call in flight (or refused by its breaker, with no promise). */
@@ -109,10 +108,6 @@ export class FastPathExecutor {
       onAttempt: deps.onAttempt,
       health: deps.health,
     };
-  }
-
-  get health(): HealthState | undefined {
-    return this.deps.health;
   }
 
   plan(alias: string, traits: RequestTraits, ctx: Omit<RouteContext, 'snapshot'> = {}): Plan {

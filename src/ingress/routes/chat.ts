@@ -14,8 +14,8 @@ import { sseData } from '../../protocol/sse.js';
 import { queuedTokensOf, requestTraits, type RequestTraits } from '../../decision/traits.js';
 import { withInputTokens } from '../../decision/input-tokens.js';
 import { tagsOf, type RuleMatch } from '../../decision/capability.js';
-import { CASCADE_HEADER, COST_HEADER, CascadeFailedError, describeCascade, formatUsd } from '../../decision/cascade.js';
-import { runCascadeFast, StageUnavailable } from '../../fastpath/cascade-run.js';
+import { CASCADE_HEADER, COST_HEADER, describeCascade, formatUsd } from '../../decision/cascade.js';
+import { runCascadeFast } from '../../fastpath/cascade-run.js';
 import { semanticMatch } from '../../routing/semantic-match.js';
 import { parseRouteHint, ROUTE_HINT_HEADER, type RouteHint } from '../../decision/route-hints.js';
 import { NoRouteError, type Plan } from '../../decision/plan.js';
@@ -50,7 +50,12 @@ export function traitsOf(ctx: AppContext, request: ChatRequest, req: Request): R
 }
 
 /** A client's routing wishes from headers: task tags and an `x-gateway-route` hint (a bad hint is a 400). */
-export function routingHeadersOf(req: Request): { tags: string[]; routeHint?: RouteHint } {
+export interface RoutingHeaders {
+  tags: string[];
+  routeHint?: RouteHint;
+}
+
+export function routingHeadersOf(req: Request): RoutingHeaders {
   const parsed = parseRouteHint(req.headers[ROUTE_HINT_HEADER]);
   if (!parsed.ok) throw invalidRequest(parsed.error, ROUTE_HINT_HEADER, 'invalid_route_hint');
   return { tags: tagsOf(req.headers, undefined), ...(parsed.hint && { routeHint: parsed.hint }) };
@@ -130,7 +135,7 @@ export async function serveChat(ctx: AppContext, request: ChatRequest, req: Requ
   res.setHeader('x-gateway-routed-by', headerSafe(route.rule ? `${route.strategy}:${route.rule}` : route.strategy));
   const cached = await cacheLookup(ctx, request, req, res, signal);
   if (cached.hit) await answerFromCache(ctx, cached.hit, request, req, res, signal, dialect);
-  else if (wantsDurable(req)) await durableChat(ctx, request, req, res, signal, dialect, cached.route);
+  else if (wantsDurable(req)) await durableChat(ctx, request, routing, req, res, signal, dialect, cached.route);
   else if (cascade) await cascadeChat(ctx, request, routing, req, res, signal, dialect, cached.route);
   else if (request.stream) await streamChat(ctx, request, plan!, req, res, signal, dialect, cached.route);
   else await completeChat(ctx, request, plan!, req, res, signal, dialect, cached.route);
@@ -148,7 +153,7 @@ function headerSafe(v: string): string {
 async function cascadeChat(
   ctx: AppContext,
   request: ChatRequest,
-  routing: { tags: string[]; routeHint?: RouteHint },
+  routing: RoutingHeaders,
   req: Request,
   res: Response,
   signal: AbortSignal,
@@ -157,28 +162,21 @@ async function cascadeChat(
 ) {
   const trail = trailOf(res);
   const cascade = ctx.config.models[request.model]!.cascade!;
-  const tags = [...new Set([...routing.tags, ...tagsOf(undefined, request.metadata)])];
+  const tags = tagsOf(req.headers, request.metadata);
   const start = requestStart(req);
-  let result;
-  try {
-    result = await runCascadeFast(cascade, request, { config: ctx.config, executor: ctx.executor, tags, hint: routing.routeHint, signal, attempts: trail.attempts! });
-  } catch (err) {
-    if (!(err instanceof CascadeFailedError)) throw err;
-    const last = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
-    const outcome = { kind: 'catch_all' as const, presetAnswer: ctx.config.models[request.model]!.fallback.catchAll.presetAnswer, reason: err.message, lastError: last, attempts: trail.attempts!, timing: { upstreamMs: 0, waitedMs: 0 } };
+  const outcome = await runCascadeFast(cascade, request, { config: ctx.config, executor: ctx.executor, tags, hint: routing.routeHint, signal, attempts: trail.attempts! });
+  if (outcome.kind === 'catch_all') {
     const answer = await catchAllAnswer(outcome, request.model, res, signal, cache);
     setGatewayHeaders(res, start, performance.now(), trail.attempts!, upstreamTiming(trail.attempts!), undefined, true);
-    res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(err)));
+    res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(outcome.failed)));
     if (request.stream) return writeSse(ctx, res, { head: chunksOf(answer) }, dialect.stream(), signal);
     res.json(dialect.completion(answer));
     return;
   }
+  const result = outcome.result;
   const chosen = result.stageResults[result.stageIndex]!;
   const answered = chosen.attempts.filter((a) => a.outcome === 'ok').at(-1);
-  trail.costUsd = result.totalCostUsd;
-  const usage = result.completion.usage;
-  reportUsage(res, { tokens: usage ? (usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens) : 0, costUsd: result.totalCostUsd });
-  res.setHeader(COST_HEADER, formatUsd(result.totalCostUsd));
+  chargeAnswer(res, result.completion.usage, result.totalCostUsd);
   res.setHeader(CASCADE_HEADER, headerSafe(describeCascade(result)));
   res.setHeader('x-gateway-cascade-stage', headerSafe(result.stage));
   const by = answered ? { deployment: answered.deployment, provider: answered.provider } : undefined;
@@ -214,17 +212,26 @@ export function recordUsage(ctx: AppContext, res: Response, deployment: string |
   if (!usage) return;
   const price = deployment ? ctx.config.deployments[deployment]?.price : undefined;
   const cost = price ? costUsd(usage, price) : 0;
-  const trail = trailOf(res);
-  Object.assign(trail, { costUsd: cost, usage: { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens } });
   // the answering attempt carries its cost too, as in a cascade's trail
-  const answering = trail.attempts?.at(-1);
+  const answering = trailOf(res).attempts?.at(-1);
   if (answering?.outcome === 'ok' && answering.deployment === deployment) answering.costUsd = cost;
-  reportUsage(res, { tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens, costUsd: cost });
-  if (!res.headersSent) res.setHeader('x-gateway-cost-usd', cost.toFixed(8));
+  chargeAnswer(res, usage, cost);
+}
+
+/**
+ * Charges an answer: its usage and cost go to the request's trail (logs, metrics), to the key's limits, and
+ * while headers are open to the client. A cascade's cost is that of every stage and judge it called.
+ */
+function chargeAnswer(res: Response, usage: Usage | null | undefined, cost: number): void {
+  const trail = trailOf(res);
+  trail.costUsd = cost;
+  if (usage) trail.usage = { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens };
+  reportUsage(res, { tokens: usage ? (usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens) : 0, costUsd: cost });
+  if (!res.headersSent) res.setHeader(COST_HEADER, formatUsd(cost));
 }
 
 /** Every provider failed: a stale answer from the cache (its catch-all threshold), else the preset answer, else a 503. */
-async function catchAllAnswer(outcome: Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, alias: string, res: Response, signal: AbortSignal, cache?: RouteCache): Promise<ChatCompletion> {
+async function catchAllAnswer(outcome: Pick<Extract<RunOutcome<unknown>, { kind: 'catch_all' }>, 'presetAnswer' | 'reason' | 'lastError'>, alias: string, res: Response, signal: AbortSignal, cache?: RouteCache): Promise<ChatCompletion> {
   trailOf(res).catchAll = true;
   const stale = await staleAnswer(cache, res, signal);
   if (stale) return stale;
@@ -332,11 +339,20 @@ export function wantsDurable(req: Request): boolean {
  * The durable path for a plain OpenAI client. If the client goes away the workflow keeps running (that is the
  * point of durability); a retry with the same Idempotency-Key finds the same request and its result.
  */
-async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, res: Response, signal: AbortSignal, dialect: Dialect, cache?: RouteCache) {
+async function durableChat(
+  ctx: AppContext,
+  request: ChatRequest,
+  routing: RoutingHeaders,
+  req: Request,
+  res: Response,
+  signal: AbortSignal,
+  dialect: Dialect,
+  cache?: RouteCache,
+) {
   const durable = requireDurable(ctx);
   let run;
   try {
-    const opts = { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req), ...routingHeadersOf(req) };
+    const opts = { tenant: tenantOf(req), requestId: String(res.getHeader('x-request-id')), idempotencyKey: idempotencyKeyOf(req), ...routing };
     run = await durable.run(request, opts, signal);
   } catch (err) {
     trailOf(res).attempts = attemptsOfWorkflowError(err) ?? [];
@@ -350,19 +366,15 @@ async function durableChat(ctx: AppContext, request: ChatRequest, req: Request, 
   res.setHeader('x-gateway-request-id', id);
   if (result.costUsd !== undefined) {
     // a cascade: every stage and judge it called counts, not only the answering deployment
-    const usage = result.completion.usage;
-    trail.costUsd = result.costUsd;
-    reportUsage(res, { tokens: usage ? (usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens) : 0, costUsd: result.costUsd });
-    res.setHeader(COST_HEADER, formatUsd(result.costUsd));
+    chargeAnswer(res, result.completion.usage, result.costUsd);
     if (result.cascade) res.setHeader(CASCADE_HEADER, headerSafe(result.cascade));
   } else if (!request.stream) recordUsage(ctx, res, result.deployment, result.completion.usage);
-  const upstreamMs = result.attempts.reduce((n, a) => n + a.latencyMs, 0);
   setGatewayHeaders(
     res,
     requestStart(req),
     performance.now(),
     result.attempts,
-    { upstreamMs, waitedMs: 0 },
+    upstreamTiming(result.attempts),
     result.deployment && result.provider ? { deployment: result.deployment, provider: result.provider } : undefined,
     trail.catchAll,
   );

@@ -2,10 +2,10 @@
  * Gateway keys and per-key limits, through the official openai SDK: 401 without a valid key, 403 for a model
  * the key may not use, 429 with Retry-After for requests, tokens, concurrency and spend budgets.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import OpenAI, { APIError } from 'openai';
 import { hashKey } from '../../src/auth/keys.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/harness.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
 
 const KEYS = {
@@ -17,9 +17,7 @@ const KEYS = {
   admin: 'gw-admin-key-555555555555555555555555555555',
 };
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness(`
+const h = useHarness(`
 server: { host: 127.0.0.1 }
 durable: { enabled: false }
 auth:
@@ -39,11 +37,6 @@ models:
   chat: { groups: [{ deployments: [oa-main] }] }
   other: { groups: [{ deployments: [oa-main] }] }
 `);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
 
 const client = (apiKey: string) => new OpenAI({ baseURL: `${h.gateway.url}/v1`, apiKey, maxRetries: 0 });
 const ask = (apiKey: string, model = 'chat', extra: Partial<OpenAI.ChatCompletionCreateParamsNonStreaming> = {}) =>

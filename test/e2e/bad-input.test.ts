@@ -1,10 +1,8 @@
 /** Malformed requests get a clear 4xx in OpenAI's error shape and reach no provider. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from '../support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness(`
+const h = useHarness(`
 server: { host: 127.0.0.1, bodyLimit: 2kb }
 durable: { enabled: false }
 providers:
@@ -14,10 +12,6 @@ deployments:
 models:
   chat: { groups: [{ deployments: [oa-main] }] }
 `);
-});
-afterAll(async () => {
-  await h?.close();
-});
 
 async function post(body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   const res = await fetch(`${h.gateway.url}/v1/chat/completions`, { method: 'POST', body, headers });

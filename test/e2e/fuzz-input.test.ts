@@ -4,13 +4,11 @@
  * OpenAI and the Anthropic protocol. Each must get a 4xx in its protocol's error shape, none may reach a
  * provider, and the gateway must keep serving good requests afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness(`
+const h = useHarness(`
 server: { host: 127.0.0.1, bodyLimit: 64kb }
 durable: { enabled: false }
 providers:
@@ -20,10 +18,6 @@ deployments:
 models:
   chat: { groups: [{ deployments: [oa-main] }] }
 `);
-});
-afterAll(async () => {
-  await h?.close();
-});
 
 const validOpenAI = { model: 'chat', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5, max_tokens: 10 };
 const validAnthropic = { model: 'chat', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] };

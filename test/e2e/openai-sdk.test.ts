@@ -2,9 +2,9 @@
  * The official openai SDK against the gateway, in front of the fake provider speaking each provider's real
  * wire format. Fallback scenarios are scripted per upstream model.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import OpenAI, { APIError } from 'openai';
-import { startHarness, type Harness } from '../support/harness.js';
+import { useHarness } from '../support/harness.js';
 
 const yaml = `
 server: { host: 127.0.0.1 }
@@ -37,15 +37,7 @@ defaults:
   fallback: { attemptsPerDeployment: 3, backoff: { baseMs: 1, capMs: 5 }, maxRetryAfterMs: 3000 }
 `;
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness(yaml);
-});
-afterAll(async () => {
-  await h?.close();
-});
-beforeEach(() => h.fake.reset());
-afterEach(() => expect(h.fake.violations).toEqual([]));
+const h = useHarness(yaml);
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 const weatherTools: OpenAI.ChatCompletionTool[] = [

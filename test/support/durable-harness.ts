@@ -3,7 +3,7 @@
  * the fake provider. Each harness gets its own task queue so test files do not steal each other's tasks.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, inject } from 'vitest';
+import { inject } from 'vitest';
 import OpenAI from 'openai';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/load.js';
@@ -12,7 +12,7 @@ import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Logger } from 'pino';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
-import { withTestDefaults } from './harness.js';
+import { useForFile, withTestDefaults } from './harness.js';
 
 export interface DurableHarness {
   fake: FakeProvider;
@@ -62,25 +62,7 @@ export async function startDurableHarness(yamlBody: string, opts: { logger?: Log
   };
 }
 
-/**
- * One harness for the test file, started before its tests and closed after them; each test starts with an
- * empty fake-provider script and must end with no provider contract violation. The returned object stands for
- * the harness (it forwards to it once started), so tests read `h.fake`, `h.gateway` as usual.
- */
+/** The durable harness for a whole test file (see useForFile). */
 export function useDurableHarness(yaml: string | (() => string)): DurableHarness {
-  let current: DurableHarness | undefined;
-  beforeAll(async () => {
-    current = await startDurableHarness(typeof yaml === 'string' ? yaml : yaml());
-  });
-  afterAll(async () => {
-    await current?.close();
-  });
-  beforeEach(() => current!.fake.reset());
-  afterEach(() => expect(current!.fake.violations).toEqual([]));
-  return new Proxy({} as DurableHarness, {
-    get(_target, prop) {
-      if (!current) throw new Error('the durable harness is used before its beforeAll ran');
-      return current[prop as keyof DurableHarness];
-    },
-  });
+  return useForFile(() => startDurableHarness(typeof yaml === 'string' ? yaml : yaml()));
 }

@@ -3,6 +3,7 @@
  * `{{FAKE}}` is the fake provider's URL. The gateway runs in-process on a free port with silent logs.
  */
 import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
@@ -44,4 +45,32 @@ export async function startHarness(yamlTemplate: string): Promise<Harness> {
       await fake.close();
     },
   };
+}
+
+/**
+ * One harness for the test file, started before its tests and closed after them; each test starts with an
+ * empty fake-provider script and must end with no provider contract violation. The returned object stands for
+ * the harness (it forwards to it once started), so tests read `h.fake`, `h.gateway` as usual.
+ */
+export function useForFile<H extends { fake: FakeProvider; close(): Promise<void> }>(start: () => Promise<H>): H {
+  let current: H | undefined;
+  beforeAll(async () => {
+    current = await start();
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  beforeEach(() => current!.fake.reset());
+  afterEach(() => expect(current!.fake.violations).toEqual([]));
+  return new Proxy({} as H, {
+    get(_target, prop) {
+      if (!current) throw new Error('the harness is used before its beforeAll ran');
+      return current[prop as keyof H];
+    },
+  });
+}
+
+/** The fast-path harness for a whole test file (see useForFile). */
+export function useHarness(yamlTemplate: string): Harness {
+  return useForFile(() => startHarness(yamlTemplate));
 }

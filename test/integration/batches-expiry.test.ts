@@ -7,13 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toFile } from 'openai';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { expect, it } from 'vitest';
+import { useDurableHarness } from '../support/durable-harness.js';
 
-let h: DurableHarness;
-beforeAll(async () => {
+const h = useDurableHarness(() => {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-batch-expiry-'));
-  h = await startDurableHarness(`
+  return `
 batches: { dir: "${dir}", linesPerChunk: 1, maxConcurrentLines: 2, expireAfterMs: 3000 }
 providers:
   oa: { type: openai, baseUrl: "{{FAKE}}/v1", apiKey: sk-expiry }
@@ -21,10 +20,7 @@ deployments:
   oa-main: { provider: oa, model: gpt-main }
 models:
   chat: { groups: [{ deployments: [oa-main] }] }
-`);
-});
-afterAll(async () => {
-  await h?.close();
+`;
 });
 
 it('expires a batch that outlives its completion window, keeping the answered lines', async () => {

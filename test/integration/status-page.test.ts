@@ -1,23 +1,24 @@
 /**
- * The live status page in a real headless Chromium (Debian's `chromium`, driven by playwright-core): after
+ * The live status page in a real headless Chromium (CHROMIUM_PATH, Debian's `chromium`, or npm's
+ * @sparticuz/chromium: test/support/chromium.ts; driven by playwright-core): after
  * scripted traffic it shows every deployment with the numbers /status.json gives, an open breaker for the
  * deployment scripted to fail, and the latest durable request linked into the Temporal UI. The screenshot is
  * looked at too: the open breaker's red badge and the closed ones' green badges must be on it.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { parseConfig } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { StatusDocument } from '../../src/observability/status.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { withTestDefaults } from '../support/harness.js';
+import { launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const UI = 'http://temporal-ui.example:8233';
 
 const yaml = (taskQueue: string) => `
@@ -45,10 +46,7 @@ let gateway: RunningGateway;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`The status page test needs Chromium at ${CHROMIUM}: install it with 'apt-get install -y chromium' (.ci/run does).`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  ({ browser } = await launchChromium());
   fake = await startFakeProvider();
   const config = parseConfig(withTestDefaults(yaml(`status-${randomUUID()}`)).replaceAll('{{FAKE}}', fake.url), 'status-test', {});
   gateway = await startGateway(config, {

@@ -92,7 +92,7 @@ async function measure(layout: Layout) {
   }
   type Query = (typeof queries)[number];
   const search = (exhaustive: boolean) => async (q: Query) =>
-    store.search({ partition: q.partition, vector: q.vector, minScore: DEFAULT_CACHE_THRESHOLD, expiresAfter: now, limit: 3, exhaustive });
+    store.search({ partition: q.partition, tenant: q.tenant, vector: q.vector, minScore: DEFAULT_CACHE_THRESHOLD, expiresAfter: now, limit: 3, exhaustive });
   const lookup = async (q: Query) => cache.lookup(cache.ticket(ask(q.text), q.tenant, none));
   // The machine is shared (other work competes for its 2 cores), so each measurement runs in ROUNDS rounds and
   // the round least disturbed is reported next to the median round.

@@ -28,8 +28,20 @@ export async function createSemanticCache(config: CacheConfig, deps: CacheDeps):
     deps.logger.info({ dir: s.dir, entries: embedded.size, embedder: embedder.id }, 'semantic cache opened');
     store = embedded;
   } else {
-    store = await QdrantVectorStore.open<CachedAnswer>({ url: s.url, apiKey: s.apiKey, collection: s.collection, dimension: embedder.dimension, distance: s.distance, timeoutMs: s.timeoutMs });
+    const qdrant = await QdrantVectorStore.open<CachedAnswer>({
+      url: s.url,
+      apiKey: s.apiKey,
+      collection: s.collection,
+      dimension: embedder.dimension,
+      distance: s.distance,
+      timeoutMs: s.timeoutMs,
+      maxEntriesPerTenant: s.maxEntriesPerTenant,
+    });
+    if (qdrant.setupError) {
+      deps.logger.warn({ err: qdrant.setupError, collection: s.collection }, 'Qdrant is unreachable: requests bypass the cache until it answers');
+    }
     deps.logger.info({ collection: s.collection, embedder: embedder.id }, 'semantic cache on Qdrant');
+    store = qdrant;
   }
   return new SemanticCache(config, store, embedder, { logger: deps.logger, now: deps.now });
 }

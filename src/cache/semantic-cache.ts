@@ -1,7 +1,10 @@
 /**
  * The semantic cache: an exact tier (the whole canonical request hashed) and a semantic tier (the user text
  * embedded and compared within a partition of everything else), over any VectorStore and any Embedder.
- * It never fails a request: a broken embedder or store is logged and counts as a miss.
+ * It never fails a request: a broken embedder is logged and counts as a miss; a store that fails (unreachable,
+ * timing out) is logged, the request bypasses the cache (`ticket.unavailable`), and for `storeBackoffMs` after
+ * a failure no request tries the store at all, so an outage costs one timeout, not one per request. The first
+ * request after the back-off tries again: the cache comes back by itself when the store does.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -32,6 +35,8 @@ export interface CacheTicket {
   bypass?: string;
   /** The embedded text's vector, once computed. */
   vector?: Promise<Float32Array | undefined>;
+  /** Set when the store failed (or is backing off after a failure) during this request's lookup. */
+  unavailable?: boolean;
 }
 
 export interface CacheHit {
@@ -52,6 +57,8 @@ export class SemanticCache {
   private readonly timer: NodeJS.Timeout;
   /** A fixed unit vector for entries only the exact tier can find (Qdrant needs some vector). */
   private readonly placeholder: Float32Array;
+  /** Until when (epoch ms) the store is left alone after a failure. */
+  private storeDownUntil = 0;
 
   constructor(
     readonly config: CacheConfig,
@@ -79,6 +86,7 @@ export class SemanticCache {
   /** A fresh answer for the ticket's request, if the cache has one above the alias's threshold. */
   async lookup(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (t.bypass || t.control.noCache) return undefined;
+    if (this.backingOff(t)) return undefined;
     const threshold = this.config.thresholds[t.alias] ?? this.config.threshold;
     return this.find(t, this.now(), threshold, false, signal);
   }
@@ -86,6 +94,7 @@ export class SemanticCache {
   /** For the catch-all: a looser threshold, entries past their TTL (within staleSeconds) too, an exact scan. */
   async lookupStale(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (t.bypass || t.control.noCache) return undefined;
+    if (this.backingOff(t)) return undefined;
     const hit = await this.find(t, this.now() - this.config.staleSeconds * 1000, this.config.catchAllThreshold, true, signal);
     return hit && { ...hit, stale: true };
   }
@@ -96,6 +105,7 @@ export class SemanticCache {
     if (t.control.noStore) return 'no-store';
     const refused = refuseToStore(completion, facts, this.config.storeToolCalls);
     if (refused) return refused;
+    if (this.backingOff(t)) return 'store unavailable';
     try {
       const vector = t.key.partition ? await this.vectorOf(t) : undefined;
       const now = this.now();
@@ -103,24 +113,33 @@ export class SemanticCache {
         id: t.key.exact,
         // Without a vector (an agent turn, an embedder failure) the entry is for the exact tier only.
         partition: vector ? t.key.partition! : `exact:${t.key.exact}`,
+        tenant: t.tenant,
         vector: vector ?? this.placeholder,
         createdAt: now,
         expiresAt: now + (t.control.ttlSeconds ?? this.config.ttlSeconds) * 1000,
         payload: { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined },
       });
+      this.storeUp();
       return undefined;
     } catch (err) {
-      this.logger.warn({ err }, 'storing an answer in the cache failed');
+      this.storeFailed(err, 'storing an answer in the cache failed');
       return 'store failed';
     }
   }
 
   async purge(): Promise<void> {
+    if (this.now() < this.storeDownUntil) return;
     try {
       await this.vectors.purgeExpired(this.now() - this.config.staleSeconds * 1000);
     } catch (err) {
       this.logger.warn({ err }, 'purging expired cache entries failed');
     }
+  }
+
+  /** Throws when the store cannot serve (for readiness checks); a success ends a back-off early. */
+  async ping(): Promise<void> {
+    await this.vectors.ping();
+    this.storeUp();
   }
 
   async close(): Promise<void> {
@@ -131,22 +150,48 @@ export class SemanticCache {
 
   private async find(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
     try {
-      if (this.config.exact) {
-        const e = await this.vectors.get(t.key.exact, expiresAfter);
-        if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false };
-      }
-      if (!t.key.partition || threshold > 1) return undefined;
-      const vector = await this.vectorOf(t, signal);
-      if (!vector) return undefined;
-      const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
-      const guard = guardOf(t.key.text!);
-      const best = hits.find((h) => h.entry.payload.tenant === t.tenant && h.entry.payload.guard === guard);
-      return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };
+      const hit = await this.search(t, expiresAfter, threshold, exhaustive, signal);
+      this.storeUp();
+      return hit;
     } catch (err) {
       if (signal?.aborted) return undefined;
-      this.logger.warn({ err }, 'cache lookup failed; treating it as a miss');
+      t.unavailable = true;
+      this.storeFailed(err, 'cache lookup failed; the request bypasses the cache');
       return undefined;
     }
+  }
+
+  private async search(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
+    if (this.config.exact) {
+      const e = await this.vectors.get(t.key.exact, expiresAfter);
+      if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false };
+    }
+    if (!t.key.partition || threshold > 1) return undefined;
+    const vector = await this.vectorOf(t, signal);
+    if (!vector) return undefined;
+    const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
+    const guard = guardOf(t.key.text!);
+    const best = hits.find((h) => h.entry.payload.tenant === t.tenant && h.entry.payload.guard === guard);
+    return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };
+  }
+
+  /** True (and the ticket marked) while the store is left alone after a failure. */
+  private backingOff(t: CacheTicket): boolean {
+    if (this.now() >= this.storeDownUntil) return false;
+    t.unavailable = true;
+    return true;
+  }
+
+  private storeFailed(err: unknown, message: string): void {
+    // One log line per outage, not one per request.
+    if (this.storeDownUntil === 0) this.logger.warn({ err, backoffMs: this.config.storeBackoffMs }, message);
+    this.storeDownUntil = this.now() + this.config.storeBackoffMs;
+  }
+
+  private storeUp(): void {
+    if (this.storeDownUntil === 0) return;
+    this.storeDownUntil = 0;
+    this.logger.info('the cache store answers again');
   }
 
   /** Embeds the ticket's text once, whether the lookup or the store asks first. */

@@ -4,6 +4,8 @@
  * (a JSON answer when it is sent, a stream only when it reached its end).
  *
  * Response headers: `x-gateway-cache: hit | miss | stale | bypass`, `x-gateway-cache-similarity` on hits.
+ * `bypass` is also what a request gets when the cache store failed (or is backing off after a failure): the
+ * request goes on to the providers and the outage shows in `llm_gateway_cache_requests_total{result="bypass"}`.
  */
 import type { Request, Response } from 'express';
 import type { ChatRequest } from '../protocol/chat-request.js';
@@ -58,7 +60,7 @@ export async function cacheLookup(
   }
   const hit = await cache.lookup(route.ticket, signal);
   if (!hit) {
-    mark(res, 'miss');
+    mark(res, route.ticket.unavailable ? 'bypass' : 'miss');
     return { route };
   }
   mark(res, 'hit', hit.similarity);
@@ -106,7 +108,10 @@ async function* following(rest: AsyncIterator<ChatCompletionChunk>, acc: Complet
 export async function staleAnswer(route: RouteCache | undefined, res: Response, signal: AbortSignal): Promise<ChatCompletion | undefined> {
   if (!route || route.ticket.bypass) return undefined;
   const hit = await route.cache.lookupStale(route.ticket, signal);
-  if (!hit) return undefined;
+  if (!hit) {
+    if (route.ticket.unavailable) mark(res, 'bypass');
+    return undefined;
+  }
   mark(res, 'stale', hit.similarity);
   return hit.completion;
 }

@@ -9,6 +9,11 @@ export interface StoredEntry<P = unknown> {
   id: string;
   /** Entries are only ever compared within their partition. */
   partition: string;
+  /**
+   * Whose entry it is. A partition belongs to one tenant (the tenant is part of its hash), but stores keep the
+   * tenant too: Qdrant indexes it as its tenant key, and the per-tenant bound counts by it.
+   */
+  tenant: string;
   vector: Float32Array;
   /** Epoch ms. */
   createdAt: number;
@@ -19,6 +24,8 @@ export interface StoredEntry<P = unknown> {
 
 export interface SearchQuery {
   partition: string;
+  /** Only this tenant's entries are returned (checked alongside the partition). */
+  tenant: string;
   vector: Float32Array;
   /** Cosine similarity, -1..1; nothing below it is returned. */
   minScore: number;
@@ -50,6 +57,8 @@ export interface VectorStore<P = unknown> {
   delete(id: string): Promise<void>;
   /** Removes entries with expiresAt <= before; returns how many went (Qdrant: -1 when it does not say). */
   purgeExpired(before: number): Promise<number>;
+  /** Resolves when the store can serve; throws (quickly) when it cannot, e.g. a Qdrant that is unreachable. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

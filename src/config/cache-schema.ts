@@ -19,8 +19,8 @@ const similarity = z.number().min(-1).max(1);
 export const cacheStoreSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('embedded'),
-    /** Relative to the working directory. */
-    dir: z.string().min(1).default('.data/cache'),
+    /** A relative path is inside `dataDir`. */
+    dir: z.string().min(1).default('cache'),
     /** The oldest entries are dropped beyond this many. */
     maxEntries: z.number().int().positive().default(200_000),
   }),
@@ -30,13 +30,16 @@ export const cacheStoreSchema = z.discriminatedUnion('kind', [
     apiKey: z.string().min(1).optional(),
     collection: z.string().min(1).regex(/^[\w-]+$/).default('gateway_cache'),
     distance: z.enum(['cosine', 'dot', 'euclid']).default('cosine'),
-    timeoutMs: z.number().int().positive().default(5_000),
+    /** Per call on the serving path: the most a hung Qdrant adds to a request before the cache is bypassed. */
+    timeoutMs: z.number().int().positive().default(1_000),
+    /** Beyond this many entries of one tenant, its oldest are deleted. */
+    maxEntriesPerTenant: z.number().int().positive().default(100_000),
   }),
 ]);
 
 export const cacheSchema = z.strictObject({
   enabled: z.boolean().default(false),
-  store: cacheStoreSchema.default({ kind: 'embedded', dir: '.data/cache', maxEntries: 200_000 }),
+  store: cacheStoreSchema.default({ kind: 'embedded', dir: 'cache', maxEntries: 200_000 }),
   embedder: embedderSchema.default({ kind: 'offline', dimension: 256 }),
   /** Exact-match tier (hash of the canonical request) before the semantic one. */
   exact: z.boolean().default(true),
@@ -60,6 +63,8 @@ export const cacheSchema = z.strictObject({
   maxEmbedChars: z.number().int().positive().default(8_000),
   /** How often expired entries are purged from the store. */
   purgeIntervalSeconds: z.number().int().positive().default(300),
+  /** After a store failure, requests bypass the cache for this long before one tries the store again. */
+  storeBackoffMs: z.number().int().min(0).default(2_000),
 });
 
 export type CacheConfig = z.output<typeof cacheSchema>;

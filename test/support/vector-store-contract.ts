@@ -1,6 +1,7 @@
 /**
- * What every VectorStore must do, run against each implementation (the embedded store always; Qdrant when
- * QDRANT_URL names a server). Partitions are random per test, so runs against a shared server do not collide.
+ * What every VectorStore must do, run against each implementation (the embedded store and a real Qdrant, both
+ * always). `make` is called once per test and should give each test its own directory or collection;
+ * partitions and tenants are random per test as well, so runs against a shared server do not collide.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -8,11 +9,6 @@ import { normalise } from '../../src/embeddings/types.js';
 import type { StoredEntry, VectorStore } from '../../src/cache/vector-store.js';
 
 export const CONTRACT_DIMENSION = 8;
-
-export interface ContractOptions {
-  /** Why the suite cannot run here; the tests then report themselves skipped with this reason in their name. */
-  skip?: string;
-}
 
 /** A unit vector pointing mostly along axis `axis`, tilted towards axis+1 by `tilt`. */
 export function unit(axis: number, tilt = 0): Float32Array {
@@ -24,14 +20,16 @@ export function unit(axis: number, tilt = 0): Float32Array {
 
 type Payload = { text: string; n?: number };
 
-export function vectorStoreContract(name: string, make: () => Promise<VectorStore<Payload>>, opts: ContractOptions = {}): void {
-  const title = opts.skip ? `${name} (skipped: ${opts.skip})` : name;
-  describe.skipIf(!!opts.skip)(title, () => {
+export function vectorStoreContract(name: string, make: () => Promise<VectorStore<Payload>>): void {
+  describe(name, () => {
     const now = Date.now();
     const later = now + 3_600_000;
-    const entry = (partition: string, id: string, vector: Float32Array, payload: Payload, expiresAt = later): StoredEntry<Payload> => ({
+    // One tenant for the suite's entries; the isolation test brings a second one.
+    const tenant = `t-${randomUUID()}`;
+    const entry = (partition: string, id: string, vector: Float32Array, payload: Payload, expiresAt = later, owner = tenant): StoredEntry<Payload> => ({
       id,
       partition,
+      tenant: owner,
       vector,
       createdAt: now,
       expiresAt,
@@ -53,7 +51,7 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
         const k = id();
         await s.put(entry(p, k, unit(0), { text: 'hello', n: 3 }));
         const got = await s.get(k, now);
-        expect(got).toMatchObject({ id: k, partition: p, payload: { text: 'hello', n: 3 }, expiresAt: later });
+        expect(got).toMatchObject({ id: k, partition: p, tenant, payload: { text: 'hello', n: 3 }, expiresAt: later });
         expect(await s.get(id(), now)).toBeUndefined();
       }));
 
@@ -65,17 +63,17 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
         await s.put(entry(p, near, unit(0, 0.1), { text: 'near' }));
         await s.put(entry(p, far, unit(0, 0.9), { text: 'far' }));
         await s.put(entry(other, elsewhere, unit(0), { text: 'other partition, exact match' }));
-        const hits = await s.search({ partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, limit: 5 });
+        const hits = await s.search({ tenant, partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, limit: 5 });
         expect(hits.map((h) => h.entry.payload.text)).toEqual(['near', 'far']);
         expect(hits[0]!.score).toBeCloseTo(1 / Math.sqrt(1.01), 4);
         expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
-        const strict = await s.search({ partition: p, vector: unit(0), minScore: 0.9, expiresAfter: now, limit: 5 });
+        const strict = await s.search({ tenant, partition: p, vector: unit(0), minScore: 0.9, expiresAfter: now, limit: 5 });
         expect(strict.map((h) => h.entry.id)).toEqual([near]);
-        expect(await s.search({ partition: p, vector: unit(4), minScore: 0.5, expiresAfter: now })).toEqual([]);
-        expect(await s.search({ partition: `p-${id()}`, vector: unit(0), minScore: -1, expiresAfter: now })).toEqual([]);
-        const one = await s.search({ partition: p, vector: unit(0), minScore: 0, expiresAfter: now });
+        expect(await s.search({ tenant, partition: p, vector: unit(4), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        expect(await s.search({ tenant, partition: `p-${id()}`, vector: unit(0), minScore: -1, expiresAfter: now })).toEqual([]);
+        const one = await s.search({ tenant, partition: p, vector: unit(0), minScore: 0, expiresAfter: now });
         expect(one).toHaveLength(1);
-        const exhaustive = await s.search({ partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, exhaustive: true });
+        const exhaustive = await s.search({ tenant, partition: p, vector: unit(0), minScore: 0.5, expiresAfter: now, exhaustive: true });
         expect(exhaustive.map((h) => h.entry.id)).toEqual([near]);
       }));
 
@@ -85,9 +83,9 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
         const [old, fresh] = [id(), id()];
         await s.put(entry(p, old, unit(1), { text: 'old' }, now + 1_000));
         await s.put(entry(p, fresh, unit(1, 0.2), { text: 'fresh' }, now + 10_000));
-        expect((await s.search({ partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now })).map((h) => h.entry.id)).toEqual([old]);
+        expect((await s.search({ tenant, partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now })).map((h) => h.entry.id)).toEqual([old]);
         expect(await s.get(old, now + 1_000)).toBeUndefined();
-        expect((await s.search({ partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now + 1_000 })).map((h) => h.entry.id)).toEqual([fresh]);
+        expect((await s.search({ tenant, partition: p, vector: unit(1), minScore: 0.5, expiresAfter: now + 1_000 })).map((h) => h.entry.id)).toEqual([fresh]);
         const purged = await s.purgeExpired(now + 5_000);
         if (purged !== -1) expect(purged).toBeGreaterThanOrEqual(1);
         expect(await s.get(old, now)).toBeUndefined();
@@ -101,20 +99,35 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
         await s.put(entry(p, k, unit(2), { text: 'v1' }));
         await s.put(entry(p, k, unit(3), { text: 'v2' }));
         expect((await s.get(k, now))?.payload.text).toBe('v2');
-        expect(await s.search({ partition: p, vector: unit(2), minScore: 0.5, expiresAfter: now })).toEqual([]);
-        expect((await s.search({ partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now }))[0]?.entry.payload.text).toBe('v2');
+        expect(await s.search({ tenant, partition: p, vector: unit(2), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        expect((await s.search({ tenant, partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now }))[0]?.entry.payload.text).toBe('v2');
         await s.delete(k);
         expect(await s.get(k, now)).toBeUndefined();
-        expect(await s.search({ partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now })).toEqual([]);
+        expect(await s.search({ tenant, partition: p, vector: unit(3), minScore: 0.5, expiresAfter: now })).toEqual([]);
         await s.delete(id()); // deleting what is not there is fine
       }));
+
+    it("never returns another tenant's entry, even in a partition of the same name", () =>
+      withStore(async (s) => {
+        const p = `p-${id()}`;
+        const other = `t-${id()}`;
+        const [mine, theirs] = [id(), id()];
+        await s.put(entry(p, theirs, unit(5), { text: 'theirs' }, later, other));
+        await s.put(entry(p, mine, unit(5, 0.3), { text: 'mine' }));
+        const q = { partition: p, vector: unit(5), minScore: 0.5, expiresAfter: now, limit: 5 };
+        expect((await s.search({ ...q, tenant })).map((h) => h.entry.payload.text)).toEqual(['mine']);
+        expect((await s.search({ ...q, tenant: other, exhaustive: true })).map((h) => h.entry.payload.text)).toEqual(['theirs']);
+        expect((await s.get(theirs, now))?.tenant).toBe(other);
+      }));
+
+    it('answers a ping while it can serve', () => withStore((s) => s.ping()));
 
     it('refuses vectors of another dimension with a clear error', () =>
       withStore(async (s) => {
         expect(s.dimension).toBe(CONTRACT_DIMENSION);
         const wrong = normalise(new Float32Array(CONTRACT_DIMENSION + 1).fill(1));
         await expect(s.put(entry(`p-${id()}`, id(), wrong, { text: 'x' }))).rejects.toThrow(/dimension/);
-        await expect(s.search({ partition: 'p', vector: wrong, minScore: 0, expiresAfter: now })).rejects.toThrow(/dimension/);
+        await expect(s.search({ tenant, partition: 'p', vector: wrong, minScore: 0, expiresAfter: now })).rejects.toThrow(/dimension/);
       }));
   });
 }

@@ -109,7 +109,7 @@ models: { chat: { groups: [{ deployments: [d] }] } }
   it('is off by default, with the calibrated threshold, and names bad fields by path', () => {
     expect(parseConfig(base, 't', {}).cache).toMatchObject({ enabled: false, threshold: DEFAULT_CACHE_THRESHOLD, store: { kind: 'embedded', dir: '.data/cache' }, embedder: { kind: 'offline' } });
     const on = parseConfig(`${base}cache: { enabled: true, store: { kind: qdrant, url: "http://q:6333" }, thresholds: { chat: 0.97 } }`, 't', {}).cache!;
-    expect(on.store).toEqual({ kind: 'qdrant', url: 'http://q:6333', collection: 'gateway_cache', distance: 'cosine', timeoutMs: 5000 });
+    expect(on.store).toEqual({ kind: 'qdrant', url: 'http://q:6333', collection: 'gateway_cache', distance: 'cosine', timeoutMs: 1000, maxEntriesPerTenant: 100000 });
     expect(on.thresholds).toEqual({ chat: 0.97 });
     expect(() => parseConfig(`${base}cache: { store: { kind: qdrant } }`, 't', {})).toThrow(/cache\.store\.url/);
     expect(() => parseConfig(`${base}cache: { threshold: 3 }`, 't', {})).toThrow(/cache\.threshold/);

@@ -1,29 +1,112 @@
-/** The vector store contract on both stores, and what only the embedded store promises: its file. */
+/**
+ * The vector store contract on both stores (Qdrant: the run's real server, a collection per test), what only
+ * the embedded store promises (its file), and what only the Qdrant store does (tenant index, per-tenant bound,
+ * setup that survives races and outages).
+ */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
 import { LOG_FILE } from '../../src/cache/embedded/append-log.js';
-import { QdrantVectorStore } from '../../src/cache/qdrant-store.js';
+import { QdrantVectorStore, type QdrantStoreOptions } from '../../src/cache/qdrant-store.js';
+import { freePort } from '../../src/durable/dev-server.js';
 import { normalise } from '../../src/embeddings/types.js';
+import { startQdrant, type QdrantServer } from '../support/qdrant-server.js';
+import { sharedQdrantUrl } from '../support/shared-qdrant.js';
 import { CONTRACT_DIMENSION, unit, vectorStoreContract } from '../support/vector-store-contract.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
 
 vectorStoreContract('embedded store', () => EmbeddedVectorStore.open({ dir: tempDir(), dimension: CONTRACT_DIMENSION }));
 
-const qdrantUrl = process.env.QDRANT_URL;
-const collection = `contract_${randomUUID().slice(0, 8)}`;
-vectorStoreContract('qdrant store', () => QdrantVectorStore.open({ url: qdrantUrl!, apiKey: process.env.QDRANT_API_KEY, collection, dimension: CONTRACT_DIMENSION }), {
-  skip: qdrantUrl ? undefined : 'QDRANT_URL is not set, so there is no Qdrant server to test against',
+const collectionName = (purpose: string) => `${purpose}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+const qdrantOptions = (extra: Partial<QdrantStoreOptions> = {}): QdrantStoreOptions => ({
+  url: sharedQdrantUrl(),
+  apiKey: process.env.QDRANT_API_KEY,
+  collection: collectionName('contract'),
+  dimension: CONTRACT_DIMENSION,
+  ...extra,
+});
+
+vectorStoreContract('qdrant store', () => QdrantVectorStore.open(qdrantOptions()));
+
+describe('qdrant store only', () => {
+  const now = Date.now();
+  const admin = () => new QdrantClient({ url: sharedQdrantUrl(), apiKey: process.env.QDRANT_API_KEY, checkCompatibility: false });
+  const put = (s: QdrantVectorStore<{ text: string }>, id: string, tenant: string, createdAt: number) =>
+    s.put({ id, partition: `p-${tenant}`, tenant, vector: unit(createdAt), createdAt, expiresAt: now + 60_000, payload: { text: id } });
+
+  it('indexes the tenant as its tenant key and builds HNSW per tenant only', async () => {
+    const opts = qdrantOptions();
+    await (await QdrantVectorStore.open(opts)).close();
+    const info = await admin().getCollection(opts.collection);
+    expect(info.payload_schema.tenant).toMatchObject({ data_type: 'keyword', params: { type: 'keyword', is_tenant: true } });
+    expect(Object.keys(info.payload_schema).sort()).toEqual(['createdAt', 'expiresAt', 'partition', 'tenant']);
+    expect(info.config.hnsw_config).toMatchObject({ m: 0, payload_m: 16 });
+  });
+
+  it("keeps each tenant's newest entries within maxEntriesPerTenant, other tenants untouched", async () => {
+    const s = await QdrantVectorStore.open<{ text: string }>(qdrantOptions({ maxEntriesPerTenant: 3 }));
+    for (let i = 0; i < 5; i++) await put(s, `a${i}`, 'tenant-a', now + i);
+    for (let i = 0; i < 2; i++) await put(s, `b${i}`, 'tenant-b', now + i);
+    const present = async (ids: string[]) => (await Promise.all(ids.map((k) => s.get(k, now)))).map((e) => e !== undefined);
+    expect(await present(['a0', 'a1', 'a2', 'a3', 'a4'])).toEqual([false, false, true, true, true]);
+    expect(await present(['b0', 'b1'])).toEqual([true, true]);
+  });
+
+  it('lets gateways that start together set up one collection (the loser of the race is fine)', async () => {
+    const opts = qdrantOptions();
+    const stores = await Promise.all([1, 2, 3].map(() => QdrantVectorStore.open<{ text: string }>(opts)));
+    expect(stores.map((s) => s.setupError)).toEqual([undefined, undefined, undefined]);
+    await put(stores[0]!, 'shared', 'tenant-a', now);
+    expect((await stores[2]!.get('shared', now))?.payload.text).toBe('shared');
+  });
+
+  it('refuses a collection made with another dimension', async () => {
+    const opts = qdrantOptions();
+    await (await QdrantVectorStore.open(opts)).close();
+    await expect(QdrantVectorStore.open({ ...opts, dimension: CONTRACT_DIMENSION * 2 })).rejects.toThrow(/dimension 8, got one of dimension 16/);
+  });
+
+  it('sets the collection up again when Qdrant lost it', async () => {
+    const opts = qdrantOptions();
+    const s = await QdrantVectorStore.open<{ text: string }>(opts);
+    await admin().deleteCollection(opts.collection);
+    // The first call after the loss fails (the collection is gone); the next one recreates it.
+    await expect(put(s, 'lost', 'tenant-a', now)).rejects.toMatchObject({ status: 404 });
+    await put(s, 'back', 'tenant-a', now);
+    expect((await s.get('back', now))?.payload.text).toBe('back');
+  });
+
+  describe('a Qdrant that is down at start', () => {
+    let server: QdrantServer | undefined;
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('opens anyway, fails fast while it is down, and serves once it is up', async () => {
+      const port = await freePort();
+      const s = await QdrantVectorStore.open<{ text: string }>({ url: `http://127.0.0.1:${port}`, collection: collectionName('late'), dimension: CONTRACT_DIMENSION, timeoutMs: 500 });
+      expect(s.setupError).toBeDefined();
+      const t0 = Date.now();
+      await expect(s.ping()).rejects.toThrow();
+      await expect(s.get('x', now)).rejects.toThrow();
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      server = await startQdrant({ httpPort: port });
+      await s.ping();
+      await put(s, 'late', 'tenant-a', now);
+      expect((await s.get('late', now))?.payload.text).toBe('late');
+    });
+  });
 });
 
 describe('embedded store on disk', () => {
   const now = Date.now();
   const put = (s: EmbeddedVectorStore<{ text: string }>, id: string, v: Float32Array, text: string, expiresAt = now + 60_000) =>
-    s.put({ id, partition: 'p', vector: v, createdAt: now, expiresAt, payload: { text } });
+    s.put({ id, partition: 'p', tenant: 't', vector: v, createdAt: now, expiresAt, payload: { text } });
 
   it('keeps its entries across a restart, deletions included', async () => {
     const dir = tempDir();
@@ -37,7 +120,7 @@ describe('embedded store on disk', () => {
     expect(b.size).toBe(1);
     expect((await b.get('one', now))?.payload.text).toBe('first, replaced');
     expect(await b.get('two', now)).toBeUndefined();
-    expect((await b.search({ partition: 'p', vector: unit(2), minScore: 0.9, expiresAfter: now }))[0]?.entry.id).toBe('one');
+    expect((await b.search({ partition: 'p', tenant: 't', vector: unit(2), minScore: 0.9, expiresAfter: now }))[0]?.entry.id).toBe('one');
     await b.close();
   });
 
@@ -119,7 +202,7 @@ describe('embedded store on disk', () => {
     for (let i = 0; i < 5_000; i++) {
       const v = normalise(Float32Array.from({ length: dim }, rand));
       vecs.push(v);
-      await s.put({ id: `e${i}`, partition: 'big', vector: v, createdAt: now, expiresAt: now + 60_000, payload: { i } });
+      await s.put({ id: `e${i}`, partition: 'big', tenant: 't', vector: v, createdAt: now, expiresAt: now + 60_000, payload: { i } });
     }
     let agree = 0;
     for (let q = 0; q < 100; q++) {
@@ -127,8 +210,8 @@ describe('embedded store on disk', () => {
       const base = vecs[q * 37]!;
       const noise = normalise(Float32Array.from({ length: dim }, rand));
       const query = normalise(Float32Array.from(base, (x, j) => x + 0.48 * noise[j]!));
-      const fast = await s.search({ partition: 'big', vector: query, minScore: 0.8, expiresAfter: now });
-      const exact = await s.search({ partition: 'big', vector: query, minScore: 0.8, expiresAfter: now, exhaustive: true });
+      const fast = await s.search({ partition: 'big', tenant: 't', vector: query, minScore: 0.8, expiresAfter: now });
+      const exact = await s.search({ partition: 'big', tenant: 't', vector: query, minScore: 0.8, expiresAfter: now, exhaustive: true });
       expect(exact[0]?.entry.id).toBe(`e${q * 37}`);
       if (fast[0]?.entry.id === exact[0]?.entry.id) agree++;
     }

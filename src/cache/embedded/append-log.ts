@@ -12,6 +12,8 @@ export interface PutRecord {
   op: 'put';
   id: string;
   p: string;
+  /** The tenant; absent in files written before it was recorded. */
+  t?: string;
   c: number;
   e: number;
   /** The vector: little-endian float32s, base64. */

@@ -57,7 +57,7 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
 
   async put(entry: StoredEntry<P>): Promise<void> {
     checkVector('the embedded cache', this.dimension, entry.vector);
-    const record: LogRecord = { op: 'put', id: entry.id, p: entry.partition, c: entry.createdAt, e: entry.expiresAt, v: encodeVector(entry.vector), d: entry.payload };
+    const record: LogRecord = { op: 'put', id: entry.id, p: entry.partition, t: entry.tenant, c: entry.createdAt, e: entry.expiresAt, v: encodeVector(entry.vector), d: entry.payload };
     this.apply(record, entry.vector);
     const evicted: LogRecord[] = [];
     for (const id of this.entries.keys()) {
@@ -77,7 +77,12 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
     checkVector('the embedded cache', this.dimension, q.vector);
     const part = this.partitions.get(q.partition);
     if (!part) return [];
-    return part.search(q.vector, q.minScore, q.expiresAfter, q.limit ?? 1, q.exhaustive ?? false).map((s) => ({ entry: this.entries.get(s.id)!, score: s.score }));
+    // A partition's entries are one tenant's (its hash includes the tenant), so filtering after the limit loses
+    // nothing. Records from files written before the tenant was recorded have '': the partition alone decides.
+    return part
+      .search(q.vector, q.minScore, q.expiresAfter, q.limit ?? 1, q.exhaustive ?? false)
+      .map((s) => ({ entry: this.entries.get(s.id)!, score: s.score }))
+      .filter((h) => h.entry.tenant === q.tenant || h.entry.tenant === '');
   }
 
   async delete(id: string): Promise<void> {
@@ -107,11 +112,14 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
     await this.log.rewrite(function* () {
       yield { op: 'header', format: 1, dimension };
       for (const e of entries.values()) {
-        yield { op: 'put', id: e.id, p: e.partition, c: e.createdAt, e: e.expiresAt, v: encodeVector(partitions.get(e.partition)!.vector(e.id)!), d: e.payload };
+        yield { op: 'put', id: e.id, p: e.partition, t: e.tenant, c: e.createdAt, e: e.expiresAt, v: encodeVector(partitions.get(e.partition)!.vector(e.id)!), d: e.payload };
       }
     });
     this.deadRecords = 0;
   }
+
+  /** In-process: it serves as long as it is open. */
+  async ping(): Promise<void> {}
 
   /** Waits until every change so far is in the file (tests and shutdown). */
   flush(): Promise<void> {
@@ -138,7 +146,7 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
       if (previous.partition !== r.p) this.remove(r.id);
       else this.entries.delete(r.id); // re-inserted below, so it counts as the newest
     }
-    this.entries.set(r.id, { id: r.id, partition: r.p, createdAt: r.c, expiresAt: r.e, payload: r.d as P });
+    this.entries.set(r.id, { id: r.id, partition: r.p, tenant: r.t ?? '', createdAt: r.c, expiresAt: r.e, payload: r.d as P });
     let part = this.partitions.get(r.p);
     if (!part) this.partitions.set(r.p, (part = new Partition(this.dimension, this.signer)));
     part.upsert(r.id, v, r.e);

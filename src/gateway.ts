@@ -7,14 +7,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Worker } from '@temporalio/worker';
 import type { GatewayConfig } from './config/types.js';
-import { temporalTarget } from './durable/connection.js';
+import { TemporalLink, temporalTarget } from './durable/connection.js';
+import { temporalReachable, workersPolling } from './durable/readiness-checks.js';
+import { Readiness, type ReadinessCheck } from './health/readiness.js';
 import { startDevServer, type DevServer } from './durable/dev-server.js';
 import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
-import { createGatewayWorker, type GatewayWorkerOptions } from './durable/worker.js';
+import { superviseWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
@@ -65,10 +66,11 @@ async function listen(
   obs: Observability,
   shared: Shared,
   batches?: BatchService,
+  readiness?: Readiness,
 ) {
   const { health, cache, semantic, keys, admission } = shared;
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
-  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches, semantic }, obs);
+  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches, semantic, readiness }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);
@@ -122,6 +124,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     }
     let durable: DurableRequests | undefined;
     let batches: BatchService | undefined;
+    const readinessChecks: ReadinessCheck[] = [];
     let devServer: DevServer | undefined;
     let address = opts.temporalAddress ?? config.durable.temporal.address;
     if (config.durable.enabled || role === 'worker') {
@@ -134,22 +137,23 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
       const target = temporalTarget(config.durable, address);
+      // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
+      // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {
-        const { worker, connection } = await createGatewayWorker(config, target, { logger, health, cache, semantic, spend, observe: obs.workerOptions(), ...opts.worker });
-        const running = runWorker(worker, logger);
-        cleanups.push(async () => {
-          if (worker.getState() === 'RUNNING') worker.shutdown();
-          await running;
-          await connection.close();
-        });
+        const worker = superviseWorker(config, target, { logger, health, cache, semantic, spend, observe: obs.workerOptions(), ...opts.worker });
+        cleanups.push(() => worker.stop());
+        await worker.firstAttempt;
       }
       if (role !== 'worker') {
-        durable = await DurableRequests.connect(config, target, obs.tracing?.clientInterceptors());
-        cleanups.push(() => durable!.close());
-        batches = await BatchService.connect(config, target);
-        cleanups.push(() => batches!.close());
+        const link = new TemporalLink(target, { logger });
+        cleanups.push(() => link.close());
+        durable = new DurableRequests(link, config, obs.tracing?.clientInterceptors());
+        batches = new BatchService(link, config);
+        readinessChecks.push(temporalReachable(link), workersPolling(link));
+        await link.firstAttempt;
       }
     }
+    if (cache) readinessChecks.push({ name: 'cache', run: () => cache.ping() });
     obs.temporalUiUrl = devServer?.uiUrl ?? config.durable.temporal.uiUrl;
     if (role === 'worker') {
       const port = obs.config.metrics.workerPort;
@@ -161,7 +165,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission }, batches);
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission }, batches, new Readiness(readinessChecks));
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -211,12 +215,4 @@ async function buildSemanticIndex(config: GatewayConfig, cache: SemanticCache | 
   const index = await SemanticIndex.build(config.models, { embedderFor, logger });
   logger.info({ aliases: index.size }, 'semantic routes embedded');
   return index;
-}
-
-async function runWorker(worker: Worker, logger: Logger): Promise<void> {
-  try {
-    await worker.run();
-  } catch (err) {
-    logger.error({ err }, 'durable worker stopped with an error');
-  }
 }

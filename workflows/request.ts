@@ -13,6 +13,7 @@ import {
   TimeoutFailure,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -49,6 +50,13 @@ export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
 const NON_RETRYABLE: ErrorKind[] = ['bad_request', 'content_filter', 'context_length', 'auth', 'permission', 'not_found'];
 /** Extra Temporal attempts beyond the configured provider attempts, spent only when a worker dies mid-call. */
 const CRASH_HEADROOM = 2;
+/**
+ * Patch: a call whose workers kept dying until Temporal's attempts ran out (heartbeat timeout) is labelled
+ * worker_lost and run again on the same deployment, instead of counting as a provider timeout that may switch.
+ */
+const WORKER_LOST_PATCH = 'worker-lost-reruns-same-deployment';
+/** Re-runs of one step after worker losses, on top of the crash headroom: a worker fleet that keeps dying is an outage. */
+const MAX_LOST_RERUNS = 2;
 
 const { route, catchAll, evaluateAnswer } = proxyLocalActivities<GatewayActivities>({
   startToCloseTimeout: '30 seconds',
@@ -73,6 +81,14 @@ function readFailure(err: unknown, stepAttempt: Attempt): { facts: FailureFacts;
     facts: { kind: lost ? 'timeout' : 'server' },
     attempts: [{ ...stepAttempt, outcome: 'error', kind: lost ? 'timeout' : 'server', message }],
   };
+}
+
+/** The call's worker died (no heartbeat): what it had recorded before, then the lost attempt itself. */
+function workerLost(err: unknown, stepAttempt: Attempt): Attempt[] | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof TimeoutFailure) || cause.timeoutType !== 'HEARTBEAT') return undefined;
+  const before = ((cause.lastHeartbeatDetails as { attempts?: Attempt[] } | undefined)?.attempts ?? []).slice();
+  return [...before, { ...stepAttempt, outcome: 'worker_lost', workerLost: true, message: 'the worker making this call was lost (no heartbeat)', next: 'run again on another worker' }];
 }
 
 /** How a chain of deployments ended without an answer: an error for the client, or every deployment failed. */
@@ -130,6 +146,7 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
   /** Walks one plan with the shared `nextMove`: each step a provider-call activity, retries as durable timers. */
   const runChain = async (request: ChatRequest, plan: Plan, routing: RoutingConfig): Promise<ChainAnswer> => {
     const callsPerStep = new Map<number, number>();
+    const lostReruns = new Map<number, number>();
     const made0 = attempts.length;
     let stepIndex = 0;
     for (;;) {
@@ -165,6 +182,14 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
           throw err;
         }
         const blank: Attempt = { deployment: step.deployment, provider, alias: step.alias, stage: step.stage, attempt: prior + 1, outcome: 'error', latencyMs: 0 };
+        const lost = (lostReruns.get(stepIndex) ?? 0) < MAX_LOST_RERUNS ? workerLost(err, blank) : undefined;
+        if (lost && patched(WORKER_LOST_PATCH)) {
+          attempts.push(...lost);
+          lostReruns.set(stepIndex, (lostReruns.get(stepIndex) ?? 0) + 1);
+          callsPerStep.set(stepIndex, prior + lost.filter((a) => a.outcome !== 'worker_lost').length);
+          show(`worker lost while calling ${step.deployment}: running the call again`);
+          continue;
+        }
         const { facts, attempts: made } = readFailure(err, blank);
         attempts.push(...made);
         callsPerStep.set(stepIndex, prior + made.length);

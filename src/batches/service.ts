@@ -4,9 +4,9 @@
  * workflow; the batch shows `cancelling` until its lines in flight are stopped and the output is written).
  * Everything is looked up under the caller's tenant, so another tenant's batch or file is simply not found.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { GatewayConfig } from '../config/types.js';
-import type { TemporalTarget } from '../durable/connection.js';
+import { TemporalUnavailable, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
 import { SA } from '../durable/search-attributes.js';
 import { HttpError, invalidRequest } from '../ingress/errors.js';
 import { newBatchId } from './ids.js';
@@ -51,21 +51,21 @@ export function pageOf<T extends { id: string }>(items: T[], after: string | und
 }
 
 export class BatchService {
-  private constructor(
-    private readonly client: Client,
-    readonly store: FileStore,
+  private readonly client: Client;
+  private readonly target: TemporalTarget;
+  readonly store: FileStore;
+
+  /** Over `link`, which its owner closes. Files need only the store, so they are served while Temporal is down. */
+  constructor(
+    private readonly link: TemporalLink,
     private readonly config: GatewayConfig,
-    private readonly target: TemporalTarget,
-  ) {}
-
-  static async connect(config: GatewayConfig, target: TemporalTarget): Promise<BatchService> {
-    const connection = await Connection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
-    return new BatchService(new Client({ connection, namespace: target.namespace }), new FileStore(config.batches.dir), config, target);
+  ) {
+    this.target = link.target;
+    this.client = new Client({ connection: link.connection, namespace: link.target.namespace });
+    this.store = new FileStore(config.batches.dir);
   }
 
-  async close(): Promise<void> {
-    await this.client.connection.close();
-  }
+  async close(): Promise<void> {}
 
   /** `keyId`: the key that pays for the lines (absent with `auth.mode: none`). */
   async create(tenant: string, allowedModels: string[] | undefined, params: CreateBatchParams, keyId?: string): Promise<BatchRecord> {
@@ -109,6 +109,8 @@ export class BatchService {
       tenant,
       ...(keyId !== undefined && { key_id: keyId }),
     };
+    // Not connected yet: refused before any record exists, rather than a batch that failed to start.
+    if (!this.link.isConnected) throw new TemporalUnavailable(`Temporal at ${this.target.address} is not reachable yet`);
     await this.store.putBatch(record);
     const input: BatchWorkflowInput = {
       batchId: record.id,
@@ -124,15 +126,17 @@ export class BatchService {
       },
     };
     try {
-      await this.client.workflow.start('batchWorkflow', {
+      await this.link.call(() => this.client.workflow.start('batchWorkflow', {
         workflowId: record.id,
         taskQueue: this.target.taskQueue,
         args: [input],
         typedSearchAttributes: [{ key: SA.tenant, value: tenant }],
         staticSummary: `batch · tenant ${tenant} · input ${file.id} (${file.filename})`.slice(0, 200),
         staticDetails: `Batch **${record.id}** for tenant \`${tenant}\`: ${params.endpoint} over input file \`${file.id}\` (${file.bytes} bytes).`,
-      });
+      }), record.id);
     } catch (err) {
+      // Sent but unanswered: it may have started, so the record stays and the 503 names the batch.
+      if (err instanceof TemporalUnavailable && err.requestId) throw err;
       await this.store.putBatch({
         ...record,
         status: 'failed',
@@ -163,7 +167,7 @@ export class BatchService {
       throw new HttpError(409, `Cannot cancel a batch with status '${record.status}'.`, 'invalid_request_error', 'batch_not_cancellable', 'batch_id');
     }
     try {
-      await this.client.workflow.getHandle(id).cancel();
+      await this.link.call(() => this.client.workflow.getHandle(id).cancel());
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }

@@ -9,8 +9,11 @@ export interface Attempt {
   stage: Stage;
   /** 1-based count of calls to this deployment within the request. */
   attempt: number;
-  /** skipped: the deployment's circuit breaker refused the call, so none was made; cancelled: a hedge that lost. */
-  outcome: 'ok' | 'error' | 'skipped' | 'cancelled';
+  /**
+   * skipped: the deployment's circuit breaker refused the call, so none was made; cancelled: a hedge that lost;
+   * worker_lost (durable path): the worker making the call died, so it was made again on the same deployment.
+   */
+  outcome: 'ok' | 'error' | 'skipped' | 'cancelled' | 'worker_lost';
   kind?: ErrorKind;
   status?: number;
   message?: string;
@@ -31,12 +34,15 @@ export interface Attempt {
 }
 
 /** How a run ended, in the words operators filter by (a search attribute on the durable path). */
-export type RunOutcomeLabel = 'success' | 'fallback' | 'catch_all' | 'failed';
+export type RunOutcomeLabel = 'success' | 'fallback' | 'catch_all' | 'failed' | 'worker_lost';
 
+/** `worker_lost`: answered after only worker deaths, no provider failure: the gateway's fault, not a fallback. */
 export function outcomeLabel(attempts: readonly Attempt[], answered: boolean, catchAll: boolean): RunOutcomeLabel {
   if (catchAll) return 'catch_all';
   if (!answered) return 'failed';
-  return attempts.some((a) => a.outcome !== 'ok') ? 'fallback' : 'success';
+  const failed = attempts.filter((a) => a.outcome !== 'ok');
+  if (failed.length === 0) return 'success';
+  return failed.every((a) => a.outcome === 'worker_lost') ? 'worker_lost' : 'fallback';
 }
 
 /** Switches between deployments (retries on the same one are not fallbacks). */

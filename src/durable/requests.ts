@@ -5,7 +5,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   Client,
-  Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -18,7 +17,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { requestWorkflow } from '../../workflows/request.js';
-import type { TemporalTarget } from './connection.js';
+import type { TemporalLink, TemporalTarget } from './connection.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
 import type { RouteHint } from '../decision/route-hints.js';
@@ -83,24 +82,28 @@ function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export class DurableRequests {
-  private constructor(
-    private readonly client: Client,
-    private readonly config: GatewayConfig,
-    private readonly target: TemporalTarget,
-  ) {}
+/** A start that got no answer in this time has an unknown outcome: the client hears 503 with the request's id. */
+const START_DEADLINE_MS = 5_000;
 
-  /** `interceptors`: e.g. tracing's, which carry the request's trace into the workflow. */
-  static async connect(config: GatewayConfig, target: TemporalTarget, interceptors: WorkflowClientInterceptor[] = []): Promise<DurableRequests> {
-    const connection = await Connection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
-    return new DurableRequests(new Client({ connection, namespace: target.namespace, interceptors: { workflow: interceptors } }), config, target);
+export class DurableRequests {
+  private readonly client: Client;
+  private readonly target: TemporalTarget;
+
+  /** Over `link`, which its owner closes; `interceptors`: e.g. tracing's, which carry the request's trace into the workflow. */
+  constructor(
+    private readonly link: TemporalLink,
+    private readonly config: GatewayConfig,
+    interceptors: WorkflowClientInterceptor[] = [],
+  ) {
+    this.target = link.target;
+    this.client = new Client({ connection: link.connection, namespace: link.target.namespace, interceptors: { workflow: interceptors } });
   }
 
   /** The latest request workflows on this gateway's task queue, for the status page (no tenant filter: operators only). */
   async recent(limit: number): Promise<RecentDurable[]> {
     const query = `TaskQueue = '${this.target.taskQueue}' AND WorkflowType = 'requestWorkflow'`;
     // a page that polls every few seconds must not hang on a slow cluster
-    return this.client.connection.withDeadline(Date.now() + 3_000, async () => {
+    return this.link.call(() => this.client.connection.withDeadline(Date.now() + 3_000, async () => {
       const out: RecentDurable[] = [];
       for await (const wf of this.client.workflow.list({ query, pageSize: limit })) {
         out.push({
@@ -116,12 +119,11 @@ export class DurableRequests {
         if (out.length >= limit) break;
       }
       return out;
-    });
+    }));
   }
 
-  async close(): Promise<void> {
-    await this.client.connection.close();
-  }
+  /** The connection belongs to the TemporalLink; nothing of its own to close. */
+  async close(): Promise<void> {}
 
   /** The workflow id: from the tenant's Idempotency-Key when given (so a repeat finds the same request). */
   idFor(tenant: string, idempotencyKey?: string): string {
@@ -132,8 +134,8 @@ export class DurableRequests {
     const id = this.idFor(opts.tenant, opts.idempotencyKey);
     const bodyHash = digest(canonicalJson(request)).slice(0, 32);
     const body = { ...request, stream: false };
-    try {
-      await this.client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
+    // Sent but unanswered (deadline, connection lost): it may have started, so the 503 names the id it has.
+    const start = () => this.client.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => this.client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
         workflowId: id,
         taskQueue: this.target.taskQueue,
         args: [
@@ -150,12 +152,14 @@ export class DurableRequests {
         memo: { bodyHash, tenant: opts.tenant },
         staticSummary: `${request.model} · tenant ${opts.tenant} · request ${opts.requestId}`.slice(0, 200),
         staticDetails: `Chat completion for model alias **${request.model}** (${request.messages.length} messages${request.tools?.length ? `, ${request.tools.length} tools` : ''}).\n\nGateway request id: \`${opts.requestId}\``,
-      });
+      }));
+    try {
+      await this.link.call(start, id);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
     if (opts.idempotencyKey) {
-      const existing = await this.client.workflow.getHandle(id).describe();
+      const existing = await this.link.call(() => this.client.workflow.getHandle(id).describe(), id);
       if (existing.memo?.bodyHash !== undefined && existing.memo.bodyHash !== bodyHash) throw new IdempotencyConflict();
     }
     return { id };
@@ -165,7 +169,7 @@ export class DurableRequests {
     if (!/^req-[\w-]{1,64}$/.test(id)) throw new RequestNotFound(id);
     const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
     try {
-      const desc = await handle.describe();
+      const desc = await this.link.call(() => handle.describe());
       if (desc.typedSearchAttributes.get(SA.tenant) !== tenant) throw new RequestNotFound(id);
       return { handle, desc };
     } catch (err) {
@@ -182,6 +186,10 @@ export class DurableRequests {
 
   /** The request as the API shows it; `waitMs` long-polls a running request until it ends or the time is up. */
   async view(id: string, tenant: string, waitMs = 0): Promise<RequestView> {
+    return this.link.call(() => this.readView(id, tenant, waitMs));
+  }
+
+  private async readView(id: string, tenant: string, waitMs: number): Promise<RequestView> {
     let { handle, desc } = await this.handleFor(id, tenant);
     let finished: DurableResult | undefined;
     if (desc.status.name === 'RUNNING' && waitMs > 0) {
@@ -242,7 +250,7 @@ export class DurableRequests {
 
   async cancel(id: string, tenant: string): Promise<RequestView> {
     const { handle, desc } = await this.handleFor(id, tenant);
-    if (desc.status.name === 'RUNNING') await handle.cancel();
+    if (desc.status.name === 'RUNNING') await this.link.call(() => handle.cancel());
     return this.view(id, tenant, 5_000);
   }
 
@@ -250,7 +258,8 @@ export class DurableRequests {
   async run(request: ChatRequest, opts: SubmitOptions, signal?: AbortSignal): Promise<{ id: string; result: DurableResult }> {
     const { id } = await this.submit(request, opts);
     const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
-    const result = await (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result());
+    // Lost while waiting: the request runs on, and the 503 names it so the client can fetch or repeat it.
+    const result = await this.link.call(() => (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result()), id);
     return { id, result };
   }
 }

@@ -78,8 +78,91 @@ export async function createGatewayWorker(
     maxConcurrentWorkflowTaskExecutions: 100,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     // the workflow-side interceptors call these sinks, so they are registered even with nothing to count
-    ...(opts.observe ?? { sinks: durableMetricsSinks(undefined), interceptors: { workflowModules: workflowInterceptorModules({ tracing: false }) } }),
+    ...withoutBundledModules(opts.observe ?? { sinks: durableMetricsSinks(undefined), interceptors: { workflowModules: workflowInterceptorModules({ tracing: false }) } }, !!opts.workflowBundle),
   };
   const worker = await Worker.create(workerOptions);
+  if (opts.workflowBundle) opts.logger?.info({ codePath: opts.workflowBundle.codePath }, 'workflow bundle: prebuilt, loaded from file');
+  else opts.logger?.info({ workflowsPath: WORKFLOWS_PATH }, 'workflow bundle: bundled from the workflow source with webpack');
   return { worker, connection };
+}
+
+/** A prebuilt bundle carries its workflow interceptor modules already; passing them again only makes the SDK warn. */
+function withoutBundledModules(observe: Pick<WorkerOptions, 'sinks' | 'interceptors'>, prebuilt: boolean): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
+  if (!prebuilt || !observe.interceptors) return observe;
+  const { workflowModules: _bundled, ...interceptors } = observe.interceptors;
+  return { ...observe, interceptors };
+}
+
+export interface SupervisedWorker {
+  /** Resolves after the first try to start, whether it is polling or keeps trying in the background. */
+  readonly firstAttempt: Promise<void>;
+  isRunning(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker that outlives Temporal's absence: it connects (and reconnects after the worker stops with an error)
+ * with back-off from `backoffMs[0]` doubling to `backoffMs[1]`, so a worker process can start before its cluster.
+ * While connected, the SDK's core retries its polls itself, forever, backing off up to 10 s.
+ */
+export function superviseWorker(
+  config: GatewayConfig,
+  target: TemporalTarget,
+  opts: GatewayWorkerOptions & { backoffMs?: [number, number] } = {},
+): SupervisedWorker {
+  const log = opts.logger;
+  const [first, cap] = opts.backoffMs ?? [250, 2_000];
+  let stopping = false;
+  let current: Worker | undefined;
+  let wake: (() => void) | undefined;
+  let markFirst!: () => void;
+  const firstAttempt = new Promise<void>((resolve) => (markFirst = resolve));
+
+  const loop = (async () => {
+    let delay = first;
+    let failures = 0;
+    while (!stopping) {
+      let connection: NativeConnection | undefined;
+      try {
+        ({ worker: current, connection } = await createGatewayWorker(config, target, opts));
+        if (stopping) break;
+        const running = current.run();
+        markFirst();
+        if (failures > 0) log?.info({ address: target.address, taskQueue: target.taskQueue }, 'durable worker connected and polling');
+        failures = 0;
+        delay = first;
+        await running;
+        if (!stopping) log?.error('durable worker stopped by itself; starting it again');
+      } catch (err) {
+        if (stopping) break;
+        if (failures === 0) log?.warn({ address: target.address, err: String(err) }, 'durable worker cannot start (Temporal unreachable?); retrying in the background');
+        failures++;
+      } finally {
+        current = undefined;
+        await connection?.close().catch(() => undefined);
+        markFirst();
+      }
+      if (stopping) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+      delay = Math.min(cap, delay * 2);
+    }
+  })();
+
+  return {
+    firstAttempt,
+    isRunning: () => current?.getState() === 'RUNNING',
+    async stop() {
+      stopping = true;
+      wake?.();
+      if (current && current.getState() === 'RUNNING') current.shutdown();
+      await loop;
+    },
+  };
 }

@@ -4,6 +4,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { UpstreamRejected } from '../fastpath/executor.js';
+import { TemporalUnavailable } from '../durable/connection.js';
+import { unavailableError } from './routes/durable-errors.js';
 import type { AppContext } from './context.js';
 import { fromProviderError, HttpError, sendError } from './errors.js';
 import { trailOf } from './request-log.js';
@@ -38,8 +40,13 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
   if (obs) app.use(observeRequests(obs));
 
   app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
+  // Liveness: answering at all means the process is up and its event loop turns. Dependencies are /readyz's.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', uptime_s: Math.round(process.uptime()) });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const report = ctx.readiness ? await ctx.readiness.report() : { status: 'ready', checks: {} };
+    res.status(report.status === 'ready' ? 200 : 503).json(report);
   });
   app.get('/health/deployments', deploymentHealthHandler(ctx));
   app.get('/v1/models', listModelsHandler(ctx));
@@ -69,6 +76,7 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
 function errorHandler(ctx: AppContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
+    if (err instanceof TemporalUnavailable) return sendError(res, unavailableError(err));
     if (err instanceof UpstreamRejected) {
       trailOf(res).attempts = err.attempts;
       return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));

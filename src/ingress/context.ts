@@ -9,6 +9,7 @@ import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { BatchService } from '../batches/service.js';
+import type { Readiness } from '../health/readiness.js';
 
 export interface AppContext {
   config: GatewayConfig;
@@ -28,4 +29,6 @@ export interface AppContext {
   batches?: BatchService;
   /** Aliases with semantic routing: their example utterances, embedded. */
   semantic?: SemanticIndex;
+  /** What `/readyz` checks (Temporal, workers, cache store); absent: always ready. */
+  readiness?: Readiness;
 }

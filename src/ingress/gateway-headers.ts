@@ -5,7 +5,7 @@
 import type { Response } from 'express';
 import type { Attempt, Timing } from '../fastpath/executor.js';
 
-export type FallbackLevel = 'none' | 'retry' | 'switch' | 'downgrade' | 'catch_all';
+export type FallbackLevel = 'none' | 'retry' | 'switch' | 'downgrade' | 'catch_all' | 'worker_lost';
 
 export function fallbackLevel(attempts: Attempt[], catchAll: boolean): FallbackLevel {
   if (catchAll) return 'catch_all';
@@ -13,7 +13,9 @@ export function fallbackLevel(attempts: Attempt[], catchAll: boolean): FallbackL
   if (!last) return 'none';
   if (last.stage === 'downgrade') return 'downgrade';
   if (last.stage === 'switch') return 'switch';
-  return attempts.length > 1 ? 'retry' : 'none';
+  if (attempts.length <= 1) return 'none';
+  // the same call made again because its worker died: no provider failed, so no fallback happened
+  return attempts.slice(0, -1).every((a) => a.outcome === 'worker_lost') ? 'worker_lost' : 'retry';
 }
 
 export function setGatewayHeaders(

@@ -131,7 +131,7 @@ export function fallbackTriggers(attempts: readonly Attempt[], catchAll: boolean
   const out: Array<{ stage: string; reason: string }> = [];
   attempts.forEach((a, i) => {
     if (a.outcome === 'ok') return;
-    const reason = a.outcome === 'skipped' ? 'circuit_open' : (a.kind ?? 'unknown');
+    const reason = a.outcome === 'skipped' ? 'circuit_open' : a.outcome === 'worker_lost' ? 'worker_lost' : (a.kind ?? 'unknown');
     const next = attempts[i + 1];
     if (next) out.push({ stage: next.deployment === a.deployment ? 'retry' : next.stage, reason });
     else if (catchAll) out.push({ stage: 'catch_all', reason });

@@ -82,9 +82,12 @@ describe('crashes', () => {
     results.forEach((r, i) => {
       expect(r.status).toBe('succeeded');
       expect(r.result.choices[0].message.content).toBe(`Echo: crash ${i}`);
-      // The killed attempt shows up as a timeout, then the new worker's call answered.
-      expect(r.attempts.map((a: any) => a.outcome)).toEqual(['error', 'ok']);
-      expect(r.attempts[0].kind).toBe('timeout');
+      // The killed attempt is labelled as a lost worker (not a provider timeout), and the call ran again on the
+      // same deployment: no fallback, and the request's outcome says why it took a second call.
+      expect(r.attempts.map((a: any) => a.outcome)).toEqual(['worker_lost', 'ok']);
+      expect(r.attempts[0].kind).toBeUndefined();
+      expect(r.attempts.map((a: any) => a.deployment)).toEqual(['oa-main', 'oa-main']);
+      expect(r.outcome).toBe('worker_lost');
     });
     // 20 calls held by the dead worker, 20 retried by the new one: nothing was called a third time.
     expect(fake.requests.filter((r) => r.model === 'gpt-main')).toHaveLength(2 * N);

@@ -1,6 +1,7 @@
 /** A durable request's failure, in the same OpenAI error shape the fast path answers with. */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { TemporalUnavailable } from '../../durable/connection.js';
 import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../../durable/types.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { Attempt } from '../../decision/attempt.js';
@@ -15,7 +16,26 @@ export function httpErrorOfFailure(type: string | null | undefined, message: str
   return new HttpError(500, message, 'server_error', type ?? 'durable_request_failed');
 }
 
+/** Seconds a client should wait before repeating a call Temporal could not take: about one reconnect back-off. */
+export const DURABLE_RETRY_AFTER_S = 2;
+
+/**
+ * 503 + Retry-After while Temporal is unreachable. A submission that was sent but not answered names the id the
+ * request has (it may be running): a repeat with the same Idempotency-Key or x-request-id finds it.
+ */
+export function unavailableError(err: TemporalUnavailable): HttpError {
+  const id = err.requestId;
+  const message = id
+    ? `The durable path lost Temporal while taking request '${id}'; it may be running. Fetch GET /v1/requests/${id}, or repeat the call with the same Idempotency-Key, after ${DURABLE_RETRY_AFTER_S} s.`
+    : `The durable path is unavailable right now (Temporal is unreachable). Please retry in ${DURABLE_RETRY_AFTER_S} s.`;
+  return new HttpError(503, message, 'service_unavailable', 'durable_unavailable', null, {
+    'retry-after': String(DURABLE_RETRY_AFTER_S),
+    ...(id && { 'x-gateway-request-id': id }),
+  });
+}
+
 export function httpErrorOfWorkflow(err: unknown, alias: string): HttpError | undefined {
+  if (err instanceof TemporalUnavailable) return unavailableError(err);
   if (!(err instanceof WorkflowFailedError)) return undefined;
   const cause = err.cause;
   if (cause instanceof CancelledFailure) return new HttpError(409, 'The request was cancelled', 'invalid_request_error', 'request_cancelled');

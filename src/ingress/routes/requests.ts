@@ -3,7 +3,8 @@
  *   POST   /v1/requests        a chat completion request, run as a workflow; 202 with its id
  *   GET    /v1/requests/{id}   status, attempts, and the result in OpenAI's shape; `?wait=30s` long-polls
  *   DELETE /v1/requests/{id}   cancels it (the running provider call is aborted)
- * An `Idempotency-Key` header makes a repeated submission return the same request.
+ * An `Idempotency-Key` header makes a repeated submission return the same request; without one, the client's
+ * own `x-request-id` does (per tenant, in separate namespaces).
  */
 import type { Request, Response } from 'express';
 import { IdempotencyConflict, RequestNotFound, type DurableRequests, type RequestView } from '../../durable/requests.js';
@@ -21,9 +22,17 @@ export function requireDurable(ctx: AppContext): DurableRequests {
   return ctx.durable;
 }
 
+/**
+ * What makes a repeated durable call find the same request: the Idempotency-Key, else an `x-request-id` the client
+ * sent (request-scope echoes it only when well-formed; one the gateway generated is no key, it names nothing
+ * the client could repeat).
+ */
 export function idempotencyKeyOf(req: Request): string | undefined {
   const key = req.get('idempotency-key');
-  if (key === undefined) return undefined;
+  if (key === undefined) {
+    const rid = req.get('x-request-id');
+    return rid && rid === req.res?.getHeader('x-request-id') ? `x-request-id:${rid}` : undefined;
+  }
   if (key.length === 0 || key.length > 255) throw invalidRequest('Idempotency-Key must be 1 to 255 characters', 'Idempotency-Key', 'invalid_idempotency_key');
   return key;
 }

@@ -19,6 +19,22 @@ interface SchemaPaths {
   fields: Set<string>;
   /** Every property path, objects included: a documented path must be one of these. */
   known: Set<string>;
+  /** Scalar (and empty `{}` / `[]`) defaults by path, as the docs write them; a path may differ per union branch. */
+  defaults: Map<string, Set<string>>;
+}
+
+interface DocumentedRow {
+  paths: string[];
+  /** The row's `default` column, when its table has one. */
+  defaultCell?: string;
+}
+
+/** A default as a doc cell shows it: `true`, `8080`, `.data/cache`, `{}`. Richer defaults are described in words. */
+function shownDefault(value: unknown): string | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.length === 0) return '[]';
+  if (value && typeof value === 'object' && Object.keys(value).length === 0) return '{}';
+  return undefined;
 }
 
 /** `<name>`, `<alias>`, … all stand for a record key; `<*>` is how the walker writes one. */
@@ -29,6 +45,7 @@ function schemaPaths(schema: z.ZodType): SchemaPaths {
   const defs: Json = root.$defs ?? {};
   const fields = new Set<string>();
   const known = new Set<string>();
+  const defaults = new Map<string, Set<string>>();
 
   const resolve = (s: Json): { node: Json; ref?: string } => {
     if (typeof s.$ref !== 'string') return { node: s };
@@ -72,6 +89,8 @@ function schemaPaths(schema: z.ZodType): SchemaPaths {
     for (const [key, child] of Object.entries<Json>(node.properties ?? {})) {
       const childPath = path ? `${path}.${key}` : key;
       known.add(childPath);
+      const shown = shownDefault(child.default);
+      if (shown !== undefined) defaults.set(childPath, (defaults.get(childPath) ?? new Set()).add(shown));
       walk(child, childPath, refs);
     }
     if (typeof node.additionalProperties === 'object') {
@@ -84,42 +103,59 @@ function schemaPaths(schema: z.ZodType): SchemaPaths {
   fields.delete('');
   for (const f of [...fields]) if (f.endsWith('[]') || f.endsWith('.<*>')) fields.delete(f);
   for (const f of fields) known.add(f);
-  return { fields, known };
+  return { fields, known, defaults };
 }
 
-/** The first-column paths of every table headed `| path | …`, in order (duplicates kept, to be reported). */
-function documentedPaths(markdown: string): string[] {
-  const paths: string[] = [];
+/** The rows of every table headed `| path | …`: the backticked paths of the first column, and the default column. */
+function documentedRows(markdown: string): DocumentedRow[] {
+  const rows: DocumentedRow[] = [];
+  let defaultColumn: number | undefined;
   let inPathTable = false;
   for (const line of markdown.split('\n')) {
     if (!line.trimStart().startsWith('|')) {
       inPathTable = false;
       continue;
     }
-    const firstCell = line.split('|')[1]!.trim();
-    if (/^path$/i.test(firstCell)) {
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (/^path$/i.test(cells[0]!)) {
       inPathTable = true;
+      const d = cells.findIndex((c) => /^default$/i.test(c));
+      defaultColumn = d >= 0 ? d : undefined;
       continue;
     }
-    if (!inPathTable || /^:?-+:?$/.test(firstCell)) continue;
-    for (const m of firstCell.matchAll(/`([^`]+)`/g)) paths.push(normalise(m[1]!));
+    if (!inPathTable || /^:?-+:?$/.test(cells[0]!)) continue;
+    rows.push({
+      paths: [...cells[0]!.matchAll(/`([^`]+)`/g)].map((m) => normalise(m[1]!)),
+      defaultCell: defaultColumn === undefined ? undefined : cells[defaultColumn],
+    });
   }
-  return paths;
+  return rows;
 }
 
-function compare(schema: SchemaPaths, documented: readonly string[]) {
+function compare(schema: SchemaPaths, rows: readonly DocumentedRow[]) {
+  const documented = rows.flatMap((r) => r.paths);
   const docSet = new Set(documented);
+  const wrongDefaults: string[] = [];
+  for (const row of rows) {
+    if (row.defaultCell === undefined) continue;
+    const shownInCell = new Set([...row.defaultCell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!));
+    for (const path of row.paths) {
+      for (const d of schema.defaults.get(path) ?? []) {
+        if (!shownInCell.has(d)) wrongDefaults.push(`${path}: the schema's default is \`${d}\`, the docs say ${row.defaultCell || '(nothing)'}`);
+      }
+    }
+  }
   return {
     missing: [...schema.fields].filter((p) => !docSet.has(p)).sort(),
     stale: [...docSet].filter((p) => !schema.known.has(p)).sort(),
     duplicated: [...new Set(documented.filter((p, i) => documented.indexOf(p) !== i))].sort(),
+    wrongDefaults: wrongDefaults.sort(),
   };
 }
 
 describe('docs/configuration.md documents the config schema', () => {
   const schema = schemaPaths(configSchema);
-  const documented = documentedPaths(readFileSync(DOC, 'utf8'));
-  const result = compare(schema, documented);
+  const result = compare(schema, documentedRows(readFileSync(DOC, 'utf8')));
 
   it('reaches fields inside records, lists, unions and discriminated unions', () => {
     for (const p of [
@@ -157,11 +193,17 @@ describe('docs/configuration.md documents the config schema', () => {
   it('lists each field once', () => {
     expect(result.duplicated).toEqual([]);
   });
+
+  it('gives each field the default the schema has', () => {
+    expect(schema.defaults.get('server.port')).toEqual(new Set(['8080'])); // the walker sees defaults at all
+    expect(result.wrongDefaults, `defaults in docs/configuration.md that differ from the schema:\n  ${result.wrongDefaults.join('\n  ')}`).toEqual([]);
+  });
 });
 
 describe('the documentation check itself', () => {
   const tiny = z.strictObject({
     kept: z.number().default(1),
+    port: z.number().default(8080),
     gone: z.record(z.string(), z.strictObject({ inner: z.string() })),
     store: z.discriminatedUnion('kind', [
       z.strictObject({ kind: z.literal('a'), dir: z.string() }),
@@ -172,6 +214,7 @@ describe('the documentation check itself', () => {
     '| path | default | meaning |',
     '|---|---|---|',
     '| `kept` | `1` | |',
+    '| `port` | `8000` | a wrong default |',
     '| `store.kind`, `store.dir` | | |',
     '| `renamed.<name>.inner` | | |',
     '| `kept` | | twice |',
@@ -181,11 +224,12 @@ describe('the documentation check itself', () => {
     '| `NOT_A_PATH` | tables not headed `path` are prose |',
   ].join('\n');
 
-  it('reports a missing field, a stale path and a duplicate', () => {
-    expect(compare(schemaPaths(tiny), documentedPaths(doc))).toEqual({
+  it('reports a missing field, a stale path, a duplicate and a wrong default', () => {
+    expect(compare(schemaPaths(tiny), documentedRows(doc))).toEqual({
       missing: ['gone.<*>.inner', 'store.url'],
       stale: ['renamed.<*>.inner'],
       duplicated: ['kept'],
+      wrongDefaults: ['kept: the schema\'s default is `1`, the docs say (nothing)', 'port: the schema\'s default is `8080`, the docs say `8000`'],
     });
   });
 });

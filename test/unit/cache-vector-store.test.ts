@@ -8,9 +8,13 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
 import { LOG_FILE } from '../../src/cache/embedded/append-log.js';
+import { SemanticCache, type CachedAnswer } from '../../src/cache/semantic-cache.js';
+import { cacheSchema } from '../../src/config/cache-schema.js';
+import { OfflineEmbedder } from '../../src/embeddings/offline.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { QdrantVectorStore, type QdrantStoreOptions } from '../../src/cache/qdrant-store.js';
 import { freePort } from '../../src/durable/dev-server.js';
 import { normalise } from '../../src/embeddings/types.js';
@@ -79,6 +83,28 @@ describe('qdrant store only', () => {
     await expect(put(s, 'lost', 'tenant-a', now)).rejects.toMatchObject({ status: 404 });
     await put(s, 'back', 'tenant-a', now);
     expect((await s.get('back', now))?.payload.text).toBe('back');
+  });
+
+  it('under a semantic cache: a dead Qdrant makes lookups bypass, tried once per back-off, and ping throw', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const embedder = new OfflineEmbedder();
+    const store = await QdrantVectorStore.open<CachedAnswer>({ url, collection: collectionName('dead'), dimension: embedder.dimension, timeoutMs: 500 });
+    let now = 1_000_000;
+    const cache = new SemanticCache(cacheSchema.parse({ enabled: true, storeBackoffMs: 1_000 }), store, embedder, { logger: createLogger('silent'), now: () => now });
+    const calls = vi.spyOn(store, 'get');
+    const ask = () => cache.ticket({ model: 'chat', messages: [{ role: 'user', content: 'Is anyone there?' }] }, 't1', { noCache: false, noStore: false });
+    const tickets = [ask(), ask(), ask()];
+    for (const t of tickets) expect(await cache.lookup(t)).toBeUndefined();
+    expect(tickets.map((t) => t.unavailable)).toEqual([true, true, true]);
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(await cache.store(ask(), { id: 'c1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] })).toBe('store unavailable');
+    now += 1_000;
+    const after = ask();
+    expect(await cache.lookup(after)).toBeUndefined();
+    expect(after.unavailable).toBe(true);
+    expect(calls).toHaveBeenCalledTimes(2);
+    await expect(cache.ping()).rejects.toThrow();
+    await cache.close();
   });
 
   describe('a Qdrant that is down at start', () => {

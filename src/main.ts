@@ -1,9 +1,10 @@
 /**
  * Entry point: `tsx src/main.ts --config gateway.yaml [--role all|gateway|worker]` (or GATEWAY_CONFIG /
- * GATEWAY_ROLE). A bad config stops here with every problem named by its path.
+ * GATEWAY_ROLE); compiled, `node dist/main.js ...` (npm run build). A bad config stops here with every problem named by its path.
  */
 import { ConfigError, configPathFrom, loadConfig } from './config/load.js';
 import { startGateway, type Role } from './gateway.js';
+import { prebuiltWorkflowBundle } from './durable/prebuilt-bundle.js';
 import { createLogger } from './observability/logger.js';
 
 async function main(): Promise<void> {
@@ -24,8 +25,10 @@ async function main(): Promise<void> {
   }
   const role = roleFrom(process.argv.slice(2), process.env);
   const logger = createLogger(config.logging.level);
-  // A prebuilt workflow bundle (GATEWAY_WORKFLOW_BUNDLE) saves the worker its start-up bundling.
-  const bundle = process.env.GATEWAY_WORKFLOW_BUNDLE;
+  // A prebuilt workflow bundle saves the worker its start-up bundling: GATEWAY_WORKFLOW_BUNDLE, else (run
+  // compiled) the one `npm run build` made for this tracing setting; run from source, the worker bundles itself.
+  const runsWorker = role === 'worker' || (role === 'all' && config.durable.enabled);
+  const bundle = process.env.GATEWAY_WORKFLOW_BUNDLE || (runsWorker ? prebuiltWorkflowBundle(!!config.observability?.tracing.enabled)?.codePath : undefined);
   const gateway = await startGateway(config, {
     logger,
     role,

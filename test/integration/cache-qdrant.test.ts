@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
@@ -101,6 +102,8 @@ describe('semantic cache on the run’s Qdrant', () => {
   });
   afterAll(async () => {
     await h?.close();
+    // the run's Qdrant may be one that outlives the run (QDRANT_URL)
+    if (collection) await new QdrantClient({ url: sharedQdrantUrl(), apiKey: process.env.QDRANT_API_KEY, checkCompatibility: false }).deleteCollection(collection);
   });
 
   it('answers a paraphrase from Qdrant on the fast path', async () => {
@@ -178,6 +181,32 @@ describe('semantic cache on the run’s Qdrant', () => {
   });
 });
 
+/** Four clients asking in a loop while `meanwhile` runs; the replies that started after it began. */
+async function underTraffic(url: string, meanwhile: () => Promise<void>): Promise<Array<Reply & { ms: number }>> {
+  let stop = false;
+  let started = false;
+  const replies: Array<Reply & { ms: number }> = [];
+  const questions = ['boiling point of water, please', 'Tell me a fact about owls', 'What rhymes with orange?', 'Name a prime above 100'];
+  const client = async (q: string) => {
+    while (!stop) {
+      const during = started;
+      const t0 = performance.now();
+      const r = await post(url, q, asA);
+      if (during) replies.push({ ...r, ms: performance.now() - t0 });
+    }
+  };
+  const traffic = Promise.all(questions.map(client));
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    started = true;
+    await meanwhile();
+  } finally {
+    stop = true;
+    await traffic;
+  }
+  return replies;
+}
+
 describe('a Qdrant that dies under traffic and comes back', () => {
   let qdrant: QdrantServer | undefined;
   let h: Harness | undefined;
@@ -197,27 +226,12 @@ describe('a Qdrant that dies under traffic and comes back', () => {
     await post(url, 'What is the boiling point of water?', asA);
     await untilCached(url, 'What is the boiling point of water?', asA);
 
-    // Traffic from four clients; Qdrant is killed while it runs.
-    let stop = false;
-    const replies: Array<Reply & { ms: number }> = [];
-    const questions = ['boiling point of water, please', 'Tell me a fact about owls', 'What rhymes with orange?', 'Name a prime above 100'];
-    const client = async (i: number) => {
-      while (!stop) {
-        const t0 = performance.now();
-        const r = await post(url, questions[i]!, asA);
-        replies.push({ ...r, ms: performance.now() - t0 });
-      }
-    };
-    const traffic = Promise.all([0, 1, 2, 3].map(client));
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const bypassBefore = await cacheResults(url, 'bypass');
-    const beforeKill = replies.length;
-    await qdrant.kill();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    stop = true;
-    await traffic;
+    const during = await underTraffic(url, async () => {
+      await qdrant!.kill();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    });
 
-    const during = replies.slice(beforeKill);
     expect(during.length).toBeGreaterThan(20);
     expect(during.filter((r) => r.status !== 200)).toEqual([]);
     expect(during.every((r) => r.content?.startsWith('Echo: '))).toBe(true);
@@ -240,5 +254,30 @@ describe('a Qdrant that dies under traffic and comes back', () => {
     await post(url, 'Which planet is known as the red planet?', asA);
     await untilCached(url, 'Which planet is known as the red planet?', asA);
     expect(h.fake.violations).toEqual([]);
+  }, 60_000);
+
+  it('bounds what a hung Qdrant (frozen, connections open) costs a request, and recovers when it thaws', async () => {
+    const frozen = await startQdrant();
+    const gw = await startHarness(fastYaml(frozen.url, collectionName(), '  storeBackoffMs: 300'));
+    try {
+      await post(gw.gateway.url, 'What is the speed of light?', asA);
+      await untilCached(gw.gateway.url, 'What is the speed of light?', asA);
+      const during = await underTraffic(gw.gateway.url, async () => {
+        process.kill(frozen.pid, 'SIGSTOP');
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      });
+      process.kill(frozen.pid, 'SIGCONT');
+      expect(during.length).toBeGreaterThan(10);
+      expect(during.filter((r) => r.status !== 200)).toEqual([]);
+      expect(during.some((r) => r.cache === 'bypass')).toBe(true);
+      const slowest = Math.max(...during.map((r) => r.ms));
+      // timeoutMs is 500: one timed-out call, then the back-off; never the 30 s of an unbounded wait
+      expect(slowest).toBeLessThan(1_500);
+      console.log(`Qdrant frozen: ${during.length} requests, all 200, ${during.filter((r) => r.cache === 'bypass').length} bypassed, slowest ${slowest.toFixed(0)} ms`);
+      expect((await untilCached(gw.gateway.url, 'What is the speed of light?', asA)).content).toBe('Echo: What is the speed of light?');
+    } finally {
+      await gw.close();
+      await frozen.stop();
+    }
   }, 60_000);
 });

@@ -15,14 +15,17 @@ import { freePort } from '../../src/durable/dev-server.js';
 export const QDRANT_VERSION = 'v1.19.0';
 const RELEASE_URL = `https://github.com/qdrant/qdrant/releases/download/${QDRANT_VERSION}/qdrant-x86_64-unknown-linux-gnu.tar.gz`;
 const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
+// Qdrant waits for open keep-alive connections before it exits on SIGTERM; its WAL makes a SIGKILL after that safe.
+const STOP_TIMEOUT_MS = 3_000;
 
 export interface QdrantServer {
   url: string;
   httpPort: number;
   grpcPort: number;
   dataDir: string;
-  /** SIGTERM, then SIGKILL if it has not exited within 10 s; removes the storage if this launcher made it. */
+  /** For tests that freeze it (SIGSTOP / SIGCONT) to play a hung server. */
+  pid: number;
+  /** SIGTERM, then SIGKILL if it has not exited within 3 s; removes the storage if this launcher made it. */
   stop(): Promise<void>;
   /** SIGKILL, storage kept: a crash, for tests that bring it back with `startQdrant({ ...same ports and dir })`. */
   kill(): Promise<void>;
@@ -136,6 +139,8 @@ export async function startQdrant(opts: QdrantStartOptions = {}): Promise<Qdrant
   const url = `http://127.0.0.1:${httpPort}`;
   const signalAndWait = async (signal: NodeJS.Signals, ms: number): Promise<boolean> => {
     if (gone) return true;
+    // A frozen server (SIGSTOP) would never act on SIGTERM.
+    child.kill('SIGCONT');
     child.kill(signal);
     return Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
   };
@@ -144,6 +149,7 @@ export async function startQdrant(opts: QdrantStartOptions = {}): Promise<Qdrant
     httpPort,
     grpcPort,
     dataDir,
+    pid: child.pid ?? -1,
     async stop() {
       if (!(await signalAndWait('SIGTERM', STOP_TIMEOUT_MS))) await signalAndWait('SIGKILL', STOP_TIMEOUT_MS);
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });

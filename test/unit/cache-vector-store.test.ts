@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
 import { LOG_FILE } from '../../src/cache/embedded/append-log.js';
 import { SemanticCache, type CachedAnswer } from '../../src/cache/semantic-cache.js';
@@ -26,7 +26,19 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
 
 vectorStoreContract('embedded store', () => EmbeddedVectorStore.open({ dir: tempDir(), dimension: CONTRACT_DIMENSION }));
 
-const collectionName = (purpose: string) => `${purpose}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+const collections: string[] = [];
+const collectionName = (purpose: string) => {
+  const name = `${purpose}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  collections.push(name);
+  return name;
+};
+// Tidy for a Qdrant that outlives the run (QDRANT_URL); the run's own server goes with its storage anyway.
+afterAll(async () => {
+  const url = inject('qdrantUrl');
+  if (!url) return;
+  const client = new QdrantClient({ url, apiKey: process.env.QDRANT_API_KEY, checkCompatibility: false });
+  await Promise.allSettled(collections.map((c) => client.deleteCollection(c)));
+});
 const qdrantOptions = (extra: Partial<QdrantStoreOptions> = {}): QdrantStoreOptions => ({
   url: sharedQdrantUrl(),
   apiKey: process.env.QDRANT_API_KEY,

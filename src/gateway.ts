@@ -6,12 +6,14 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { TemporalLink, temporalTarget } from './durable/connection.js';
 import { temporalReachable, workersPolling } from './durable/readiness-checks.js';
 import { Readiness, type ReadinessCheck } from './health/readiness.js';
 import { startDevServer, type DevServer } from './durable/dev-server.js';
+import { RunFile } from './durable/run-file.js';
 import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
@@ -42,6 +44,8 @@ export interface RunningGateway {
   temporalUiUrl?: string;
   /** A worker-only process with observability.metrics.workerPort: where its metrics are served. */
   metricsUrl?: string;
+  /** Role all without a Temporal address: the embedded dev server (its `state`, restarts, pid). */
+  devServer?: DevServer;
   close(): Promise<void>;
 }
 
@@ -100,6 +104,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
 
   try {
+    // With its embedded dev server this process owns its data dir: what a crashed start left running there
+    // (a dev server, an orphaned gateway on the HTTP port) is stopped before anything else is opened.
+    const embedsTemporal = role === 'all' && config.durable.enabled && !(opts.temporalAddress ?? config.durable.temporal.address);
+    const runFile = embedsTemporal ? await RunFile.claim(join(config.dataDir ?? '.data', 'gateway.run.json'), { dbFile: config.durable.devServer.dbFile, log: logger }) : undefined;
+    if (runFile) cleanups.push(async () => runFile.release());
     const obs = await Observability.create(config, opts.observability);
     cleanups.push(() => obs.close());
     // One per process, opened before the worker and the server and closed after them (cleanups run in reverse).
@@ -131,8 +140,25 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       if (!address) {
         if (role !== 'all') throw new Error(`role '${role}' needs durable.temporal.address (the embedded dev server runs only with role 'all')`);
         const dev = config.durable.devServer;
-        devServer = await startDevServer({ cli: ensureTemporalCli(process.cwd(), (m) => logger.info(m)), port: dev.port, uiPort: dev.uiPort, dbFile: dev.dbFile, namespace: config.durable.temporal.namespace });
+        devServer = await startDevServer({
+          cli: ensureTemporalCli(undefined, (m) => logger.info(m)),
+          port: dev.port,
+          uiPort: dev.uiPort,
+          dbFile: dev.dbFile,
+          namespace: config.durable.temporal.namespace,
+          retentionHours: dev.retentionHours,
+          runFile,
+          log: logger,
+        });
         cleanups.push(() => devServer!.stop());
+        const embedded = devServer;
+        readinessChecks.push({
+          name: 'temporalDevServer',
+          run: async () => {
+            if (embedded.state !== 'running') throw new Error(`embedded dev server ${embedded.state}`);
+            return embedded.restarts > 0 ? `restarted ${embedded.restarts}×` : undefined;
+          },
+        });
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
@@ -176,7 +202,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
           setTimeout(() => server.closeAllConnections(), 2_000).unref();
         }),
     );
-    return { url, server, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, close };
+    return { url, server, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, devServer, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,9 +1,10 @@
 /**
- * Entry point: `tsx src/main.ts --config gateway.yaml [--role all|gateway|worker]` (or GATEWAY_CONFIG /
- * GATEWAY_ROLE); compiled, `node dist/main.js ...` (npm run build). A bad config stops here with every problem named by its path.
+ * Entry point: `tsx src/main.ts --config gateway.yaml [--role all|gateway|worker] [--data-dir DIR]` (or
+ * GATEWAY_CONFIG / GATEWAY_ROLE / GATEWAY_DATA_DIR); compiled, `node dist/main.js ...` (npm run build). A bad config stops here with every problem named by its path.
  */
-import { ConfigError, configPathFrom, loadConfig } from './config/load.js';
-import { startGateway, type Role } from './gateway.js';
+import { ConfigError, configPathFrom, dataDirFrom, loadConfig } from './config/load.js';
+import { startGateway, type Role, type RunningGateway } from './gateway.js';
+import { launcherChain, watchLaunchers } from './durable/own-processes.js';
 import { prebuiltWorkflowBundle } from './durable/prebuilt-bundle.js';
 import { createLogger } from './observability/logger.js';
 
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
   }
   let config;
   try {
-    config = loadConfig(path);
+    config = loadConfig(path, process.env, { dataDir: dataDirFrom(process.argv.slice(2), process.env) });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -29,7 +30,22 @@ async function main(): Promise<void> {
   // compiled) the one `npm run build` made for this tracing setting; run from source, the worker bundles itself.
   const runsWorker = role === 'worker' || (role === 'all' && config.durable.enabled);
   const bundle = process.env.GATEWAY_WORKFLOW_BUNDLE || (runsWorker ? prebuiltWorkflowBundle(!!config.observability?.tracing.enabled)?.codePath : undefined);
-  const gateway = await startGateway(config, {
+  let gateway: RunningGateway | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await gateway?.close();
+    process.exit(0);
+  };
+  // A SIGKILLed `npm start` (npm → sh → tsx → node) passes nothing on, and this process would keep serving,
+  // holding the port the next `npm start` needs. So it stops itself once a launcher above it is gone.
+  watchLaunchers(launcherChain(), (gone) => {
+    logger.warn({ launcher: gone.pid }, 'the process that started the gateway is gone');
+    void stop('launcher gone');
+  });
+  gateway = await startGateway(config, {
     logger,
     role,
     temporalAddress: process.env.TEMPORAL_ADDRESS || undefined,
@@ -40,14 +56,6 @@ async function main(): Promise<void> {
     role === 'worker' ? 'worker running' : 'gateway listening',
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await gateway.close();
-    process.exit(0);
-  };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -10,10 +10,10 @@ const size = z.string().refine((s) => (bytes.parse(s) ?? 0) > 0, 'must be a size
 
 export const batchesSchema = z.strictObject({
   /**
-   * Files, batch records and results; relative to the working directory. The HTTP gateway and every worker must
-   * see the same directory (one machine, or a shared volume).
+   * Files, batch records and results; a relative path is inside `dataDir`. The HTTP gateway and every worker
+   * must see the same directory (one machine, or a shared volume).
    */
-  dir: z.string().min(1).default('.data/files'),
+  dir: z.string().min(1).default('files'),
   /** The largest upload accepted (OpenAI's own limit for batch input is 200 MB). */
   maxFileSize: size.default('200mb'),
   /** Requests in one batch (OpenAI allows 50,000). */

@@ -3,7 +3,7 @@
  * Every problem is reported with its exact path, all at once, so a bad config is fixed in one pass.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_FALLBACK, apiKeySchema, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
@@ -53,7 +53,18 @@ export function substituteEnv(node: unknown, env: NodeJS.ProcessEnv, problems: s
   return node;
 }
 
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/**
+ * Where relative paths of a config point. `baseDir` (the config file's directory) anchors `dataDir` and the
+ * paths that are not state (keys file, TLS files, model directories); data paths (the dev server's db, the
+ * embedded cache, batch files) are inside the data dir. `dataDir` here (from --data-dir / GATEWAY_DATA_DIR)
+ * replaces the config's. Without a base (a config given as text) relative paths are left relative.
+ */
+export interface PathBase {
+  baseDir?: string;
+  dataDir?: string;
+}
+
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, paths: PathBase = {}): GatewayConfig {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -72,18 +83,18 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
-  return resolve(parsed.data, problems, source);
+  return resolvePaths(resolve(parsed.data, problems, source), paths);
 }
 
-export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, opts: { dataDir?: string } = {}): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  const config = parseConfig(text, path, env);
-  if (config.auth.keysFile) config.auth.keys = [...config.auth.keys, ...loadKeysFile(resolvePath(dirname(path), config.auth.keysFile), config)];
+  const config = parseConfig(text, path, env, { baseDir: dirname(resolvePath(path)), dataDir: opts.dataDir });
+  if (config.auth.keysFile) config.auth.keys = [...config.auth.keys, ...loadKeysFile(config.auth.keysFile, config)];
   return config;
 }
 
@@ -126,6 +137,50 @@ export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): string |
   const eq = argv.find((a) => a.startsWith('--config='));
   if (eq) return eq.slice('--config='.length);
   return env.GATEWAY_CONFIG || undefined;
+}
+
+/** The data dir from `--data-dir PATH`, `--data-dir=PATH` or GATEWAY_DATA_DIR; relative to the cwd, as any path typed on a command line. */
+export function dataDirFrom(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): string | undefined {
+  const i = argv.indexOf('--data-dir');
+  const raw = (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--data-dir='))?.slice('--data-dir='.length)) || env.GATEWAY_DATA_DIR || undefined;
+  return raw === undefined ? undefined : resolvePath(cwd, raw);
+}
+
+/** Every path field of the config anchored as PathBase says, so the same file means the same state from any cwd. */
+function resolvePaths(config: GatewayConfig, paths: PathBase): GatewayConfig {
+  const anchor = (base: string | undefined, p: string) => (isAbsolute(p) ? p : base === undefined ? p : isAbsolute(base) ? resolvePath(base, p) : join(base, p));
+  const fromConfig = (p: string) => anchor(paths.baseDir, p);
+  const dataDir = paths.dataDir ?? fromConfig(config.dataDir ?? '.data');
+  const inData = (p: string) => anchor(dataDir, p);
+  const durable = { ...config.durable, devServer: { ...config.durable.devServer, dbFile: inData(config.durable.devServer.dbFile) } };
+  const tls = durable.temporal.tls;
+  if (tls && typeof tls === 'object') {
+    durable.temporal = {
+      ...durable.temporal,
+      tls: { ...tls, ...(tls.caFile && { caFile: fromConfig(tls.caFile) }), ...(tls.certFile && { certFile: fromConfig(tls.certFile) }), ...(tls.keyFile && { keyFile: fromConfig(tls.keyFile) }) },
+    };
+  }
+  const withModelDir = <E extends { kind: string }>(e: E): E => (e.kind === 'local' && 'dir' in e ? { ...e, dir: fromConfig(e.dir as string) } : e);
+  const cache = config.cache && {
+    ...config.cache,
+    store: config.cache.store.kind === 'embedded' ? { ...config.cache.store, dir: inData(config.cache.store.dir) } : config.cache.store,
+    embedder: withModelDir(config.cache.embedder),
+  };
+  const models = Object.fromEntries(
+    Object.entries(config.models).map(([name, a]) => [
+      name,
+      a.semantic && typeof a.semantic.embedder === 'object' ? { ...a, semantic: { ...a.semantic, embedder: withModelDir(a.semantic.embedder) } } : a,
+    ]),
+  );
+  return {
+    ...config,
+    dataDir,
+    durable,
+    auth: config.auth.keysFile ? { ...config.auth, keysFile: fromConfig(config.auth.keysFile) } : config.auth,
+    batches: { ...config.batches, dir: inData(config.batches.dir) },
+    ...(cache && { cache }),
+    models,
+  };
 }
 
 function definedOnly<T extends object>(o: T | undefined): Partial<T> {
@@ -198,5 +253,5 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       ...(a.semantic && { semantic: a.semantic }),
     };
   }
-  return { server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };
+  return { dataDir: raw.dataDir, server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };
 }

@@ -168,8 +168,10 @@ export const durableSchema = z.strictObject({
     .strictObject({
       port: z.number().int().min(0).max(65535).default(7233),
       uiPort: z.number().int().min(0).max(65535).default(8233),
-      /** SQLite file; relative to the working directory. */
-      dbFile: z.string().min(1).default('.data/temporal.db'),
+      /** SQLite file; a relative path is inside `dataDir`. */
+      dbFile: z.string().min(1).default('temporal.db'),
+      /** How long closed workflows (answered durable requests, finished batches) are kept; set at every start. */
+      retentionHours: z.number().positive().max(24 * 3650).default(24),
     })
     .prefault({}),
   /** A provider call that sends no heartbeat for this long is presumed dead (its worker crashed) and retried. */
@@ -216,6 +218,11 @@ export const authSchema = z.strictObject({
 
 export const configSchema = z
   .strictObject({
+    /**
+     * Where state lives (the dev server's db, the embedded cache, batch files); relative to the config file's
+     * directory. `--data-dir` / GATEWAY_DATA_DIR override it.
+     */
+    dataDir: z.string().min(1).default('.data'),
     server: z
       .strictObject({
         host: z.string().default('127.0.0.1'),

@@ -81,6 +81,8 @@ export interface RoutingConfig {
 }
 
 export interface GatewayConfig extends RoutingConfig {
+  /** Where state lives, as resolved at load (absolute when loaded from a file). Absent in configs built by hand. */
+  dataDir?: string;
   server: { host: string; port: number; bodyLimit: string; gatewayRegion?: string };
   durable: DurableConfig;
   auth: AuthConfig;

@@ -1,20 +1,39 @@
 /**
- * Runs `temporal server start-dev` as a child process: the embedded Temporal of `npm start` and of the tests.
- * File-backed (SQLite in WAL mode, synchronous off, as the SDK's own CI runs it) so workflows survive a
- * restart; the gateway's search attributes are registered at start.
+ * Runs `temporal server start-dev`: the embedded Temporal of `npm start` and of the tests. File-backed (SQLite
+ * in WAL mode, synchronous off, as the SDK's own CI runs it) so workflows survive a restart; the gateway's
+ * search attributes are registered at start. WAL keeps the file consistent when a process dies mid-write
+ * (only a machine crash can lose the last commits with synchronous off); the server is still stopped with
+ * SIGTERM first wherever it can be.
+ *
+ * The server never outlives its owner (dev-server-watchdog.ts), a start cleans up what a crashed run left
+ * (run-file.ts), and a server that dies while the owner runs is restarted on the same port and db file with
+ * a capped back-off; `state` and the 'state' event say where it is, for readiness.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes.js';
+import { spawnWatched, WATCHDOG_GRACE_MS } from './dev-server-watchdog.js';
+import { RunFile } from './run-file.js';
 
 export const DEV_SERVER_DYNAMIC_CONFIG = [
   'matching.numTaskqueueReadPartitions=1',
   'matching.numTaskqueueWritePartitions=1',
   'history.transferProcessorMaxPollRPS=1000',
 ];
+
+/** What a closed workflow is kept for when nothing is configured: the dev server's own default. */
+export const DEFAULT_RETENTION_HOURS = 24;
+
+export interface DevServerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 export interface DevServerOptions {
   cli: string;
@@ -25,12 +44,32 @@ export interface DevServerOptions {
   dbFile?: string;
   namespace: string;
   startTimeoutMs?: number;
+  /** How long closed workflows (answered durable requests, finished batches) are kept; applied at every start. */
+  retentionHours?: number;
+  /**
+   * Records the processes so the next start can clean up after a crash of this one: a path (claimed here,
+   * released at stop) or a RunFile its caller claimed and releases.
+   */
+  runFile?: string | RunFile;
+  /** Back-off between restarts after the server died: doubling from `initialMs`, capped at `maxMs`. */
+  restart?: { initialMs?: number; maxMs?: number };
+  log?: DevServerLog;
 }
+
+/** starting → running ⇄ restarting; stop() → stopped. */
+export type DevServerState = 'starting' | 'running' | 'restarting' | 'stopped';
 
 export interface DevServer {
   address: string;
   uiUrl?: string;
-  process: ChildProcess;
+  readonly state: DevServerState;
+  /** Restarts after an unexpected exit, since start. */
+  readonly restarts: number;
+  /** The current server process (not its watchdog); undefined while restarting. */
+  readonly pid: number | undefined;
+  /** The current run's watchdog process: its exit is the server's. */
+  readonly process: ChildProcess;
+  onState(listener: (state: DevServerState) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -46,63 +85,181 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+export function devServerArgs(opts: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--namespace', opts.namespace, '--log-level', 'warn'];
   if (opts.uiPort === false) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
-  if (opts.dbFile) {
-    mkdirSync(dirname(opts.dbFile), { recursive: true });
-    args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
-  }
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
   // One node, one worker fleet: a single task-queue partition means a task never waits to be forwarded to the
   // partition a poller sits on (~30 ms per workflow task otherwise), and a faster transfer queue starts
   // workflows sooner. Measured in bench/durable.ts: durable c=1 added p50 96 ms → 28 ms.
   for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
-
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`temporal dev server exited (${code}) before it was ready:\n${stderr}`))),
-  );
-  const address = `127.0.0.1:${opts.port}`;
-  await Promise.race([waitForFrontend(address, opts.startTimeoutMs ?? 60_000), exited]);
-  exited.catch(() => undefined);
-
-  return {
-    address,
-    uiUrl: opts.uiPort === false ? undefined : `http://127.0.0.1:${opts.uiPort}`,
-    process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await gone;
-      clearTimeout(timer);
-    },
-  };
+  return args;
 }
 
-async function waitForFrontend(address: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  if (opts.dbFile) mkdirSync(dirname(opts.dbFile), { recursive: true });
+  const runFile = typeof opts.runFile === 'string' ? await RunFile.claim(opts.runFile, { dbFile: opts.dbFile, log: opts.log }) : opts.runFile;
+  const server = new SupervisedDevServer(opts, runFile, typeof opts.runFile === 'string');
+  try {
+    await server.runOnce();
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
+
+class SupervisedDevServer implements DevServer {
+  readonly address: string;
+  readonly uiUrl?: string;
+  private current!: { watchdog: ChildProcess; pid?: number; exited: Promise<void>; startedAt: number };
+  private currentState: DevServerState = 'starting';
+  private restartCount = 0;
+  private failures = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly events = new EventEmitter();
+  private stderr = '';
+
+  constructor(
+    private readonly opts: DevServerOptions,
+    private readonly runFile: RunFile | undefined,
+    private readonly ownsRunFile: boolean,
+  ) {
+    this.address = `127.0.0.1:${opts.port}`;
+    this.uiUrl = opts.uiPort === false ? undefined : `http://127.0.0.1:${opts.uiPort}`;
+  }
+
+  get state(): DevServerState {
+    return this.currentState;
+  }
+  get restarts(): number {
+    return this.restartCount;
+  }
+  get pid(): number | undefined {
+    return this.currentState === 'running' ? this.current.pid : undefined;
+  }
+  get process(): ChildProcess {
+    return this.current.watchdog;
+  }
+
+  onState(listener: (state: DevServerState) => void): () => void {
+    this.events.on('state', listener);
+    return () => this.events.off('state', listener);
+  }
+
+  private setState(state: DevServerState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.events.emit('state', state);
+  }
+
+  /** One run: spawn under the watchdog, wait until the frontend answers, apply the retention. */
+  async runOnce(): Promise<void> {
+    this.stderr = '';
+    const { watchdog, serverPid } = spawnWatched(this.opts.cli, devServerArgs(this.opts));
+    watchdog.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
+    const run = { watchdog, exited, startedAt: Date.now(), pid: undefined as number | undefined };
+    this.current = run;
+    const diedEarly = exited.then(() => {
+      throw new Error(`temporal dev server exited (${watchdog.exitCode ?? watchdog.signalCode}) before it was ready:\n${this.stderr}`);
+    });
+    diedEarly.catch(() => undefined);
+    run.pid = await Promise.race([serverPid, diedEarly]);
+    await Promise.race([this.whenReady(this.opts.startTimeoutMs ?? 60_000), diedEarly]);
+    if (this.currentState === 'stopped') return;
+    this.runFile?.recordDevServer({ address: this.address, dbFile: this.opts.dbFile, watchdogPid: watchdog.pid, serverPid: run.pid });
+    watchdog.once('exit', (code, signal) => this.onExit(run, code ?? signal));
+    this.setState('running');
+  }
+
+  private onExit(run: SupervisedDevServer['current'], status: number | string | null): void {
+    if (this.currentState === 'stopped' || run !== this.current) return;
+    if (Date.now() - run.startedAt > 60_000) this.failures = 0;
+    this.opts.log?.error({ address: this.address, status, stderr: this.stderr.slice(-1000) || undefined }, 'the embedded Temporal dev server exited: restarting it');
+    this.setState('restarting');
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const initial = this.opts.restart?.initialMs ?? 250;
+    const max = this.opts.restart?.maxMs ?? 10_000;
+    const delay = Math.min(max, initial * 2 ** this.failures);
+    this.failures++;
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.currentState === 'stopped') return;
     try {
-      const conn = await Connection.connect({ address, connectTimeout: 1_000 });
-      try {
-        await conn.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await conn.close();
-      }
+      await this.runOnce();
+      this.restartCount++;
+      this.opts.log?.info({ address: this.address, pid: this.current.pid, restarts: this.restartCount }, 'the embedded Temporal dev server is back');
     } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 200));
+      // stop() may have run meanwhile.
+      if ((this.currentState as DevServerState) === 'stopped') return;
+      this.opts.log?.warn({ err, address: this.address }, 'restarting the embedded Temporal dev server failed: trying again');
+      this.kill(this.current.watchdog);
+      await this.current.exited;
+      this.scheduleRestart();
     }
   }
-  throw new Error(`temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(last)}`);
+
+  private async whenReady(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < until && this.currentState !== 'stopped') {
+      try {
+        const conn = await Connection.connect({ address: this.address, connectTimeout: 1_000 });
+        try {
+          await conn.workflowService.getSystemInfo({});
+          await this.applyRetention(conn);
+          return;
+        } finally {
+          await conn.close();
+        }
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (this.currentState === 'stopped') return;
+    throw new Error(`temporal dev server at ${this.address} not ready after ${timeoutMs} ms: ${String(last)}`);
+  }
+
+  private async applyRetention(conn: Connection): Promise<void> {
+    const hours = this.opts.retentionHours;
+    if (hours === undefined) return;
+    await conn.workflowService.updateNamespace({
+      namespace: this.opts.namespace,
+      config: { workflowExecutionRetentionTtl: msToTs(Math.round(hours * 3_600_000)) },
+    });
+  }
+
+  /** Ends the watchdog's stdin (it stops the server), SIGKILLs the group if that takes too long. */
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    clearTimeout(this.restartTimer);
+    const { watchdog, exited } = this.current;
+    if (watchdog.exitCode === null && watchdog.signalCode === null) {
+      watchdog.stdin!.end();
+      const timer = setTimeout(() => this.kill(watchdog), WATCHDOG_GRACE_MS + 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.ownsRunFile) this.runFile?.release();
+  }
+
+  private kill(watchdog: ChildProcess): void {
+    try {
+      // The watchdog leads its own group, so this reaches the server too.
+      if (watchdog.pid) process.kill(-watchdog.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }

@@ -22,7 +22,7 @@ export const embedderSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('local'),
-    /** A Hugging Face model directory with an ONNX export; relative to the working directory. */
+    /** A Hugging Face model directory with an ONNX export; relative to the config file's directory. */
     dir: z.string().min(1),
     /** Defaults to config.json's hidden_size. */
     dimension: z.number().int().positive().optional(),

@@ -150,7 +150,7 @@ describe('ids, output lines, layout and paging', () => {
   });
 
   it('has defaults for every batches setting and rejects bad sizes', () => {
-    expect(batchesSchema.parse({})).toMatchObject({ dir: '.data/files', maxFileSize: '200mb', maxConcurrentLines: 32, linesPerChunk: 50 });
+    expect(batchesSchema.parse({})).toMatchObject({ dir: 'files', maxFileSize: '200mb', maxConcurrentLines: 32, linesPerChunk: 50 });
     expect(batchesSchema.safeParse({ maxFileSize: 'lots' }).success).toBe(false);
     expect(batchesSchema.safeParse({ maxConcurrentLines: 0 }).success).toBe(false);
   });

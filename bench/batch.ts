@@ -52,7 +52,8 @@ stopChildrenOnExit(
   },
   () => {
     killChildrenNow();
-    if (devServer && devServer.process.exitCode === null) devServer.process.kill('SIGKILL');
+    // The watchdog leads its own process group: killing the group takes the server with it.
+    if (devServer && devServer.process.exitCode === null) process.kill(-devServer.process.pid!, 'SIGKILL');
   },
 );
 
@@ -243,7 +244,7 @@ async function main(): Promise<void> {
   const env = { ...process.env, TEMPORAL_ADDRESS: devServer.address, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
   const worker = await startRole('worker', workerConfig, env);
   const gateway = await startRole('gateway', gatewayConfig, env, url);
-  const pids = { worker: worker.proc.pid!, gateway: gateway.proc.pid!, temporal: devServer.process.pid!, fake: fake.child.proc.pid! };
+  const pids = { worker: worker.proc.pid!, gateway: gateway.proc.pid!, temporal: devServer.pid!, fake: fake.child.proc.pid! };
 
   const connection = await Connection.connect({ address: devServer.address });
   const client = new Client({ connection, namespace: 'default' });

@@ -110,7 +110,8 @@ function ownChildPids(): number[] {
 
 function killEverythingNow(): void {
   killChildrenNow();
-  for (const d of devServers) if (d.process.exitCode === null && d.process.signalCode === null) d.process.kill('SIGKILL');
+  // Each watchdog leads its own process group: killing the group takes the server with it.
+  for (const d of devServers) if (d.process.exitCode === null && d.process.signalCode === null) process.kill(-d.process.pid!, 'SIGKILL');
   for (const pid of ownChildPids()) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -663,7 +664,7 @@ async function runPass(
   const gw = makeGw(gwProc.url);
   const connection = await Connection.connect({ address: dev.address });
   const client = new Client({ connection, namespace: 'default' });
-  const procs: Procs = { gateway: gwProc.child.proc.pid, temporal: dev.process.pid, fake: fake.child.proc.pid };
+  const procs: Procs = { gateway: gwProc.child.proc.pid, temporal: dev.pid, fake: fake.child.proc.pid };
   try {
     // Sanity: each path answers correctly, via the deployment, without fallbacks.
     for (const d of [false, true]) {

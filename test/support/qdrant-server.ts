@@ -97,6 +97,17 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/**
+ * The 'exit' hook does not run when this process is killed with SIGKILL: a detached watcher then kills the
+ * server within a second, so no Qdrant outlives the test run that started it.
+ */
+function watchParent(serverPid: number): ChildProcess {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -CONT ${serverPid} 2>/dev/null; kill -KILL ${serverPid} 2>/dev/null`;
+  const watcher = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watcher.unref();
+  return watcher;
+}
+
 export async function startQdrant(opts: QdrantStartOptions = {}): Promise<QdrantServer> {
   const bin = await qdrantBinary(opts.root);
   const httpPort = opts.httpPort ?? (await freePort());
@@ -120,6 +131,7 @@ export async function startQdrant(opts: QdrantStartOptions = {}): Promise<Qdrant
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
+  const watcher = child.pid ? watchParent(child.pid) : undefined;
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4_000);
@@ -131,6 +143,7 @@ export async function startQdrant(opts: QdrantStartOptions = {}): Promise<Qdrant
   void exited.then(() => {
     gone = true;
     running.delete(child);
+    watcher?.kill('SIGKILL');
   });
   child.once('error', (err) => {
     output += `\n${err.message}`;

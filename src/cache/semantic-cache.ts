@@ -175,9 +175,18 @@ export class SemanticCache {
     return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };
   }
 
-  /** True (and the ticket marked) while the store is left alone after a failure. */
+  /**
+   * True (and the ticket marked) while the store is left alone after a failure. When the back-off ends, this
+   * request alone tries the store (the window is extended for the others), so a hung store costs one timeout
+   * per back-off, not one per concurrent request.
+   */
   private backingOff(t: CacheTicket): boolean {
-    if (this.now() >= this.storeDownUntil) return false;
+    if (this.storeDownUntil === 0) return false;
+    const now = this.now();
+    if (now >= this.storeDownUntil) {
+      this.storeDownUntil = now + this.config.storeBackoffMs;
+      return false;
+    }
     t.unavailable = true;
     return true;
   }

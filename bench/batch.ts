@@ -24,15 +24,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { Pool } from 'undici';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { DEFAULT_BATCHES } from '../src/config/batches-schema.js';
 import { freePort, startDevServer, type DevServer } from '../src/durable/dev-server.js';
 import { ensureTemporalCli } from '../src/durable/temporal-cli.js';
-import { WORKFLOWS_PATH } from '../src/durable/worker.js';
 import { BenchError, describeFailure, killChildrenNow, reportFailure, running, startChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake } from './lib/fake.js';
 import { ALIAS, API_KEY, PROMPT, gatewayYaml, waitForHealthz } from './lib/gateway.js';
-import { GATEWAY_ENTRY, RESULTS_DIR, ROOT } from './lib/paths.js';
+import { gatewayArgs, launchModeFromEnv } from './lib/launch.js';
+import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically } from './lib/report.js';
 import { round3 as r3 } from './lib/stats.js';
 
@@ -100,7 +99,7 @@ function rssSampler(pids: Record<string, number>) {
 async function startRole(role: 'worker' | 'gateway', configPath: string, env: NodeJS.ProcessEnv, url?: string): Promise<Child> {
   let ready!: () => void;
   const seen = new Promise<void>((resolve) => (ready = resolve));
-  const child = startChild(role, ['--import', 'tsx', GATEWAY_ENTRY, '--config', configPath, '--role', role], {
+  const child = startChild(role, [...gatewayArgs(launchModeFromEnv()), '--config', configPath, '--role', role], {
     env,
     onLine: (line) => {
       if (line.includes('"worker running"')) ready();
@@ -224,12 +223,8 @@ async function main(): Promise<void> {
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'bench-batch-'));
   console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${LINES} lines${QUICK ? ' (QUICK)' : ''}`);
   const cli = ensureTemporalCli(ROOT, (m) => console.log(m));
-  const [fake, bundle] = await Promise.all([
-    startFake(),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
-  ]);
-  const bundlePath = path.join(tmpDir, 'workflows.js');
-  writeFileSync(bundlePath, bundle.code);
+  // Compiled (BENCH_GATEWAY=tsx: from source), so the worker loads the build's prebuilt workflow bundle.
+  const fake = await startFake();
   devServer = await startDevServer({ cli, port: await freePort(), uiPort: false, namespace: 'default', dbFile: path.join(tmpDir, 'temporal.db') });
   console.log(`fake provider ${fake.url} · temporal dev server ${devServer.address} (file-backed)`);
 
@@ -241,7 +236,7 @@ async function main(): Promise<void> {
   writeFileSync(gatewayConfig, yaml);
   // The worker announces itself at info level; it writes no per-request log lines either way.
   writeFileSync(workerConfig, yaml.replace('logging: { level: warn }', 'logging: { level: info }'));
-  const env = { ...process.env, TEMPORAL_ADDRESS: devServer.address, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
+  const env = { ...process.env, TEMPORAL_ADDRESS: devServer.address };
   const worker = await startRole('worker', workerConfig, env);
   const gateway = await startRole('gateway', gatewayConfig, env, url);
   const pids = { worker: worker.proc.pid!, gateway: gateway.proc.pid!, temporal: devServer.pid!, fake: fake.child.proc.pid! };

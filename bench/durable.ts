@@ -41,14 +41,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { freePort, startDevServer, type DevServer } from '../src/durable/dev-server.js';
 import { ensureTemporalCli } from '../src/durable/temporal-cli.js';
-import { WORKFLOWS_PATH } from '../src/durable/worker.js';
 import { BenchError, describeFailure, killChildrenNow, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake } from './lib/fake.js';
 import { ALIAS, API_KEY, DEPLOYMENT, EXPECTED_TEXT, PROMPT, gatewayYaml, waitForHealthz } from './lib/gateway.js';
-import { GATEWAY_ENTRY, RESULTS_DIR, ROOT } from './lib/paths.js';
+import { gatewayArgs, launchModeFromEnv } from './lib/launch.js';
+import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
 import { Errors, round3 as r3, summarize, type Summary } from './lib/stats.js';
 
@@ -139,7 +138,6 @@ async function startGateway(
   fakeUrl: string,
   temporalAddress: string,
   tmpDir: string,
-  bundlePath: string,
 ): Promise<{ child: Child; url: string; yaml: string; startupMs: number }> {
   const profDir = process.env.BENCH_CPU_PROF;
   for (let attempt = 1; ; attempt++) {
@@ -148,11 +146,11 @@ async function startGateway(
     const configPath = path.join(tmpDir, `gateway-${label}.yaml`);
     const yaml = gatewayYaml('bench/durable.ts', fakeUrl, port);
     writeFileSync(configPath, yaml);
-    const nodeArgs = ['--import', 'tsx'];
-    // One profile per thread (main, tsx's loader, the SDK's workflow threads), named by pid and thread id.
-    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
-    const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress, GATEWAY_WORKFLOW_BUNDLE: bundlePath };
-    const child = startChild(`gateway (${label})`, [...nodeArgs, GATEWAY_ENTRY, '--config', configPath, '--role', 'all'], { env });
+    // One profile per thread (main, the SDK's workflow threads; tsx's loader too with BENCH_GATEWAY=tsx), named by pid and thread id.
+    const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [];
+    // Compiled, the worker loads the build's prebuilt workflow bundle itself (no webpack at start).
+    const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress };
+    const child = startChild(`gateway (${label})`, [...nodeArgs, ...gatewayArgs(launchModeFromEnv()), '--config', configPath, '--role', 'all'], { env });
     const url = `http://127.0.0.1:${port}`;
     if (await waitForHealthz(child, url, 90_000)) return { child, url, yaml, startupMs: Math.round(performance.now() - t0) };
     if (child.tail.some((l) => l.includes('EADDRINUSE')) && attempt < 4) continue;
@@ -629,7 +627,6 @@ async function runPass(
   realCli: string,
   fake: { child: Child; url: string },
   tmpDir: string,
-  bundlePath: string,
   resetFake: () => Promise<void>,
 ): Promise<PassResult> {
   console.log(`\n=== ${mode === 'file' ? 'file-backed (SQLite, WAL)' : 'in-memory'} Temporal dev server ===`);
@@ -659,7 +656,7 @@ async function runPass(
   const devServerStartMs = Math.round(performance.now() - t0);
   console.log(`temporal dev server: ${dev.address} (${devServerStartMs} ms)`);
   t0 = performance.now();
-  const gwProc = await startGateway(mode, fake.url, dev.address, tmpDir, bundlePath);
+  const gwProc = await startGateway(mode, fake.url, dev.address, tmpDir);
   console.log(`gateway:             ${gwProc.url} (role all, ready in ${gwProc.startupMs} ms)`);
   const gw = makeGw(gwProc.url);
   const connection = await Connection.connect({ address: dev.address });
@@ -827,9 +824,9 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
     `Run ${meta.date} · Node ${meta.node} · ${meta.cpus} CPUs (${meta.cpuModel}), ${meta.memoryGb} GB · ${meta.temporalCli} · ${meta.seconds.toFixed(0)} s${meta.quick ? ' · QUICK run (noisy)' : ''}`,
     '',
     `Everything shares the machine's ${meta.cpus} cores: the gateway (role \`all\`: HTTP + Temporal worker, one Node process,`,
-    'from source via tsx, logging at `warn`), the Temporal dev server (`temporal server start-dev`, headless, started by',
+    `${launchModeFromEnv() === 'tsx' ? 'from source via tsx' : 'compiled, `node dist/main.js`'}, logging at \`warn\`), the Temporal dev server (\`temporal server start-dev\`, headless, started by`,
     '`src/durable/dev-server.ts`), the fake provider (its own process, answers at once) and the load generator (this',
-    'process, undici keep-alive pool). The gateway is given a prebuilt workflow bundle (`GATEWAY_WORKFLOW_BUNDLE`).',
+    'process, undici keep-alive pool). The worker loads the workflow bundle `npm run build` prebuilt (no webpack at start).',
     '"fast" = `POST /v1/chat/completions`; "durable" = the same call with `x-gateway-durable: true` (start the workflow,',
     'wait for its result). Concurrency 1 interleaves the two request by request. Throughput is a closed loop;',
     'completions are counted in a window after a warm-up. The targets apply to the file-backed dev server',
@@ -904,13 +901,9 @@ async function main(): Promise<void> {
         return 'temporal (version unknown)';
       }
     })();
-    console.log(`bundling the workflow code once (${path.relative(ROOT, WORKFLOWS_PATH)}) ...`);
-    const [fake, bundle] = await Promise.all([
-      startFake(),
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } }),
-    ]);
-    const bundlePath = path.join(tmpDir, 'workflows.js');
-    writeFileSync(bundlePath, bundle.code);
+    // Builds dist/ now if it is stale, before anything is timed.
+    gatewayArgs(launchModeFromEnv());
+    const fake = await startFake();
     console.log(`fake provider:       ${fake.url}`);
 
     control = new Pool(fake.url, { connections: 1 });
@@ -920,8 +913,8 @@ async function main(): Promise<void> {
     };
 
     const passes: PassResult[] = [];
-    passes.push(await runPass('file', realCli, fake, tmpDir, bundlePath, resetFake));
-    if (WITH_MEMORY) passes.push(await runPass('memory', realCli, fake, tmpDir, bundlePath, resetFake));
+    passes.push(await runPass('file', realCli, fake, tmpDir, resetFake));
+    if (WITH_MEMORY) passes.push(await runPass('memory', realCli, fake, tmpDir, resetFake));
 
     {
       const res = await control.request({ path: '/__requests', method: 'GET' });

@@ -16,12 +16,17 @@
  * added latency on this machine (the extra process hop), so "gateway − reference" is what the gateway's own
  * code costs. It has no targets; BENCH_REFERENCE=0 leaves it out.
  *
+ * The gateway runs compiled (`node dist/main.js`, built first when dist/ is stale), as production runs it. The
+ * same gateway run from source via tsx is a fourth target, interleaved with the others, so the two are compared
+ * in one run ("(tsx)" rows); BENCH_TSX=0 leaves it out.
+ *
  * Results: bench/results/overhead.json (raw numbers) and bench/results/overhead.md (the table). A missed
  * target is reported, never an error; the exit code is non-zero only if the benchmark itself could not run.
  *
  * Environment knobs (all optional):
  *   BENCH_QUICK=1          a much shorter run (for checking the script itself; results are noisy)
  *   BENCH_REFERENCE=0      skip the minimal pass-through proxy reference
+ *   BENCH_TSX=0            skip the gateway run from source via tsx
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
@@ -34,7 +39,8 @@ import { freePort } from '../src/durable/dev-server.js';
 import { BenchError, children, describeFailure, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake, startUrlChild } from './lib/fake.js';
 import { ALIAS, DEPLOYMENT, EXPECTED_TEXT, PROMPT, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './lib/gateway.js';
-import { GATEWAY_ENTRY, RESULTS_DIR, ROOT } from './lib/paths.js';
+import { gatewayArgs, type LaunchMode } from './lib/launch.js';
+import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
 import { ERROR_LIMIT, Errors, round3, summarize as summarizeAny, type Summary } from './lib/stats.js';
 
@@ -43,6 +49,7 @@ import { ERROR_LIMIT, Errors, round3, summarize as summarizeAny, type Summary } 
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const WITH_REFERENCE = process.env.BENCH_REFERENCE !== '0';
+const WITH_TSX = process.env.BENCH_TSX !== '0';
 const SETTINGS = {
   sequential: { warmup: QUICK ? 50 : 300, requests: QUICK ? 300 : 3000 },
   streaming: { warmup: QUICK ? 30 : 150, requests: QUICK ? 200 : 1000 },
@@ -73,17 +80,16 @@ const DURABLE_OFF = ['durable: { enabled: false }'];
  * Starts the gateway on a port picked here (its logs stay at `warn`, so per-request logging costs nothing and
  * the `gateway listening` line is not printed) and waits for /healthz. Retries if the port was taken meanwhile.
  */
-async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: Child; url: string; yaml: string }> {
+async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): Promise<{ child: Child; url: string; yaml: string }> {
   const profDir = process.env.BENCH_CPU_PROF;
   let withDurableBlock = true;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const configPath = path.join(tmpDir, 'gateway.yaml');
+    const configPath = path.join(tmpDir, `gateway-${mode}.yaml`);
     const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : []);
     writeFileSync(configPath, yaml);
-    const nodeArgs = ['--import', 'tsx'];
-    if (profDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(profDir));
-    const child = startChild('gateway', [...nodeArgs, GATEWAY_ENTRY, '--config', configPath]);
+    const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [];
+    const child = startChild(mode === 'tsx' ? 'gateway (tsx)' : 'gateway', [...nodeArgs, ...gatewayArgs(mode), '--config', configPath]);
     const url = `http://127.0.0.1:${port}`;
     if (await waitForHealthz(child, url, 30_000)) return { child, url, yaml };
     const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
@@ -97,7 +103,7 @@ async function startGateway(fakeUrl: string, tmpDir: string): Promise<{ child: C
 
 // ---------------------------------------------------------------------------------------------- load generator
 
-type TargetName = 'direct' | 'reference' | 'gateway';
+type TargetName = 'direct' | 'reference' | 'gateway' | 'gateway-tsx';
 
 interface Target {
   name: TargetName;
@@ -383,6 +389,9 @@ function buildRows(
   check('c=1 added latency p99', gw.p99, fmtMs(gw.p99), '<=', TARGETS.addedP99Ms, fmtMs(TARGETS.addedP99Ms));
   info('c=1 x-gateway-overhead-ms p50 / p99', `${fmtMs(seq.overheadHeaderMs.p50)} / ${fmtMs(seq.overheadHeaderMs.p99)}`);
   if (ref) info('(reference) c=1 added latency p50 / p99, minimal proxy', `${fmtMs(ref.p50)} / ${fmtMs(ref.p99)}`);
+  const tsx = seq.addedMs['gateway-tsx'];
+  if (tsx) info('(tsx) c=1 latency p50 / p99, gateway from source', `${fmtMs(lat['gateway-tsx']!.p50)} / ${fmtMs(lat['gateway-tsx']!.p99)}`);
+  if (tsx) info('(tsx) c=1 added latency p50 / p99, gateway from source', `${fmtMs(tsx.p50)} / ${fmtMs(tsx.p99)}`);
 
   for (const t of thr) {
     info(`c=${t.concurrency} throughput, direct / gateway`, `${t.rps.direct} / ${t.rps.gateway} req/s`);
@@ -393,6 +402,9 @@ function buildRows(
   for (const t of thr)
     if (t.ratio.reference !== undefined)
       info(`(reference) c=${t.concurrency} throughput minimal proxy/direct`, `${t.rps.reference} req/s, ${fmtPct(t.ratio.reference)}`);
+  for (const t of thr)
+    if (t.ratio['gateway-tsx'] !== undefined)
+      info(`(tsx) c=${t.concurrency} throughput gateway from source/direct`, `${t.rps['gateway-tsx']} req/s, ${fmtPct(t.ratio['gateway-tsx'])}`);
 
   const ttft = str.ttftMs;
   const gwT = str.addedTtftMs.gateway!;
@@ -403,6 +415,8 @@ function buildRows(
   check('stream added TTFT p99', gwT.p99, fmtMs(gwT.p99), '<=', TARGETS.addedTtftP99Ms, fmtMs(TARGETS.addedTtftP99Ms));
   info('stream x-gateway-overhead-ms p50 / p99', `${fmtMs(str.overheadHeaderMs.p50)} / ${fmtMs(str.overheadHeaderMs.p99)}`);
   if (refT) info('(reference) stream added TTFT p50 / p99, minimal proxy', `${fmtMs(refT.p50)} / ${fmtMs(refT.p99)}`);
+  const tsxT = str.addedTtftMs['gateway-tsx'];
+  if (tsxT) info('(tsx) stream added TTFT p50 / p99, gateway from source', `${fmtMs(tsxT.p50)} / ${fmtMs(tsxT.p99)}`);
 
   // Failed requests over the whole run (left out of the statistics above).
   const names = Object.keys(seq.latencyMs) as TargetName[];
@@ -427,7 +441,7 @@ interface Meta {
   seconds: number;
 }
 
-function markdown(rows: Row[], meta: Meta, reference: boolean): string {
+function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): string {
   return [
     '# Gateway overhead',
     '',
@@ -436,7 +450,11 @@ function markdown(rows: Row[], meta: Meta, reference: boolean): string {
     'The gateway (its own process) in front of the fake provider (its own process), against the fake provider',
     'called directly, interleaved in the same run; the load generator (undici keep-alive pools) is a third process',
     'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
-    'fast path only (`durable: { enabled: false }`, logging at `warn`, gateway keys checked), from source via tsx.',
+    'fast path only (`durable: { enabled: false }`, logging at `warn`, gateway keys checked), compiled: `node',
+    'dist/main.js`, as production runs it (built by `npm run build` first when dist/ is older than the sources).',
+    ...(tsx
+      ? ['"(tsx)" rows are the same gateway run from source via tsx (`node --import tsx src/main.ts`), in its own', 'process, interleaved with the others in the same run.']
+      : []),
     ...(reference
       ? [
           '"(reference)" rows are a minimal Node pass-through proxy (`bench/null-proxy.ts`: node:http in, undici out,',
@@ -461,8 +479,10 @@ async function main(): Promise<void> {
     console.log(`node ${process.version}, ${os.cpus().length} CPUs${QUICK ? ', QUICK run' : ''}`);
     const fake = await startFake();
     console.log(`fake provider: ${fake.url}`);
-    const gw = await startGateway(fake.url, tmpDir);
-    console.log(`gateway:       ${gw.url}`);
+    const gw = await startGateway(fake.url, tmpDir, 'compiled');
+    console.log(`gateway:       ${gw.url} (compiled, node dist/main.js)`);
+    const gwTsx = WITH_TSX ? await startGateway(fake.url, tmpDir, 'tsx') : undefined;
+    if (gwTsx) console.log(`gateway (tsx): ${gwTsx.url} (from source)`);
     const ref = WITH_REFERENCE
       ? await startUrlChild('reference proxy', [REFERENCE_ENTRY, '--upstream', fake.url, '--model', UPSTREAM_MODEL, '--port', '0'])
       : undefined;
@@ -483,6 +503,7 @@ async function main(): Promise<void> {
     const gateway = makeTarget('gateway', gw.url, ALIAS);
     const targets = [direct, gateway];
     if (ref) targets.splice(1, 0, makeTarget('reference', ref.url, ALIAS));
+    if (gwTsx) targets.push(makeTarget('gateway-tsx', gwTsx.url, ALIAS));
     pools.push(...targets.map((t) => t.pool));
 
     // Sanity: every path gives the same answer, the gateway says who answered, and the fake saw valid requests.
@@ -528,7 +549,7 @@ async function main(): Promise<void> {
       ...meta,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       loadavg: os.loadavg(),
-      settings: { ...SETTINGS, reference: WITH_REFERENCE },
+      settings: { ...SETTINGS, reference: WITH_REFERENCE, tsx: WITH_TSX },
       gatewayConfig: gw.yaml,
       targets: TARGETS,
       checks,
@@ -539,7 +560,7 @@ async function main(): Promise<void> {
       throughput,
     };
     writeAtomically(path.join(RESULTS_DIR, 'overhead.json'), `${JSON.stringify(json, null, 2)}\n`);
-    writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta, WITH_REFERENCE));
+    writeAtomically(path.join(RESULTS_DIR, 'overhead.md'), markdown(rows, meta, WITH_REFERENCE, WITH_TSX));
 
     // The rule under the head exactly as wide as the table, as this script always drew it.
     console.log(`\n${textTable(ROW_HEAD, rowCells(rows), 0)}\n`);

@@ -8,7 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { startGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { Client, Connection } from '@temporalio/client';
 import { devServerArgs, freePort, startDevServer, type DevServer, type DevServerState } from '../../src/durable/dev-server.js';
 import { isRunning, refOf, type ProcessRef } from '../../src/durable/own-processes.js';
@@ -177,4 +180,56 @@ describe('run file', () => {
     expect(isRunning(ref)).toBe(true);
     claimed.release();
   }, 30_000);
+});
+
+describe('role all with its embedded dev server', () => {
+  it('reports the dev server not ready while it is down, and serves durable requests again once it is back', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'gateway.yaml');
+    writeFileSync(
+      path,
+      `
+logging: { level: silent }
+auth: { mode: none }
+durable: { temporal: { taskQueue: embedded-restart }, devServer: { port: ${await freePort()}, uiPort: ${await freePort()} } }
+providers: { m: { type: mock } }
+deployments: { d: { provider: m, model: x } }
+models: { chat: { groups: [{ deployments: [d] }] } }
+`,
+    );
+    const gateway = await startGateway(loadConfig(path, {}), {
+      port: 0,
+      logger: createLogger('silent'),
+      worker: { workflowBundle: { codePath: inject('workflowBundlePath') } },
+    });
+    try {
+      const readyz = async () => {
+        const res = await fetch(`${gateway.url}/readyz`);
+        return { status: res.status, body: (await res.json()) as { checks: Record<string, { ok: boolean; error?: string }> } };
+      };
+      await until(async () => (await readyz()).status === 200, 15_000, 'ready');
+      process.kill(gateway.devServer!.pid!, 'SIGKILL');
+      await until(async () => {
+        const r = await readyz();
+        return r.status === 503 && r.body.checks.temporalDevServer?.ok === false;
+      }, 10_000, '/readyz to report the dead dev server');
+      const t0 = Date.now();
+      await until(async () => (await readyz()).status === 200, 30_000, 'ready again');
+      console.log(`role all ready again ${Date.now() - t0} ms after /readyz saw the dev server down`);
+      expect(gateway.devServer!.restarts).toBe(1);
+
+      const res = await fetch(`${gateway.url}/v1/requests`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'after the restart' }] }),
+      });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      const done = (await (await fetch(`${gateway.url}/v1/requests/${id}?wait=20s`)).json()) as { status: string };
+      expect(done.status).toBe('succeeded');
+    } finally {
+      await gateway.close();
+    }
+    expect(gateway.devServer!.state).toBe('stopped');
+  }, 90_000);
 });

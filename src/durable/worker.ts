@@ -12,7 +12,8 @@ import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { SpendLedger } from '../limits/spend-ledger.js';
-import type { TemporalTarget } from './connection.js';
+import { Connection } from '@temporalio/client';
+import { CLIENT_CHANNEL_ARGS, type TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
 import { workflowInterceptorModules } from '../observability/workflow-modules.js';
 
@@ -100,69 +101,167 @@ export interface SupervisedWorker {
   stop(): Promise<void>;
 }
 
+export interface SuperviseOptions extends GatewayWorkerOptions {
+  /** Pause between tries to start while Temporal is unreachable: doubles from the first value to the last. */
+  backoffMs?: [number, number];
+  /** How often Temporal is probed for an outage, and how long an outage must last for a fresh worker on return. */
+  probeEveryMs?: number;
+  replaceAfterOutageMs?: number;
+}
+
+interface Generation {
+  worker: Worker;
+  connection: NativeConnection;
+  running: Promise<void>;
+}
+
 /**
- * A worker that outlives Temporal's absence: it connects (and reconnects after the worker stops with an error)
- * with back-off from `backoffMs[0]` doubling to `backoffMs[1]`, so a worker process can start before its cluster.
- * While connected, the SDK's core retries its polls itself, forever, backing off up to 10 s.
+ * A worker that outlives Temporal's absence. It starts (and starts again after it stopped with an error) with
+ * bounded back-off, so a worker process can start before its cluster. While connected, the SDK core retries
+ * polls by itself, forever, but backs off up to 10 s: after an outage the worker would take up to ~10 s to
+ * notice Temporal is back. So a probe watches Temporal, and when it returns after an outage longer than the
+ * heartbeat timeout, a fresh worker (polling at once) takes over and the old one is shut down. Longer than the
+ * heartbeat timeout, because by then the server has timed out every call the old worker had in flight.
  */
-export function superviseWorker(
-  config: GatewayConfig,
-  target: TemporalTarget,
-  opts: GatewayWorkerOptions & { backoffMs?: [number, number] } = {},
-): SupervisedWorker {
+export function superviseWorker(config: GatewayConfig, target: TemporalTarget, opts: SuperviseOptions = {}): SupervisedWorker {
   const log = opts.logger;
   const [first, cap] = opts.backoffMs ?? [250, 2_000];
+  const replaceAfterMs = opts.replaceAfterOutageMs ?? config.durable.heartbeatTimeoutMs;
   let stopping = false;
-  let current: Worker | undefined;
-  let wake: (() => void) | undefined;
+  let current: Generation | undefined;
+  let replacing: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
   let markFirst!: () => void;
   const firstAttempt = new Promise<void>((resolve) => (markFirst = resolve));
+  const pause = pauses();
 
-  const loop = (async () => {
+  async function launch(): Promise<Generation> {
+    const { worker, connection } = await createGatewayWorker(config, target, opts);
+    const gen: Generation = { worker, connection, running: Promise.resolve() };
+    gen.running = worker.run().then(
+      () => ended(gen),
+      (err) => ended(gen, err),
+    );
+    return gen;
+  }
+
+  /** A worker that stops without being asked to is started again. */
+  function ended(gen: Generation, err?: unknown): void {
+    void gen.connection.close().catch(() => undefined);
+    if (stopping || gen !== current) return;
+    log?.error({ err }, 'durable worker stopped by itself; starting it again');
+    current = undefined;
+    starting = startLoop();
+  }
+
+  async function startLoop(): Promise<void> {
     let delay = first;
-    let failures = 0;
-    while (!stopping) {
-      let connection: NativeConnection | undefined;
+    for (let failures = 0; !stopping; failures++) {
       try {
-        ({ worker: current, connection } = await createGatewayWorker(config, target, opts));
-        if (stopping) break;
-        const running = current.run();
-        markFirst();
+        const gen = await launch();
+        if (stopping) {
+          gen.worker.shutdown();
+          await gen.running;
+          return;
+        }
+        current = gen;
         if (failures > 0) log?.info({ address: target.address, taskQueue: target.taskQueue }, 'durable worker connected and polling');
-        failures = 0;
-        delay = first;
-        await running;
-        if (!stopping) log?.error('durable worker stopped by itself; starting it again');
+        return;
       } catch (err) {
-        if (stopping) break;
         if (failures === 0) log?.warn({ address: target.address, err: String(err) }, 'durable worker cannot start (Temporal unreachable?); retrying in the background');
-        failures++;
       } finally {
-        current = undefined;
-        await connection?.close().catch(() => undefined);
         markFirst();
       }
-      if (stopping) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await pause.wait(delay);
       delay = Math.min(cap, delay * 2);
+    }
+  }
+
+  async function replace(outageMs: number): Promise<void> {
+    const old = current;
+    if (!old || stopping) return;
+    try {
+      const fresh = await launch();
+      if (stopping) {
+        fresh.worker.shutdown();
+        await fresh.running;
+        return;
+      }
+      current = fresh;
+      log?.info({ outageMs: Math.round(outageMs) }, 'Temporal is back after an outage: a fresh durable worker took over');
+    } catch (err) {
+      log?.warn({ err: String(err) }, 'could not start a fresh durable worker after the outage; the old one recovers by itself');
+      return;
+    }
+    if (old.worker.getState() === 'RUNNING') old.worker.shutdown();
+    await old.running;
+  }
+
+  const probe = Connection.lazy({
+    address: target.address,
+    tls: target.tls,
+    apiKey: target.apiKey,
+    // a probe reconnects quickly: its only job is to see Temporal return
+    channelArgs: { ...CLIENT_CHANNEL_ARGS, 'grpc.max_reconnect_backoff_ms': 250 },
+    interceptors: [],
+  });
+  const probeEvery = opts.probeEveryMs ?? 250;
+  const watching = (async () => {
+    let downSince: number | undefined;
+    while (!stopping) {
+      const at = performance.now();
+      try {
+        await probe.withDeadline(Date.now() + 1_000, () => probe.workflowService.getSystemInfo({}));
+        if (downSince !== undefined && at - downSince >= replaceAfterMs && current) {
+          replacing = replace(at - downSince);
+          await replacing;
+        }
+        downSince = undefined;
+      } catch {
+        downSince ??= at;
+      }
+      await pause.wait(probeEvery);
     }
   })();
 
+  starting = startLoop();
   return {
     firstAttempt,
-    isRunning: () => current?.getState() === 'RUNNING',
+    isRunning: () => current?.worker.getState() === 'RUNNING',
     async stop() {
       stopping = true;
-      wake?.();
-      if (current && current.getState() === 'RUNNING') current.shutdown();
-      await loop;
+      pause.wakeAll();
+      await watching;
+      await replacing;
+      await starting;
+      const gen = current;
+      current = undefined;
+      if (gen) {
+        if (gen.worker.getState() === 'RUNNING') gen.worker.shutdown();
+        await gen.running;
+      }
+      await probe.close();
+    },
+  };
+}
+
+/** Sleeps that stop() can cut short. */
+function pauses() {
+  const waking = new Set<() => void>();
+  return {
+    wait(ms: number): Promise<void> {
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waking.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        waking.add(done);
+      });
+    },
+    wakeAll(): void {
+      for (const w of [...waking]) w();
     },
   };
 }

@@ -8,12 +8,19 @@ import { inject } from 'vitest';
 export class GatewayProcesses {
   private readonly children = new Set<ChildProcess>();
 
-  constructor(private readonly configPath: () => string) {}
+  /** `env`: overrides for the children, e.g. TEMPORAL_ADDRESS of a test's own dev server. */
+  constructor(
+    private readonly configPath: () => string,
+    private readonly env: () => Record<string, string> = () => ({}),
+  ) {}
+
+  /** Everything a child wrote so far (stdout and stderr), for assertions and failure messages. */
+  readonly output = new Map<ChildProcess, string>();
 
   /** Starts a role and resolves once its start-up log line appears. */
   async start(role: 'worker' | 'gateway'): Promise<ChildProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', role, '--config', this.configPath()], {
-      env: { ...process.env, GATEWAY_WORKFLOW_BUNDLE: inject('workflowBundlePath'), TEMPORAL_ADDRESS: inject('temporalAddress') },
+      env: { ...process.env, GATEWAY_WORKFLOW_BUNDLE: inject('workflowBundlePath'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...this.env() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.add(child);
@@ -23,7 +30,8 @@ export class GatewayProcesses {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${output}`)), 60_000);
       const onData = (d: Buffer) => {
-        output += d.toString();
+        output = (output + d.toString()).slice(-20_000);
+        this.output.set(child, output);
         if (output.includes(ready)) {
           clearTimeout(timer);
           resolve();

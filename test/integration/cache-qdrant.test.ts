@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
+import { freePort } from '../../src/durable/dev-server.js';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
@@ -255,6 +256,27 @@ describe('a Qdrant that dies under traffic and comes back', () => {
     await untilCached(url, 'Which planet is known as the red planet?', asA);
     expect(h.fake.violations).toEqual([]);
   }, 60_000);
+
+  it('starts a gateway while Qdrant is down (answering, cache bypassed) and uses the cache once Qdrant is up', async () => {
+    const port = await freePort();
+    const gw = await startHarness(fastYaml(`http://127.0.0.1:${port}`, collectionName(), '  storeBackoffMs: 200'));
+    let late: QdrantServer | undefined;
+    try {
+      const early = await post(gw.gateway.url, 'What is the tallest mountain?', asA);
+      expect(early).toMatchObject({ status: 200, cache: 'bypass', content: 'Echo: What is the tallest mountain?' });
+      late = await startQdrant({ httpPort: port });
+      // requests bypass until the back-off after the last failure ends; the first one after it reaches Qdrant
+      const deadline = Date.now() + 5_000;
+      while ((await post(gw.gateway.url, 'What is the tallest mountain?', asA)).cache === 'bypass') {
+        if (Date.now() > deadline) throw new Error('the cache still bypassed 5 s after Qdrant was up');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect((await untilCached(gw.gateway.url, 'What is the tallest mountain?', asA)).content).toBe('Echo: What is the tallest mountain?');
+    } finally {
+      await gw.close();
+      await late?.stop();
+    }
+  });
 
   it('bounds what a hung Qdrant (frozen, connections open) costs a request, and recovers when it thaws', async () => {
     const frozen = await startQdrant();

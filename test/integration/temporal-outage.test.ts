@@ -295,6 +295,25 @@ describe('a Temporal outage', () => {
     expect(lookup.status).toBe(503);
     await lookup.arrayBuffer();
 
+    // Files live in the gateway's own store: served without Temporal. A batch needs a workflow: 503.
+    const form = new FormData();
+    form.append('purpose', 'batch');
+    const line = { custom_id: 'l1', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: 'batched' }] } };
+    form.append('file', new Blob([`${JSON.stringify(line)}\n`]), 'lines.jsonl');
+    const upload = await fetch(`${base()}/v1/files`, { method: 'POST', body: form });
+    expect(upload.status).toBe(200);
+    const file = (await upload.json()) as { id: string };
+    const batch = await fetch(`${base()}/v1/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+    });
+    expect(batch.status).toBe(503);
+    expect(batch.headers.get('retry-after')).toBe('2');
+    await batch.arrayBuffer();
+    const batches = (await (await fetch(`${base()}/v1/batches`)).json()) as { data: unknown[] };
+    expect(batches.data).toEqual([]);
+
     const down = await readyz();
     expect(down.status).toBe(503);
     expect(down.body.status).toBe('not_ready');

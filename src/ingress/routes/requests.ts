@@ -8,6 +8,7 @@
  */
 import type { Request, Response } from 'express';
 import { IdempotencyConflict, RequestNotFound, type DurableRequests, type RequestView } from '../../durable/requests.js';
+import { TemporalUnavailable } from '../../durable/connection.js';
 import type { AppContext } from '../context.js';
 import { HttpError, invalidRequest } from '../errors.js';
 import { tenantOf } from '../tenant.js';
@@ -76,7 +77,13 @@ export function submitRequestHandler(ctx: AppContext) {
     }
     res.setHeader('location', `/v1/requests/${id}`);
     // A keyed submission may find its request already running or done; a fresh one is queued by definition.
-    send(res, idempotencyKey ? await durable.view(id, tenant) : durable.queuedView(id, request.model), 202);
+    // Submitted but unreadable: the 503 still names the request, which exists.
+    const view = idempotencyKey
+      ? await durable.view(id, tenant).catch((err) => {
+          throw err instanceof TemporalUnavailable && !err.requestId ? new TemporalUnavailable(err.message, id, { cause: err }) : err;
+        })
+      : durable.queuedView(id, request.model);
+    send(res, view, 202);
   };
 }
 

@@ -102,13 +102,27 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.dbFile) mkdirSync(dirname(opts.dbFile), { recursive: true });
   const runFile = typeof opts.runFile === 'string' ? await RunFile.claim(opts.runFile, { dbFile: opts.dbFile, log: opts.log }) : opts.runFile;
   const server = new SupervisedDevServer(opts, runFile, typeof opts.runFile === 'string');
-  try {
-    await server.runOnce();
-  } catch (err) {
-    await server.stop();
-    throw err;
+  // The server picks its internal ports (HTTP API, metrics, membership) at random and can lose one to another
+  // process between choosing and binding it; it then exits at once, and a second try picks others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await server.runOnce();
+      return server;
+    } catch (err) {
+      if (!(err instanceof DevServerExitedEarly) || attempt >= START_ATTEMPTS) {
+        await server.stop();
+        throw err;
+      }
+      opts.log?.warn({ err, attempt }, 'the embedded Temporal dev server exited while starting: trying again');
+      await new Promise((r) => setTimeout(r, 300 * attempt));
+    }
   }
-  return server;
+}
+
+const START_ATTEMPTS = 3;
+
+class DevServerExitedEarly extends Error {
+  override readonly name = 'DevServerExitedEarly';
 }
 
 class SupervisedDevServer implements DevServer {
@@ -160,13 +174,15 @@ class SupervisedDevServer implements DevServer {
     this.stderr = '';
     const { watchdog, serverPid } = spawnWatched(this.opts.cli, devServerArgs(this.opts));
     watchdog.stderr!.on('data', (d: Buffer) => {
-      this.stderr = (this.stderr + d.toString()).slice(-4000);
+      // A Go panic names its cause in its first lines and ends in a long stack: keep both ends.
+      const all = this.stderr + d.toString();
+      this.stderr = all.length > 4000 ? `${all.slice(0, 1500)}\n…\n${all.slice(-2500)}` : all;
     });
     const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
     const run = { watchdog, exited, startedAt: Date.now(), pid: undefined as number | undefined };
     this.current = run;
     const diedEarly = exited.then(() => {
-      throw new Error(`temporal dev server exited (${watchdog.exitCode ?? watchdog.signalCode}) before it was ready:\n${this.stderr}`);
+      throw new DevServerExitedEarly(`temporal dev server exited (${watchdog.exitCode ?? watchdog.signalCode}) before it was ready:\n${this.stderr}`);
     });
     diedEarly.catch(() => undefined);
     run.pid = await Promise.race([serverPid, diedEarly]);

@@ -154,16 +154,21 @@ export function superviseWorker(config: GatewayConfig, target: TemporalTarget, o
     starting = startLoop();
   }
 
+  /** A new generation, unless stop() came while it was starting (then it is shut down again). */
+  async function launchUnlessStopping(): Promise<Generation | undefined> {
+    const gen = await launch();
+    if (!stopping) return gen;
+    gen.worker.shutdown();
+    await gen.running;
+    return undefined;
+  }
+
   async function startLoop(): Promise<void> {
     let delay = first;
     for (let failures = 0; !stopping; failures++) {
       try {
-        const gen = await launch();
-        if (stopping) {
-          gen.worker.shutdown();
-          await gen.running;
-          return;
-        }
+        const gen = await launchUnlessStopping();
+        if (!gen) return;
         current = gen;
         if (failures > 0) log?.info({ address: target.address, taskQueue: target.taskQueue }, 'durable worker connected and polling');
         return;
@@ -181,12 +186,8 @@ export function superviseWorker(config: GatewayConfig, target: TemporalTarget, o
     const old = current;
     if (!old || stopping) return;
     try {
-      const fresh = await launch();
-      if (stopping) {
-        fresh.worker.shutdown();
-        await fresh.running;
-        return;
-      }
+      const fresh = await launchUnlessStopping();
+      if (!fresh) return;
       current = fresh;
       log?.info({ outageMs: Math.round(outageMs) }, 'Temporal is back after an outage: a fresh durable worker took over');
     } catch (err) {

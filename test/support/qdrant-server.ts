@@ -7,10 +7,11 @@
  * port and storage is how the tests bring a killed Qdrant back).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from '../../src/durable/dev-server.js';
+import { executable, onPath } from '../../src/tools/executables.js';
 
 export const QDRANT_VERSION = 'v1.19.0';
 const RELEASE_URL = `https://github.com/qdrant/qdrant/releases/download/${QDRANT_VERSION}/qdrant-x86_64-unknown-linux-gnu.tar.gz`;
@@ -38,22 +39,6 @@ export interface QdrantStartOptions {
   dataDir?: string;
   /** Where .tools/ is (the repository root). */
   root?: string;
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
 }
 
 /** The binary to run: QDRANT_BIN, PATH, .tools/qdrant/, or the official release downloaded there. */

@@ -100,7 +100,7 @@ export class GatewayMetrics {
   });
   private readonly cache = new Counter({
     name: 'llm_gateway_cache_requests_total',
-    help: 'Semantic cache lookups by result (hit, miss, stale, bypass)',
+    help: 'Semantic cache lookups by result (hit, miss, stale; bypass: not eligible, or the cache store unavailable)',
     labelNames: ['alias', 'result'] as const,
     registers: [this.registry],
   });

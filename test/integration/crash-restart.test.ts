@@ -137,7 +137,11 @@ async function crashAndRestart(name: string, victim: (first: LaunchedGateway, ru
 
   // Ctrl-C stops the second run whole, and removes its run file.
   expect(await second.interrupt()).toBe(true);
-  expect(LaunchedGateway.survivors()).toEqual([]);
+  // interrupt() returns when the processes holding the gateway's output have exited; once (1 in ~6 full runs)
+  // one more process of the tree was still seen at that instant. Whatever it is, it must be gone within the
+  // watchdog's grace, and a failure names it.
+  await until(() => LaunchedGateway.survivors().length === 0, 12_000, 'every process of the second run to exit').catch(() => undefined);
+  expect(LaunchedGateway.describeSurvivors()).toEqual([]);
   expect(readRecord(t.runFile)).toBeUndefined();
   return restartMs;
 }

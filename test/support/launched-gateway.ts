@@ -4,7 +4,7 @@
  * (pid + start time), so a test can assert that none survived and clean up whatever did, also on failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { allProcesses, isRunning, refOf, type ProcessRef } from '../../src/durable/own-processes.js';
+import { allProcesses, isRunning, processInfo, refOf, type ProcessRef } from '../../src/durable/own-processes.js';
 
 /** The pid and every process below it, right now. */
 export function processTree(root: number): ProcessRef[] {
@@ -82,6 +82,11 @@ export class LaunchedGateway {
   /** Processes seen in any tree that still run. */
   static survivors(): ProcessRef[] {
     return [...LaunchedGateway.seen.values()].filter(isRunning);
+  }
+
+  /** The survivors with their command lines, so a failure names what was left running. */
+  static describeSurvivors(): string[] {
+    return LaunchedGateway.survivors().map((ref) => `${ref.pid}: ${processInfo(ref.pid)?.argv.join(' ').slice(0, 200) ?? '(gone)'}`);
   }
 
   static killAll(): void {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { TemporalLink, temporalTarget } from './durable/connection.js';
-import { temporalReachable, workersPolling } from './durable/readiness-checks.js';
+import { devServerRunning, temporalReachable, workersPolling } from './durable/readiness-checks.js';
 import { Readiness, type ReadinessCheck } from './health/readiness.js';
 import { startDevServer, type DevServer } from './durable/dev-server.js';
 import { RunFile } from './durable/run-file.js';
@@ -151,14 +151,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
           log: logger,
         });
         cleanups.push(() => devServer!.stop());
-        const embedded = devServer;
-        readinessChecks.push({
-          name: 'temporalDevServer',
-          run: async () => {
-            if (embedded.state !== 'running') throw new Error(`embedded dev server ${embedded.state}`);
-            return embedded.restarts > 0 ? `restarted ${embedded.restarts}×` : undefined;
-          },
-        });
+        readinessChecks.push(devServerRunning(devServer));
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }

@@ -1,6 +1,7 @@
-/** Readiness checks against Temporal: the server answers, and workers poll this gateway's task queue. */
+/** Readiness checks against Temporal: the embedded server runs, the server answers, and workers poll this gateway's task queue. */
 import type { ReadinessCheck } from '../health/readiness.js';
 import type { TemporalLink } from './connection.js';
+import type { DevServer } from './dev-server.js';
 
 /**
  * A poller is listed for minutes after its worker died; a live one renews its entry with every long poll
@@ -12,6 +13,17 @@ export const POLLER_FRESH_MS = 75_000;
 const TASK_QUEUE_KIND_NORMAL = 1;
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
 const TASK_QUEUE_TYPE_ACTIVITY = 2;
+
+/** The embedded dev server is up (not restarting after a death); its restarts so far are the detail. */
+export function devServerRunning(devServer: DevServer): ReadinessCheck {
+  return {
+    name: 'temporalDevServer',
+    run: async () => {
+      if (devServer.state !== 'running') throw new Error(`embedded dev server ${devServer.state}`);
+      return devServer.restarts > 0 ? `restarted ${devServer.restarts}×` : undefined;
+    },
+  };
+}
 
 export function temporalReachable(link: TemporalLink, timeoutMs = 1_000): ReadinessCheck {
   return { name: 'temporal', run: () => link.ping(timeoutMs) };

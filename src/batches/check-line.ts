@@ -4,7 +4,7 @@
  * schema and messages as `POST /v1/chat/completions`. Pure: the caller owns the set of custom ids seen so far.
  */
 import { chatRequestSchema, type ChatRequest } from '../protocol/chat-request.js';
-import { fromZodError } from '../ingress/errors.js';
+import { fromZodError } from '../protocol/errors.js';
 import type { BatchLineError } from './types.js';
 
 export interface LineCheckContext {

@@ -8,7 +8,7 @@ import { presetCompletion } from '../fastpath/catch-all.js';
 import { UpstreamRejected } from '../fastpath/executor.js';
 import { answerRequest } from '../fastpath/answer.js';
 import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
-import { fromProviderError, invalidRequest, serviceBusy } from '../ingress/errors.js';
+import { fromProviderError, invalidRequest, serviceBusy } from '../protocol/errors.js';
 import { chatRequestSchema } from '../protocol/chat-request.js';
 import type { LineResult } from './types.js';
 

@@ -8,7 +8,7 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { GatewayConfig } from '../config/types.js';
 import { TemporalUnavailable, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
 import { SA } from '../durable/search-attributes.js';
-import { HttpError, invalidRequest } from '../ingress/errors.js';
+import { HttpError, invalidRequest } from '../protocol/errors.js';
 import { newBatchId } from './ids.js';
 import { FileStore } from './store.js';
 import {

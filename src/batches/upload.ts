@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
 import busboy from 'busboy';
-import { HttpError, invalidRequest } from '../ingress/errors.js';
+import { HttpError, invalidRequest } from '../protocol/errors.js';
 import { newFileId } from './ids.js';
 import type { FileStore } from './store.js';
 import type { FileRecord } from './types.js';

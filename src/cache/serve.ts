@@ -13,7 +13,7 @@ import type { ChatCompletion, ChatCompletionChunk } from '../protocol/chat-respo
 import { CompletionAccumulator } from '../protocol/accumulate.js';
 import type { OpenedStream } from '../fastpath/stream.js';
 import type { AppContext } from '../ingress/context.js';
-import { invalidRequest } from '../ingress/errors.js';
+import { invalidRequest } from '../protocol/errors.js';
 import { trailOf } from '../ingress/request-log.js';
 import { tenantOf } from '../ingress/tenant.js';
 import type { DurableResult } from '../durable/types.js';

@@ -7,7 +7,7 @@
 import type { Request, Response } from 'express';
 import type { Principal } from '../auth/keys.js';
 import type { LimitStore } from '../limits/index.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../protocol/errors.js';
 import { principalOf } from './auth.js';
 
 const MINUTE = 60_000;

@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { KeyRegistry, Principal } from '../auth/keys.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../protocol/errors.js';
 
 export const ANONYMOUS: Principal = { keyId: 'anonymous', tenant: 'default', limits: {} };
 

@@ -6,7 +6,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import bytes from 'bytes';
-import { HttpError, invalidRequest } from './errors.js';
+import { HttpError, invalidRequest } from '../protocol/errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)"?/i;

@@ -5,7 +5,7 @@
  */
 import type { KeyRegistry } from '../auth/keys.js';
 import type { Admission } from '../ingress/admission.js';
-import type { HttpError } from '../ingress/errors.js';
+import type { HttpError } from '../protocol/errors.js';
 
 export class SpendLedger {
   constructor(

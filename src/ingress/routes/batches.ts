@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { publicBatch } from '../../batches/service.js';
 import { principalOf } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { fromZodError, invalidRequest } from '../errors.js';
+import { fromZodError, invalidRequest } from '../../protocol/errors.js';
 import { tenantOf } from '../tenant.js';
 import { limitOf, requireBatches } from './files.js';
 

@@ -25,7 +25,7 @@ import type { RunOutcome } from '../../fastpath/executor.js';
 import { openStream, type OpenedStream } from '../../fastpath/stream.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { AppContext } from '../context.js';
-import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../errors.js';
+import { fromZodError, invalidRequest, modelNotFound, serviceBusy } from '../../protocol/errors.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
 import { trailOf } from '../request-log.js';
 import { admitRequest, reportUsage } from '../admission.js';

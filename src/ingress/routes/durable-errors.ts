@@ -5,7 +5,7 @@ import { TemporalUnavailable } from '../../durable/connection.js';
 import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../../durable/types.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { Attempt } from '../../decision/attempt.js';
-import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../errors.js';
+import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../../protocol/errors.js';
 
 export function httpErrorOfFailure(type: string | null | undefined, message: string, details: ProviderFailureDetails | undefined, alias: string): HttpError {
   if (type === FAILURE_UPSTREAM_REJECTED && details) {

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { embeddingsRequestSchema } from '../../protocol/chat-request.js';
 import { ProviderError } from '../../providers/errors.js';
 import type { AppContext } from '../context.js';
-import { fromZodError, serviceBusy } from '../errors.js';
+import { fromZodError, serviceBusy } from '../../protocol/errors.js';
 import { admit, planFor, recordUsage } from './chat.js';
 import { setGatewayHeaders } from '../gateway-headers.js';
 import { trailOf } from '../request-log.js';

@@ -12,7 +12,7 @@ import bytes from 'bytes';
 import { fileNotFound, pageOf, publicFile, type BatchService } from '../../batches/service.js';
 import { receiveUpload } from '../../batches/upload.js';
 import type { AppContext } from '../context.js';
-import { HttpError, invalidRequest } from '../errors.js';
+import { HttpError, invalidRequest } from '../../protocol/errors.js';
 import { tenantOf } from '../tenant.js';
 
 export function requireBatches(ctx: AppContext): BatchService {

@@ -11,7 +11,7 @@ import { toAnthropicMessage } from '../../protocol/anthropic-messages/response.j
 import { AnthropicStreamEncoder, errorEvent } from '../../protocol/anthropic-messages/stream.js';
 import type { AnthropicStreamEvent } from '../../providers/anthropic/wire.js';
 import type { AppContext } from '../context.js';
-import { invalidRequest } from '../errors.js';
+import { invalidRequest } from '../../protocol/errors.js';
 import { serveChat, type Dialect } from './chat.js';
 
 export function parseMessagesRequest(body: unknown): MessagesRequest {

@@ -1,7 +1,7 @@
 /** GET /v1/models: the aliases clients may send in `model`, in OpenAI's list shape. */
 import type { Request, Response } from 'express';
 import type { AppContext } from '../context.js';
-import { modelNotFound } from '../errors.js';
+import { modelNotFound } from '../../protocol/errors.js';
 import { assertModelAllowed, principalOf } from '../auth.js';
 
 function modelObject(id: string) {

@@ -10,7 +10,7 @@ import type { Request, Response } from 'express';
 import { IdempotencyConflict, RequestNotFound, type DurableRequests, type RequestView } from '../../durable/requests.js';
 import { TemporalUnavailable } from '../../durable/connection.js';
 import type { AppContext } from '../context.js';
-import { HttpError, invalidRequest } from '../errors.js';
+import { HttpError, invalidRequest } from '../../protocol/errors.js';
 import { tenantOf } from '../tenant.js';
 import { principalOf } from '../auth.js';
 import { admit, parseChatRequest, planFor, routingHeadersOf, traitsOf } from './chat.js';

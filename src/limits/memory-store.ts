@@ -24,6 +24,8 @@ export class MemoryLimitStore implements LimitStore {
   private readonly logs = new Map<string, Log>();
   private readonly slots = new Map<string, Map<string, number>>();
   private readonly spend = new Map<string, { total: number; expires: number }>();
+  /** chargeId → expiry of its mark. */
+  private readonly charges = new Map<string, number>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -67,6 +69,13 @@ export class MemoryLimitStore implements LimitStore {
       if (left + cost <= limit) return Math.max(1, e.at + log.windowMs - this.now());
     }
     return log.windowMs;
+  }
+
+  async record(key: string, cost: number, windowMs: number): Promise<void> {
+    units('cost', cost);
+    const log = this.live(key, duration('windowMs', windowMs));
+    if (cost > 0) log.entries.push({ at: this.now(), units: cost });
+    log.used += cost;
   }
 
   async refund(key: string, cost: number, windowMs: number): Promise<void> {
@@ -113,6 +122,23 @@ export class MemoryLimitStore implements LimitStore {
     return s.total;
   }
 
+  async addSpendOnce(chargeId: string, onceTtlMs: number, usd: number, buckets: readonly { bucket: string; ttlMs: number }[]): Promise<boolean> {
+    finite('usd', usd);
+    onceTtlMs = duration('onceTtlMs', onceTtlMs);
+    for (const b of buckets) duration('ttlMs', b.ttlMs);
+    const now = this.now();
+    if ((this.charges.get(chargeId) ?? -Infinity) > now) return false;
+    this.charges.set(chargeId, now + onceTtlMs);
+    // No await between the mark and the adds: nothing else runs in between, which is what makes it atomic here.
+    for (const b of buckets) {
+      const current = this.spend.get(b.bucket);
+      const s = current && current.expires > now ? current : { total: 0, expires: now + Math.ceil(b.ttlMs) };
+      s.total += usd;
+      this.spend.set(b.bucket, s);
+    }
+    return true;
+  }
+
   async getSpend(bucket: string): Promise<number> {
     const s = this.spend.get(bucket);
     return s && s.expires > this.now() ? s.total : 0;
@@ -127,11 +153,12 @@ export class MemoryLimitStore implements LimitStore {
       if (leases.size === 0) this.slots.delete(key);
     }
     for (const [bucket, s] of this.spend) if (s.expires <= now) this.spend.delete(bucket);
+    for (const [id, expires] of this.charges) if (expires <= now) this.charges.delete(id);
   }
 
-  /** Keys held (windows + slot sets + spend buckets), to show that sweeping bounds memory. */
+  /** Keys held (windows + slot sets + spend buckets + charge marks), to show that sweeping bounds memory. */
   size(): number {
-    return this.logs.size + this.slots.size + this.spend.size;
+    return this.logs.size + this.slots.size + this.spend.size + this.charges.size;
   }
 
   async close(): Promise<void> {

@@ -58,6 +58,17 @@ if cost <= limit then
 end
 return {0, fmt(math.max(0, limit - used)), retry}`;
 
+// Unconditional: usage learnt after admission goes in even past the limit (later takes wait for it to drain).
+const RECORD = `${LOG}
+local cost, window = tonumber(ARGV[1]), tonumber(ARGV[3])
+local used = live(now - window)
+if cost > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[2] .. ':' .. ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+save(used + cost)
+return 0`;
+
 // Oldest first, like the memory store (see there for why). ZREM of the last member deletes the key and its
 // TTL, so the TTL is put back on whatever the loop re-adds.
 const REFUND = `${LOG}
@@ -91,12 +102,28 @@ const ADD_SPEND = `local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return total`;
 
+// KEYS[1] = the charge's mark, KEYS[2..] = spend buckets; ARGV[1] = usd, ARGV[2] = the mark's TTL, ARGV[3..] =
+// each bucket's TTL. Mark and spend in one script: a charge retried after a lost reply cannot count twice.
+const ADD_SPEND_ONCE = `if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+for i = 2, #KEYS do
+  redis.call('INCRBYFLOAT', KEYS[i], ARGV[1])
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 1]) end
+end
+return 1`;
+
 type Scripted = Redis & {
+  llmgwRecord(log: string, sum: string, cost: number, id: string, windowMs: number): Promise<number>;
+  llmgwAddSpendOnce(numKeys: number, ...args: (string | number)[]): Promise<number>;
   llmgwTake(log: string, sum: string, cost: number, limit: number, windowMs: number, id: string): Promise<[number, string, number]>;
   llmgwRefund(log: string, sum: string, cost: number, windowMs: number): Promise<number>;
   llmgwAcquire(key: string, limit: number, ttlMs: number, lease: string): Promise<number>;
   llmgwAddSpend(key: string, usd: number, ttlMs: number): Promise<string>;
 };
+
+/** Enough digits that INCRBYFLOAT adds exactly the double the caller computed. */
+function fmtUsd(usd: number): string {
+  return usd.toPrecision(17);
+}
 
 export interface RedisLimitStoreOptions {
   /** Namespaces every key, so several gateways (or other apps) can share one Redis. */
@@ -120,6 +147,9 @@ export class RedisLimitStore implements LimitStore {
     redis.defineCommand('llmgwRefund', { numberOfKeys: 2, lua: REFUND });
     redis.defineCommand('llmgwAcquire', { numberOfKeys: 1, lua: ACQUIRE });
     redis.defineCommand('llmgwAddSpend', { numberOfKeys: 1, lua: ADD_SPEND });
+    redis.defineCommand('llmgwRecord', { numberOfKeys: 2, lua: RECORD });
+    // Variable key count: the caller passes it first.
+    redis.defineCommand('llmgwAddSpendOnce', { lua: ADD_SPEND_ONCE });
     try {
       await redis.connect();
     } catch (err) {
@@ -143,6 +173,11 @@ export class RedisLimitStore implements LimitStore {
     return { allowed: ok === 1, remaining: Number(remaining), retryAfterMs };
   }
 
+  async record(key: string, cost: number, windowMs: number): Promise<void> {
+    units('cost', cost);
+    await this.redis.llmgwRecord(...this.log(key), cost, randomUUID(), duration('windowMs', windowMs));
+  }
+
   async refund(key: string, cost: number, windowMs: number): Promise<void> {
     units('cost', cost);
     await this.redis.llmgwRefund(...this.log(key), cost, duration('windowMs', windowMs));
@@ -162,6 +197,14 @@ export class RedisLimitStore implements LimitStore {
   async addSpend(bucket: string, usd: number, ttlMs: number): Promise<number> {
     finite('usd', usd);
     return Number(await this.redis.llmgwAddSpend(`${this.prefix}spend:${bucket}`, usd, duration('ttlMs', ttlMs)));
+  }
+
+  async addSpendOnce(chargeId: string, onceTtlMs: number, usd: number, buckets: readonly { bucket: string; ttlMs: number }[]): Promise<boolean> {
+    finite('usd', usd);
+    const once = duration('onceTtlMs', onceTtlMs);
+    const ttls = buckets.map((b) => duration('ttlMs', b.ttlMs));
+    const keys = [`${this.prefix}charge:${chargeId}`, ...buckets.map((b) => `${this.prefix}spend:${b.bucket}`)];
+    return (await this.redis.llmgwAddSpendOnce(keys.length, ...keys, fmtUsd(usd), once, ...ttls)) === 1;
   }
 
   async getSpend(bucket: string): Promise<number> {

@@ -14,6 +14,11 @@ export interface LimitStore {
    * exact where GCRA and sliding-window counters let up to 2x the limit through in some windows.
    */
   take(key: string, cost: number, limit: number, windowMs: number): Promise<TakeResult>;
+  /**
+   * Records `cost` units in the window whatever the limit (usage found out after admission: tokens beyond the
+   * estimate). The window may go past its limit; later takes then wait until it drains.
+   */
+  record(key: string, cost: number, windowMs: number): Promise<void>;
   /** Gives back units charged earlier (an estimate larger than the real use); usage never goes below zero. */
   refund(key: string, cost: number, windowMs: number): Promise<void>;
   /** A concurrency slot; a lease expires after ttlMs so a crashed instance cannot hold slots forever. */
@@ -22,6 +27,13 @@ export interface LimitStore {
   /** Adds spend (USD) to a bucket that expires ttlMs after its first spend; returns the new total. */
   addSpend(bucket: string, usd: number, ttlMs: number): Promise<number>;
   getSpend(bucket: string): Promise<number>;
+  /**
+   * The idempotent charge, in one atomic step: the first call for `chargeId` marks it (for onceTtlMs) and adds
+   * `usd` to every bucket (each expiring ttlMs after its first spend) and returns true; any later call with the
+   * same id, from any instance sharing the store, changes nothing and returns false. `buckets` may be empty (no
+   * key to charge: the charge is still marked once).
+   */
+  addSpendOnce(chargeId: string, onceTtlMs: number, usd: number, buckets: readonly { bucket: string; ttlMs: number }[]): Promise<boolean>;
   close(): Promise<void>;
 }
 

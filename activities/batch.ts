@@ -25,7 +25,7 @@ import type { GatewayConfig } from '../src/config/types.js';
 import { FastPathExecutor } from '../src/fastpath/executor.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
-import type { SpendLedger } from '../src/limits/spend-ledger.js';
+import type { Ledger } from '../src/ledger/ledger.js';
 
 /** Heartbeats on a timer while `fn` runs, so a live activity is never mistaken for a lost worker. */
 async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<T> {
@@ -42,7 +42,8 @@ async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<
 export interface BatchActivityDeps {
   health?: HealthState;
   semantic?: SemanticIndex;
-  spend?: SpendLedger;
+  /** Charges each line once (chargeId `batch:<batchId>:<lineIndex>`) to the key that created the batch. */
+  ledger?: Ledger;
 }
 
 export function createBatchActivities(config: GatewayConfig, opts: BatchActivityDeps = {}) {
@@ -99,7 +100,7 @@ export function createBatchActivities(config: GatewayConfig, opts: BatchActivity
     async batchRunChunk(input: ChunkInput): Promise<ChunkResult> {
       const record = await recordOf(input.tenant, input.batchId);
       const signal = Context.current().cancellationSignal;
-      const counts = await withHeartbeats(() => runChunk({ store, answer, aliasLimits, spend: opts.spend }, input, record.input_file_id, signal, record.key_id));
+      const counts = await withHeartbeats(() => runChunk({ store, answer, aliasLimits, ledger: opts.ledger }, input, record.input_file_id, signal, record.key_id));
       if (signal.aborted) throw new CancelledFailure('batch cancelled');
       return counts;
     },

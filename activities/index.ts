@@ -14,8 +14,8 @@ import { TAGS_HEADER, tagsOf } from '../src/decision/capability.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
 import { semanticMatch } from '../src/routing/semantic-match.js';
-import type { SpendLedger } from '../src/limits/spend-ledger.js';
-import { costUsd } from '../src/decision/cost.js';
+import type { Ledger } from '../src/ledger/ledger.js';
+import { costOfAttempts, priceAttempt } from '../src/ledger/price.js';
 import { logprobsStages } from '../src/decision/cascade-stages.js';
 import { evaluateLocally, type Verdict } from '../src/decision/evaluators/index.js';
 import type { EvaluatorConfig } from '../src/config/cascade-schema.js';
@@ -24,11 +24,14 @@ import type {
   CallProviderInput,
   CallProviderResult,
   CatchAllResult,
+  ChargeRequestInput,
+  ChargeRequestResult,
   DurableRequestInput,
   ProviderFailureDetails,
   RouteResult,
 } from '../src/durable/types.js';
 import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
+import { routingSlice } from '../src/durable/routing-slice.js';
 import { presetCompletion } from '../src/fastpath/catch-all.js';
 import { CompletionAccumulator } from '../src/protocol/accumulate.js';
 import { chunkHasContent } from '../src/protocol/chat-response.js';
@@ -37,15 +40,6 @@ import type { ChatCompletion } from '../src/protocol/chat-response.js';
 import { ProviderError } from '../src/providers/errors.js';
 import { adapterFor } from '../src/providers/registry.js';
 import type { Target } from '../src/providers/types.js';
-
-/** Only what the plan's steps need, so history stays small and holds no provider settings. */
-export function routingSlice(config: RoutingConfig, plan: Plan): RoutingConfig {
-  const deployments: RoutingConfig['deployments'] = {};
-  for (const s of plan.steps) deployments[s.deployment] = config.deployments[s.deployment]!;
-  const models: RoutingConfig['models'] = {};
-  for (const alias of Object.keys(plan.policies)) models[alias] = config.models[alias]!;
-  return { deployments, models };
-}
 
 /**
  * Streams from the provider when the deployment can, so each chunk proves progress; folds it to one answer.
@@ -74,8 +68,8 @@ export interface ActivityDeps {
   cache?: SemanticCache;
   /** Semantic routes, classified inside the route activity (embedding is I/O). */
   semantic?: SemanticIndex;
-  /** Where the spend of requests whose HTTP call has ended (`chargeTo`) is charged. */
-  spend?: SpendLedger;
+  /** Charges each durable request once, at the end of its workflow (chargeRequest). */
+  ledger?: Ledger;
 }
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
@@ -84,6 +78,8 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
     async route(input: DurableRequestInput): Promise<RouteResult> {
       const cascade = config.models[input.request.model]?.cascade;
       if (cascade) return { cascade: { config: cascade, logprobsStages: logprobsStages(config, cascade) } };
+      // planned once, by the gateway that took the request
+      if (input.plan && input.routing) return { plan: input.plan, routing: input.routing };
       try {
         const request = { ...input.request, stream: false };
         // header tags travel in the input; metadata tags are in the request itself
@@ -166,8 +162,12 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
         record.latencyMs = performance.now() - started;
         if (handle) health!.end(handle, { ok: true, latencyMs: record.latencyMs, ttftMs, outputTokens: completion.usage?.completion_tokens });
-        record.costUsd = costUsd(completion.usage ?? undefined, deployment.price);
-        if (input.chargeTo && deps.spend) await deps.spend.add(input.chargeTo, record.costUsd);
+        priceAttempt(record, completion.usage, deployment.price);
+        // Only histories from before the charge-once-at-end patch charge here, once per call.
+        if (input.chargeTo && deps.ledger) {
+          const workflowId = ctx.info.workflowExecution?.workflowId;
+          await deps.ledger.charge({ chargeId: `${workflowId}:${ctx.info.activityId}`, keyId: input.chargeTo, alias: step.alias, path: 'durable', attempts: [record] });
+        }
         return { completion, attempts: [...carried, record] };
       } catch (err) {
         const latencyMs = performance.now() - started;
@@ -191,6 +191,16 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       } finally {
         clearInterval(interval);
       }
+    },
+
+    /**
+     * The request's one charge, at the end of its workflow, keyed by the workflow id: Temporal retries it
+     * until the store takes it, and a retry after a charge that did land changes nothing.
+     */
+    async chargeRequest(input: ChargeRequestInput): Promise<ChargeRequestResult> {
+      // A worker built without one (unit tests of activities) has nowhere to charge: nothing is charged.
+      if (!deps.ledger) return { costUsd: costOfAttempts(input.attempts), charged: false };
+      return deps.ledger.charge({ ...input, path: 'durable' });
     },
 
     /** The last resort: a stale answer from the semantic cache (its catch-all threshold), else the preset answer. */

@@ -22,11 +22,11 @@ import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
-import { SpendLedger } from './limits/spend-ledger.js';
+import { Ledger } from './ledger/ledger.js';
 import { createApp } from './ingress/app.js';
 import { KeyRegistry } from './auth/keys.js';
-import { Admission } from './ingress/admission.js';
-import { createLimitStore } from './limits/index.js';
+import { Admission } from './limits/admission.js';
+import { createLimitStore, type LimitStore } from './limits/index.js';
 import { markArrival } from './ingress/request-scope.js';
 import { Observability, type ObservabilityOptions } from './observability/index.js';
 import { createLogger } from './observability/logger.js';
@@ -121,8 +121,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       );
     }
     const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
-    const { keys, admission } = await openAccessControl(config, logger, cleanups);
-    const spend = keys && admission ? new SpendLedger(admission, keys) : undefined;
+    const { keys, admission, store } = await openAccessControl(config, logger, cleanups);
+    // One per process: the gateway charges fast-path requests, the worker durable work and batch lines.
+    const ledger = new Ledger({ store, keys, logger, metrics: obs.metrics });
+    cleanups.push(() => ledger.close());
     obs.metrics?.readHealthFrom(() => health.view());
     // Every role routes (the gateway plans fast-path calls, the worker durable ones), so every role scrapes.
     const vllm = vllmTargets(config);
@@ -159,7 +161,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {
-        const worker = superviseWorker(config, target, { logger, health, cache, semantic, spend, observe: obs.workerOptions(), ...opts.worker });
+        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, observe: obs.workerOptions(), ...opts.worker });
         cleanups.push(() => worker.stop());
         await worker.firstAttempt;
       }
@@ -184,7 +186,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission }, batches, new Readiness(readinessChecks));
+    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger }, batches, new Readiness(readinessChecks));
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -209,10 +211,11 @@ interface Shared {
   semantic?: SemanticIndex;
   keys?: KeyRegistry;
   admission?: Admission;
+  ledger: Ledger;
 }
 
 /** Gateway keys and the store behind their limits; none with `auth.mode: none`. */
-async function openAccessControl(config: GatewayConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Promise<Pick<Shared, 'keys' | 'admission'>> {
+async function openAccessControl(config: GatewayConfig, logger: Logger, cleanups: Array<() => Promise<void>>): Promise<Pick<Shared, 'keys' | 'admission'> & { store?: LimitStore }> {
   if (config.auth.mode === 'none') {
     logger.warn('auth.mode is none: the gateway accepts requests without an API key (every caller is tenant "default")');
     return {};
@@ -221,7 +224,7 @@ async function openAccessControl(config: GatewayConfig, logger: Logger, cleanups
   if (keys.principals().length === 0) logger.warn('auth.mode is keys but no keys are configured: every /v1 request will get a 401');
   const store = await createLimitStore(config.auth.store);
   cleanups.push(() => store.close());
-  return { keys, admission: new Admission(store) };
+  return { keys, admission: new Admission(store), store };
 }
 
 /** Embeds the route examples of aliases with semantic routing, once, sharing the cache's embedder when configured alike. */

@@ -8,8 +8,10 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  CancellationScope,
   type ActivityOptions,
   ApplicationFailure,
+  TemporalFailure,
   TimeoutFailure,
   defineQuery,
   isCancellation,
@@ -20,6 +22,7 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { GatewayActivities } from '../activities/index.js';
 import { fallbackCount, outcomeLabel, type Attempt } from '../src/decision/attempt.js';
@@ -43,6 +46,7 @@ import type { RoutingConfig } from '../src/config/types.js';
 import type { Plan } from '../src/decision/plan.js';
 import { costUsd } from '../src/decision/cost.js';
 import { CascadeFailedError, describeCascade, runCascade } from '../src/decision/cascade.js';
+import { costOfAttempts } from '../src/ledger/price.js';
 
 export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
 
@@ -57,6 +61,23 @@ const CRASH_HEADROOM = 2;
 const WORKER_LOST_PATCH = 'worker-lost-reruns-same-deployment';
 /** Re-runs of one step after worker losses, on top of the crash headroom: a worker fleet that keeps dying is an outage. */
 const MAX_LOST_RERUNS = 2;
+
+/**
+ * Patch: the request is charged once, at the end of the workflow (answered, catch-all, failed or cancelled),
+ * by the chargeRequest activity keyed by the workflow id; callProvider no longer charges (a spend-store error
+ * there made Temporal retry the call, and the provider was called and billed again). Old histories keep
+ * charging inside callProvider (`chargeTo` in its input).
+ */
+const CHARGE_PATCH = 'charge-once-at-end';
+
+/**
+ * A failed charge is retried as a charge, for as long as it takes (the answer waits for it: a request is not
+ * done until it is paid for), never by calling the provider again.
+ */
+const { chargeRequest } = proxyActivities<GatewayActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
 
 const { route, catchAll, evaluateAnswer } = proxyLocalActivities<GatewayActivities>({
   startToCloseTimeout: '30 seconds',
@@ -112,8 +133,29 @@ interface ChainAnswer {
 }
 
 export async function requestWorkflow(input: DurableRequestInput, options: RequestWorkflowOptions): Promise<DurableResult> {
-  const alias = input.request.model;
   const attempts: Attempt[] = [];
+  const chargeAtEnd = patched(CHARGE_PATCH);
+  // Not cancellable: a cancelled request still pays for the calls it made.
+  const charge = () =>
+    CancellationScope.nonCancellable(() =>
+      chargeRequest({ chargeId: workflowInfo().workflowId, ...(input.chargeTo && { keyId: input.chargeTo }), tenant: input.tenant, alias: input.request.model, attempts }),
+    );
+  let result: DurableResult;
+  try {
+    result = await runRequest(input, options, attempts, chargeAtEnd);
+  } catch (err) {
+    // Failed (a TemporalFailure fails the workflow) or cancelled: charged too. Anything else is a workflow task failure that
+    // Temporal retries by replaying, so there is no end to charge yet.
+    if (chargeAtEnd && (err instanceof TemporalFailure || isCancellation(err))) await charge();
+    throw err;
+  }
+  if (!chargeAtEnd) return result;
+  await charge();
+  return { ...result, costUsd: costOfAttempts(attempts) };
+}
+
+async function runRequest(input: DurableRequestInput, options: RequestWorkflowOptions, attempts: Attempt[], chargeAtEnd: boolean): Promise<DurableResult> {
+  const alias = input.request.model;
   let phase: RequestProgress['phase'] = 'routing';
   setHandler(progressQuery, () => ({ phase, alias, attempts }));
   const show = (status: string) => setCurrentDetails(attemptTable(alias, attempts, status));
@@ -171,7 +213,7 @@ export async function requestWorkflow(input: DurableRequestInput, options: Reque
       try {
         const result = await callProvider.executeWithOptions(
           { ...activityOptions, summary: callSummary(provider, step.deployment, step.stage, prior + 1, attempts.at(-1)) },
-          [{ request, plan, routing, stepIndex, priorAttempts: prior, ...(input.chargeTo && { chargeTo: input.chargeTo }) }],
+          [{ request, plan, routing, stepIndex, priorAttempts: prior, ...(!chargeAtEnd && input.chargeTo && { chargeTo: input.chargeTo }) }],
         );
         attempts.push(...result.attempts);
         return { completion: result.completion, deployment: step.deployment, provider, attempts: attempts.slice(made0) };

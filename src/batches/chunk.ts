@@ -6,7 +6,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
-import type { SpendLedger } from '../limits/spend-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { isSuccess } from './output.js';
 import { parseLine, runLine, type LineRun } from './run-line.js';
 import type { FileStore } from './store.js';
@@ -27,8 +27,8 @@ export interface ChunkDeps {
   store: FileStore;
   answer: PlainAnswerDeps;
   aliasLimits: KeyedLimits;
-  /** Charges each line to the key that created the batch, and stops answering once its budget is spent. */
-  spend?: SpendLedger;
+  /** Charges each line (once, by batch and line index) to the key that created the batch, and stops answering once its budget is spent. */
+  ledger?: Ledger;
 }
 
 /** `keyId`: the key that created the batch (absent with `auth.mode: none`). */
@@ -39,21 +39,32 @@ export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: 
   const counts: ChunkResult = { completed: 0, failed: 0 };
   const count = (r: LineResult) => (isSuccess(r) ? counts.completed++ : counts.failed++);
 
+  // Idempotent by line: a stored line whose charge failed (the chunk failed, Temporal retried it) is charged
+  // again here and never run again; a stored line that was charged is not charged twice.
+  const charge = async (index: number, alias: string, result: LineResult): Promise<void> => {
+    if (!deps.ledger || !result.attempts?.length) return;
+    await deps.ledger.charge({ chargeId: `batch:${input.batchId}:${index}`, keyId, tenant: input.tenant, alias, path: 'batch', attempts: result.attempts });
+  };
+
   const one = async (text: string, index: number): Promise<void> => {
-    const stored = await store.getResult(input.tenant, input.batchId, index);
-    if (stored) return void count(stored);
-    if (signal.aborted) return;
     const line = parseLine(text);
+    const stored = await store.getResult(input.tenant, input.batchId, index);
+    if (stored) {
+      await charge(index, line.alias, stored);
+      return void count(stored);
+    }
+    if (signal.aborted) return;
     const run = await deps.aliasLimits.for(line.alias)(async (): Promise<LineRun | undefined> => {
       if (signal.aborted) return undefined;
-      const refusal = keyId && deps.spend ? await deps.spend.refusal(keyId) : undefined;
+      const refusal = keyId && deps.ledger ? await deps.ledger.refusal(keyId) : undefined;
       // a spent budget answers the line as the synchronous endpoint would: a 429 of its own
-      if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() }, costUsd: 0 };
+      if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() } };
       return runLine(deps.answer, line, signal);
     });
     if (!run) return;
-    if (keyId && deps.spend && run.costUsd > 0) await deps.spend.add(keyId, run.costUsd);
+    // Stored before it is charged: if the charge fails, the retried chunk finds the answer and charges it.
     await store.putResult(input.tenant, input.batchId, index, run.result);
+    await charge(index, line.alias, run.result);
     count(run.result);
   };
 

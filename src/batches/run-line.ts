@@ -10,6 +10,7 @@ import { answerRequest } from '../fastpath/answer.js';
 import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
 import { fromProviderError, invalidRequest, serviceBusy } from '../protocol/errors.js';
 import { chatRequestSchema } from '../protocol/chat-request.js';
+import type { Attempt } from '../decision/attempt.js';
 import type { LineResult } from './types.js';
 
 export interface ParsedLine {
@@ -24,27 +25,28 @@ export function parseLine(text: string): ParsedLine {
   return { customId: line.custom_id, body: line.body, alias: String(line.body.model) };
 }
 
-/** A line's stored answer, and what it cost (charged to the key that submitted the batch). */
+/** A line's stored answer, with the attempts that made it (what the ledger charges). */
 export interface LineRun {
   result: LineResult;
-  costUsd: number;
 }
 
 /** Throws only when `signal` aborts (the batch was cancelled) or on a gateway fault; provider failures are answers. */
 export async function runLine(deps: PlainAnswerDeps, line: ParsedLine, signal: AbortSignal): Promise<LineRun> {
-  const answer = (status_code: number, body: unknown, costUsd = 0): LineRun => ({ result: { custom_id: line.customId, status_code, body }, costUsd });
+  const answer = (status_code: number, body: unknown, attempts: Attempt[] = []): LineRun => ({
+    result: { custom_id: line.customId, status_code, body, ...(attempts.length > 0 && { attempts }) },
+  });
   const request = { ...chatRequestSchema.parse(line.body), stream: false };
   try {
     const outcome = await answerRequest(deps, request, signal);
-    if (outcome.kind === 'answered') return answer(200, outcome.completion, outcome.costUsd);
-    if (outcome.presetAnswer !== undefined) return answer(200, presetCompletion(request.model, outcome.presetAnswer, Math.floor(Date.now() / 1000)));
+    if (outcome.kind === 'answered') return answer(200, outcome.completion, outcome.attempts);
+    if (outcome.presetAnswer !== undefined) return answer(200, presetCompletion(request.model, outcome.presetAnswer, Math.floor(Date.now() / 1000)), outcome.attempts);
     const busy = serviceBusy(request.model, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
-    return answer(busy.status, busy.body());
+    return answer(busy.status, busy.body(), outcome.attempts);
   } catch (err) {
     if (err instanceof NoRouteError) return answer(400, invalidRequest(err.message, 'model', err.reason).body());
     if (err instanceof UpstreamRejected) {
       const rejected = fromProviderError(err.error, err.attempts.at(-1)?.deployment);
-      return answer(rejected.status, rejected.body());
+      return answer(rejected.status, rejected.body(), err.attempts);
     }
     throw err;
   }

@@ -3,6 +3,7 @@
  * only: the batch workflow imports this module. Nothing here ever holds file contents or answers; those stay in
  * the file store and are named by file id and line index.
  */
+import type { Attempt } from '../decision/attempt.js';
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
@@ -182,6 +183,12 @@ export interface LineResult {
   status_code: number;
   /** The completion (2xx) or an OpenAI error body. */
   body: unknown;
+  /**
+   * The upstream calls that made the answer, each with its cost: kept with the answer so a chunk retried after a
+   * failed charge charges the stored line again (idempotently) instead of calling the provider again. Not written
+   * to the output file. Absent on lines answered without a call (a spent budget) and on results from before.
+   */
+  attempts?: Attempt[];
 }
 
 /** The failure type of a step whose batch record is gone: no retry brings it back. */

@@ -20,8 +20,18 @@ export interface DurableRequestInput {
   tags?: string[];
   /** The client's x-gateway-route hint (e.g. fastest). */
   routeHint?: RouteHint;
-  /** The key id to charge the answer's spend to, when no HTTP response is left to settle it (POST /v1/requests). */
+  /**
+   * The key id the worker charges the request to, at the end of the workflow. Set for every durable request
+   * when keys are configured (POST /v1/requests and `x-gateway-durable: true` alike); the gateway never
+   * charges durable work itself.
+   */
   chargeTo?: string;
+  /**
+   * The plan the gateway made for the request (absent for cascades, and from gateways older than this
+   * field): the route activity uses it instead of planning again, so a request is planned once.
+   */
+  plan?: Plan;
+  routing?: RoutingConfig;
 }
 
 export interface RouteResult {
@@ -39,7 +49,23 @@ export interface CallProviderInput {
   stepIndex: number;
   /** Provider attempts already made on this step before this activity was scheduled. */
   priorAttempts: number;
+  /** Histories from before the charge-once-at-end patch only: the call charges its own cost to this key. */
   chargeTo?: string;
+}
+
+/** The chargeRequest activity: one charge per workflow, keyed by its id. */
+export interface ChargeRequestInput {
+  chargeId: string;
+  keyId?: string;
+  tenant?: string;
+  alias: string;
+  attempts: Attempt[];
+}
+
+export interface ChargeRequestResult {
+  costUsd: number;
+  /** false: this chargeId was charged before (a retry whose first try landed). */
+  charged: boolean;
 }
 
 export interface CallProviderResult {
@@ -73,8 +99,9 @@ export interface DurableResult {
   catchAll?: 'preset' | 'cache';
   /** With `catchAll: 'cache'`: the stale answer's similarity to the request. */
   cacheSimilarity?: number;
-  /** Cascades: what every stage and judge cost together, and what happened at each stage. */
+  /** What the request cost: every attempt (cascade stages and judges included), as charged to the key. */
   costUsd?: number;
+  /** Cascades: what happened at each stage. */
   cascade?: string;
 }
 

@@ -11,7 +11,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
-import type { SpendLedger } from '../limits/spend-ledger.js';
+import { Ledger } from '../ledger/ledger.js';
 import { Connection } from '@temporalio/client';
 import { CLIENT_CHANNEL_ARGS, type TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
@@ -58,8 +58,11 @@ export interface GatewayWorkerOptions {
   cache?: SemanticCache;
   /** Semantic routes for the route activity. */
   semantic?: SemanticIndex;
-  /** Charges the spend of batch lines and submitted requests to the key that sent them. */
-  spend?: SpendLedger;
+  /**
+   * Charges durable requests (once each, at the end of the workflow) and batch lines to the key that sent them.
+   * Without it the worker keeps a ledger of its own: charges logged, no budgets, no metric.
+   */
+  ledger?: Ledger;
 }
 
 export async function createGatewayWorker(
@@ -69,11 +72,12 @@ export async function createGatewayWorker(
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   installTemporalRuntime(opts.logger);
   const connection = await NativeConnection.connect({ address: target.address, tls: target.tls, apiKey: target.apiKey });
+  const ledger = opts.ledger ?? new Ledger({ logger: opts.logger });
   const workerOptions: WorkerOptions = {
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, spend: opts.spend }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, spend: opts.spend }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

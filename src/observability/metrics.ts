@@ -2,7 +2,8 @@
  * The gateway's Prometheus metrics. One registry per gateway instance (not prom-client's global one), so
  * several gateways in one process (tests, the benchmark) each count only their own traffic.
  *
- * Fed from three places: every finished request (its trail: attempts, usage, cost, route, cache), a few
+ * Fed from four places: every finished request (its trail: attempts, usage, route, cache), the ledger (cost, once
+ * per charged request), a few
  * direct hooks (in-flight requests), and the durable worker (workflow started/completed/failed, through a
  * workflow interceptor and a sink: see durable-metrics.ts). Breaker state and per-deployment in-flight are
  * read from the live health state when Prometheus scrapes, so they are never stale.
@@ -82,7 +83,7 @@ export class GatewayMetrics {
   });
   private readonly cost = new Counter({
     name: 'llm_gateway_cost_usd_total',
-    help: "Cost of answers in USD, from the deployments' prices and the usage reported",
+    help: "USD charged, per attempt's deployment: each request's attempts priced by the deployment's prices and the usage reported, counted once when the ledger charges the request",
     labelNames: ['alias', 'deployment', 'provider'] as const,
     registers: [this.registry],
   });
@@ -190,9 +191,13 @@ export class GatewayMetrics {
       this.tokens.inc({ alias, deployment, provider, direction: 'input' }, r.usage.inputTokens);
       this.tokens.inc({ alias, deployment, provider, direction: 'output' }, r.usage.outputTokens);
     }
-    if (r.costUsd) this.cost.inc({ alias, deployment, provider }, r.costUsd);
     if (r.route) this.ruleHits.inc({ alias, strategy: r.route.strategy, rule: r.route.rule ?? NONE });
     if (r.cache) this.cache.inc({ alias, result: r.cache });
+  }
+
+  /** Fed by the ledger (src/ledger/ledger.ts), once per charged request and priced attempt, not by request records. */
+  charged(labels: { alias: string; deployment: string; provider: string }, usd: number): void {
+    this.cost.inc(labels, usd);
   }
 
   durable = {

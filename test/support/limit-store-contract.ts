@@ -146,6 +146,60 @@ export function limitStoreContract(name: string, target: ContractTarget): void {
       expect(await s.addSpend(b, 1, 400)).toBe(1);
     });
 
+    it('records usage past the limit: later takes wait until it has left the window', async () => {
+      const s = await store();
+      const k = key();
+      expect((await s.take(k, 8, 10, W)).allowed).toBe(true);
+      await s.record(k, 7, W); // the answer used 7 more than its estimate, though only 2 were free
+      const refused = await s.take(k, 1, 10, W);
+      expect(refused).toMatchObject({ allowed: false, remaining: 0 });
+      await s.refund(k, 5, W); // 15 - 5 = 10 used: still full
+      expect((await s.take(k, 1, 10, W)).allowed).toBe(false);
+      await s.refund(k, 1, W);
+      expect(await s.take(k, 1, 10, W)).toMatchObject({ allowed: true, remaining: 0 });
+      await target.elapse(W + 20);
+      expect(await s.take(k, 10, 10, W)).toMatchObject({ allowed: true, remaining: 0 });
+    });
+
+    it('charges a chargeId once: one atomic mark and spend across every bucket, false on every repeat', async () => {
+      const s = await store();
+      const [id, day, month] = [key(), key(), key()];
+      const buckets = [
+        { bucket: day, ttlMs: 400 },
+        { bucket: month, ttlMs: 60_000 },
+      ];
+      expect(await s.addSpendOnce(id, 60_000, 0.0000125, buckets)).toBe(true);
+      expect(await s.addSpendOnce(id, 60_000, 0.0000125, buckets)).toBe(false);
+      expect(await s.addSpendOnce(id, 60_000, 5, buckets)).toBe(false); // a repeat never changes the amount either
+      expect(await s.getSpend(day)).toBe(0.0000125);
+      expect(await s.getSpend(month)).toBe(0.0000125);
+      expect(await s.addSpendOnce(key(), 60_000, 0.25, buckets)).toBe(true);
+      expect(await s.getSpend(day)).toBeCloseTo(0.2500125, 12);
+      await target.elapse(400);
+      expect(await s.getSpend(day)).toBe(0); // each bucket keeps its own ttl
+      expect(await s.getSpend(month)).toBeCloseTo(0.2500125, 12);
+    });
+
+    it('marks a charge with no bucket (no key to charge), and many concurrent charges of one id count once', async () => {
+      const s = await store();
+      const id = key();
+      expect(await s.addSpendOnce(id, 60_000, 1, [])).toBe(true);
+      expect(await s.addSpendOnce(id, 60_000, 1, [])).toBe(false);
+      const [id2, b] = [key(), key()];
+      const results = await Promise.all(Array.from({ length: 20 }, () => s.addSpendOnce(id2, 60_000, 0.5, [{ bucket: b, ttlMs: 60_000 }])));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s.getSpend(b)).toBe(0.5);
+    });
+
+    it('forgets a charge mark after its ttl', async () => {
+      const s = await store();
+      const [id, b] = [key(), key()];
+      expect(await s.addSpendOnce(id, 300, 1, [{ bucket: b, ttlMs: 60_000 }])).toBe(true);
+      await target.elapse(300);
+      expect(await s.addSpendOnce(id, 300, 1, [{ bucket: b, ttlMs: 60_000 }])).toBe(true);
+      expect(await s.getSpend(b)).toBe(2);
+    });
+
     it('keeps windows, slots and spend apart even under the same key', async () => {
       const s = await store();
       const k = key();
@@ -162,6 +216,10 @@ export function limitStoreContract(name: string, target: ContractTarget): void {
       await expect(s.take(key(), 1, 1, 0)).rejects.toThrow(RangeError);
       await expect(s.acquire(key(), 1, Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
       await expect(s.addSpend(key(), Number.NaN, 1000)).rejects.toThrow(RangeError);
+      await expect(s.record(key(), -1, 1000)).rejects.toThrow(RangeError);
+      await expect(s.addSpendOnce(key(), 1000, Number.NaN, [])).rejects.toThrow(RangeError);
+      await expect(s.addSpendOnce(key(), 0, 1, [])).rejects.toThrow(RangeError);
+      await expect(s.addSpendOnce(key(), 1000, 1, [{ bucket: key(), ttlMs: -5 }])).rejects.toThrow(RangeError);
     });
 
     if (target.shared) {
@@ -182,6 +240,12 @@ export function limitStoreContract(name: string, target: ContractTarget): void {
         await s1.addSpend(k, 1.5, 60_000);
         expect(await s2.addSpend(k, 1, 60_000)).toBe(2.5);
         expect(await s1.getSpend(k)).toBe(2.5);
+
+        // a charge retried on another instance (another worker) counts once
+        const id = key();
+        const [a1, a2] = await Promise.all([s1.addSpendOnce(id, 60_000, 0.5, [{ bucket: k, ttlMs: 60_000 }]), s2.addSpendOnce(id, 60_000, 0.5, [{ bucket: k, ttlMs: 60_000 }])]);
+        expect([a1, a2].sort()).toEqual([false, true]);
+        expect(await s1.getSpend(k)).toBe(3);
       });
     }
   });

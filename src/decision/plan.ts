@@ -5,7 +5,8 @@
  * 1. an override chosen by what the request is: a semantic route (decided before planning, since embedding the
  *    prompt is I/O) or else the alias's capability rules (token count, task tags, needs);
  * 2. the alias's groups and downgrade chain, each group ordered by the in-group strategy (`orderGroup`);
- * 3. filters: deployments lacking a needed capability or whose context window cannot hold the request;
+ * 3. filters: deployments lacking a needed capability, whose provider type cannot carry a feature the request
+ *    uses (n > 1, audio, a file kind: src/providers/features.ts), or whose context window cannot hold it;
  * 4. deployments whose circuit breaker refuses calls go last, so the chain reaches them only when nothing
  *    healthier is left (the executor still checks the breaker at call time).
  *
@@ -21,6 +22,7 @@ import { aliasPool, applyCapabilityRules, type RuleMatch } from './capability.js
 import { applyRouteHint, type RouteHint } from './route-hints.js';
 import { tokenFactor } from './token-estimates.js';
 import type { RequestTraits } from './traits.js';
+import { featureGaps, unsupportedEverywhere, type FeatureGap } from './feature-filter.js';
 
 export type Stage = 'primary' | 'switch' | 'downgrade';
 
@@ -51,11 +53,16 @@ export interface Plan {
   route: RouteInfo;
 }
 
+export type NoRouteReason = 'unknown_model' | 'no_capable_deployment' | 'unsupported_parameter';
+
 export class NoRouteError extends Error {
   constructor(
     readonly alias: string,
-    readonly reason: 'unknown_model' | 'no_capable_deployment',
+    /** The client-facing error code. */
+    readonly reason: NoRouteReason,
     message: string,
+    /** The request field to blame (OpenAI's error `param`); absent: the model itself. */
+    readonly param?: string,
   ) {
     super(message);
     this.name = 'NoRouteError';
@@ -158,14 +165,24 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
 
   const steps: PlanStep[] = [];
   const skipped: Plan['skipped'] = [];
+  // Every candidate's gaps, to tell whether a feature has any taker at all; and those that decided a skip.
+  const gaps: FeatureGap[] = [];
+  const decisive: FeatureGap[] = [];
   const seen = new Set<string>();
   for (const c of candidates) {
     if (seen.has(c.deployment)) continue;
     seen.add(c.deployment);
     const dep = cfg.deployments[c.deployment]!;
+    const cannot = featureGaps(dep, traits.features);
+    gaps.push(...cannot);
     const missing = traits.needs.filter((n) => !dep.capabilities.includes(n));
     if (missing.length > 0) {
       skipped.push({ deployment: c.deployment, reason: `lacks ${missing.join(', ')}` });
+      continue;
+    }
+    if (cannot.length > 0) {
+      decisive.push(...cannot);
+      skipped.push({ deployment: c.deployment, reason: cannot.map((g) => `cannot carry ${g.label} (${g.why})`).join('; ') });
       continue;
     }
     const needed = Math.ceil(inputTokens * tokenFactor(dep.providerType, dep.model)) + (traits.maxOutputTokens ?? 0);
@@ -183,6 +200,14 @@ export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTrai
   if (ordered[0] && ordered[0].stage === 'switch') ordered[0] = { ...ordered[0], stage: 'primary' };
 
   if (ordered.length === 0) {
+    const blocking = unsupportedEverywhere(gaps, seen.size);
+    if (blocking) {
+      throw new NoRouteError(alias, 'unsupported_parameter', `${blocking.label} is not supported by any deployment of '${alias}' (${blocking.why})`, blocking.param);
+    }
+    if (decisive.length > 0) {
+      const why = skipped.map((s) => `${s.deployment} ${s.reason}`).join('; ');
+      throw new NoRouteError(alias, 'unsupported_parameter', `No deployment of '${alias}' supports this request (${why})`, decisive[0]!.param);
+    }
     const why = skipped.map((s) => `${s.deployment} ${s.reason}`).join('; ');
     throw new NoRouteError(alias, 'no_capable_deployment', `No deployment of '${alias}' supports this request (${why})`);
   }

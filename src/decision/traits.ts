@@ -4,6 +4,7 @@
 import type { ChatRequest } from '../protocol/chat-request.js';
 import { requestedMaxTokens } from '../protocol/chat-request.js';
 import type { Capability } from '../config/schema.js';
+import { requestFeatures, type FeatureUse } from './request-features.js';
 
 export interface RequestTraits {
   stream: boolean;
@@ -18,6 +19,11 @@ export interface RequestTraits {
   maxOutputTokens?: number;
   /** Task tags (x-gateway-tags header and metadata.tags), normalised. */
   tags?: string[];
+  /**
+   * Provider-dependent features the request uses (n > 1, audio, file kinds, logit_bias, ...): planning skips
+   * deployments whose provider type cannot carry one. Absent: none are checked.
+   */
+  features?: FeatureUse[];
 }
 
 /** ~4 characters per token is the usual English estimate; images count as a fixed block. */
@@ -54,6 +60,7 @@ export function requestTraits(req: ChatRequest, tags?: string[]): RequestTraits 
     needs,
     estimatedInputTokens: estimateInputTokens(req),
     maxOutputTokens: requestedMaxTokens(req),
+    features: requestFeatures(req),
     ...(tags && tags.length > 0 && { tags }),
   };
 }

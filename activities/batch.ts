@@ -6,7 +6,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { KeyedLimits, runChunk } from '../src/batches/chunk.js';
-import type { PlainAnswerDeps } from '../src/fastpath/plain-answer.js';
+import type { LineDeps } from '../src/batches/run-line.js';
+import { pino, type Logger } from 'pino';
 import { finalizeBatch } from '../src/batches/finalize.js';
 import { scanInputFile } from '../src/batches/scan.js';
 import { FileStore } from '../src/batches/store.js';
@@ -22,7 +23,7 @@ import {
   type ValidateResult,
 } from '../src/batches/types.js';
 import type { GatewayConfig } from '../src/config/types.js';
-import { FastPathExecutor } from '../src/fastpath/executor.js';
+import { FastPathExecutor } from '../src/execution/fast-executor.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
 import type { Ledger } from '../src/ledger/ledger.js';
@@ -44,15 +45,14 @@ export interface BatchActivityDeps {
   semantic?: SemanticIndex;
   /** Charges each line once (chargeId `batch:<batchId>:<lineIndex>`) to the key that created the batch. */
   ledger?: Ledger;
+  logger?: Logger;
 }
 
 export function createBatchActivities(config: GatewayConfig, opts: BatchActivityDeps = {}) {
   const store = new FileStore(config.batches.dir);
   const perDeployment = new KeyedLimits(config.batches.maxConcurrentPerDeployment);
-  const answer: PlainAnswerDeps = {
-    config,
-    executor: new FastPathExecutor(config, { health: opts.health }),
-    semantic: opts.semantic,
+  const answer: LineDeps = {
+    pipeline: { config, executor: new FastPathExecutor(config, { health: opts.health }), semantic: opts.semantic, logger: opts.logger ?? pino({ level: 'silent' }) },
     aroundCall: (deployment, call) => perDeployment.for(deployment)(call),
   };
   const aliasLimits = new KeyedLimits(config.batches.maxConcurrentPerAlias);

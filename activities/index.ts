@@ -4,10 +4,10 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { GatewayConfig, RoutingConfig } from '../src/config/types.js';
+import type { GatewayConfig } from '../src/config/types.js';
 import { describeMove, type Attempt } from '../src/decision/attempt.js';
 import { nextMove } from '../src/decision/fallback.js';
-import { NoRouteError, planRoute, type Plan } from '../src/decision/plan.js';
+import { NoRouteError, planRoute } from '../src/decision/plan.js';
 import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
 import { TAGS_HEADER, tagsOf } from '../src/decision/capability.js';
@@ -32,7 +32,7 @@ import type {
 } from '../src/durable/types.js';
 import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
 import { routingSlice } from '../src/durable/routing-slice.js';
-import { presetCompletion } from '../src/fastpath/catch-all.js';
+import { presetCompletion } from '../src/execution/preset-answer.js';
 import { CompletionAccumulator } from '../src/protocol/accumulate.js';
 import { chunkHasContent } from '../src/protocol/chat-response.js';
 import type { ChatRequest } from '../src/protocol/chat-request.js';
@@ -180,7 +180,7 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         record.next = describeMove(move, move.action === 'advance' ? input.plan.steps[move.step]!.deployment : undefined);
         carried.push(record);
         ctx.heartbeat({ attempts: carried });
-        const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, attempts: carried };
+        const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, ...(err.upstreamCode !== undefined && { upstreamCode: err.upstreamCode }), attempts: carried };
         throw ApplicationFailure.create({
           type: err.kind,
           message: err.message,

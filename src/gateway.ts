@@ -18,7 +18,7 @@ import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { superviseWorker, type GatewayWorkerOptions } from './durable/worker.js';
-import { FastPathExecutor, type ExecutorDeps } from './fastpath/executor.js';
+import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
@@ -72,9 +72,9 @@ async function listen(
   batches?: BatchService,
   readiness?: Readiness,
 ) {
-  const { health, cache, semantic, keys, admission } = shared;
+  const { health, cache, semantic, keys, admission, ledger } = shared;
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
-  const app = createApp({ config, executor, logger, durable, keys, admission, health, cache, batches, semantic, readiness }, obs);
+  const app = createApp({ config, executor, logger, durable, keys, admission, ledger, health, cache, batches, semantic, readiness }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createServer((req, res) => {
     markArrival(req);

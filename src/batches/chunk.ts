@@ -5,7 +5,7 @@
  * whole worker (so one alias's huge batch cannot take every slot from the others).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
+import type { LineDeps } from './run-line.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { isSuccess } from './output.js';
 import { parseLine, runLine, type LineRun } from './run-line.js';
@@ -25,7 +25,7 @@ export class KeyedLimits {
 
 export interface ChunkDeps {
   store: FileStore;
-  answer: PlainAnswerDeps;
+  answer: LineDeps;
   aliasLimits: KeyedLimits;
   /** Charges each line (once, by batch and line index) to the key that created the batch, and stops answering once its budget is spent. */
   ledger?: Ledger;
@@ -59,7 +59,7 @@ export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: 
       const refusal = keyId && deps.ledger ? await deps.ledger.refusal(keyId) : undefined;
       // a spent budget answers the line as the synchronous endpoint would: a 429 of its own
       if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() } };
-      return runLine(deps.answer, line, signal);
+      return runLine(deps.answer, line, signal, { keyId: keyId ?? 'anonymous', tenant: input.tenant });
     });
     if (!run) return;
     // Stored before it is charged: if the charge fails, the retried chunk finds the answer and charges it.

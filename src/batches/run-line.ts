@@ -1,16 +1,18 @@
 /**
- * One batch line through the gateway's full routing and fallback chain (the fast-path executor: the same plan,
- * cascade and `nextMove` as every other request, Retry-After honoured on 429s), answered the way the synchronous
- * endpoint would answer it: a completion, or the OpenAI error body with its status code.
+ * One batch line through the request pipeline (the same admission of the alias, routing, cascade, fallback
+ * chain and catch-all as the synchronous endpoint, Retry-After honoured on 429s), answered the way that
+ * endpoint would answer it: a completion, or the OpenAI error body with its status code. The line's attempts
+ * are kept with its answer: the chunk charges them once the answer is stored.
  */
-import { NoRouteError } from '../decision/plan.js';
-import { presetCompletion } from '../fastpath/catch-all.js';
-import { UpstreamRejected } from '../fastpath/executor.js';
-import { answerRequest } from '../fastpath/answer.js';
-import type { PlainAnswerDeps } from '../fastpath/plain-answer.js';
-import { fromProviderError, invalidRequest, serviceBusy } from '../protocol/errors.js';
-import { chatRequestSchema } from '../protocol/chat-request.js';
+import type { Principal } from '../auth/keys.js';
 import type { Attempt } from '../decision/attempt.js';
+import type { PipelineContext } from '../pipeline/context.js';
+import { collectedReply } from '../pipeline/collected-reply.js';
+import { openAIDialect } from '../pipeline/dialect.js';
+import { runChat } from '../pipeline/run-chat.js';
+import type { Trail } from '../pipeline/trail.js';
+import { chatRequestSchema } from '../protocol/chat-request.js';
+import { HttpError } from '../protocol/errors.js';
 import type { LineResult } from './types.js';
 
 export interface ParsedLine {
@@ -30,24 +32,45 @@ export interface LineRun {
   result: LineResult;
 }
 
+export interface LineDeps {
+  /** The pipeline's context on the worker: config, executor, semantic routes, logger (no admission: the batch was admitted). */
+  pipeline: PipelineContext;
+  /** Wraps each provider call (bounds calls in flight per deployment). */
+  aroundCall?: <T>(deployment: string, call: () => Promise<T>) => Promise<T>;
+}
+
 /** Throws only when `signal` aborts (the batch was cancelled) or on a gateway fault; provider failures are answers. */
-export async function runLine(deps: PlainAnswerDeps, line: ParsedLine, signal: AbortSignal): Promise<LineRun> {
-  const answer = (status_code: number, body: unknown, attempts: Attempt[] = []): LineRun => ({
-    result: { custom_id: line.customId, status_code, body, ...(attempts.length > 0 && { attempts }) },
-  });
+export async function runLine(deps: LineDeps, line: ParsedLine, signal: AbortSignal, owner: Pick<Principal, 'keyId' | 'tenant'>): Promise<LineRun> {
   const request = { ...chatRequestSchema.parse(line.body), stream: false };
+  const trail: Trail = {};
+  const reply = collectedReply();
+  const answer = (status_code: number, body: unknown): LineRun => {
+    const attempts: Attempt[] = trail.attempts ?? [];
+    return { result: { custom_id: line.customId, status_code, body, ...(attempts.length > 0 && { attempts }) } };
+  };
   try {
-    const outcome = await answerRequest(deps, request, signal);
-    if (outcome.kind === 'answered') return answer(200, outcome.completion, outcome.attempts);
-    if (outcome.presetAnswer !== undefined) return answer(200, presetCompletion(request.model, outcome.presetAnswer, Math.floor(Date.now() / 1000)), outcome.attempts);
-    const busy = serviceBusy(request.model, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
-    return answer(busy.status, busy.body(), outcome.attempts);
+    await runChat(
+      deps.pipeline,
+      {
+        request,
+        principal: { keyId: owner.keyId, tenant: owner.tenant, limits: {} },
+        tags: [],
+        durable: false,
+        requestId: line.customId,
+        startedAt: performance.now(),
+        signal,
+        trail,
+        ...(deps.aroundCall && { aroundCall: deps.aroundCall }),
+      },
+      reply,
+      openAIDialect(request),
+    );
+    return answer(reply.status ?? 200, reply.body);
   } catch (err) {
-    if (err instanceof NoRouteError) return answer(400, invalidRequest(err.message, 'model', err.reason).body());
-    if (err instanceof UpstreamRejected) {
-      const rejected = fromProviderError(err.error, err.attempts.at(-1)?.deployment);
-      return answer(rejected.status, rejected.body(), err.attempts);
-    }
+    if (err instanceof HttpError) return answer(err.status, err.body());
+    if (signal.aborted) throw signal.reason ?? err;
     throw err;
+  } finally {
+    reply.finish();
   }
 }

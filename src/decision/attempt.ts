@@ -20,6 +20,8 @@ export interface Attempt {
   latencyMs: number;
   /** What the decision layer did next, for the attempt trail. */
   next?: string;
+  /** The backoff the chain waited after this call before the next one (set when `next` is a retry). */
+  retryDelayMs?: number;
   /** Durable path: the worker making this call died; the call was retried elsewhere. */
   workerLost?: boolean;
   /** Started as a hedge, alongside a slow first call. */
@@ -40,7 +42,8 @@ export type RunOutcomeLabel = 'success' | 'fallback' | 'catch_all' | 'failed' | 
 export function outcomeLabel(attempts: readonly Attempt[], answered: boolean, catchAll: boolean): RunOutcomeLabel {
   if (catchAll) return 'catch_all';
   if (!answered) return 'failed';
-  const failed = attempts.filter((a) => a.outcome !== 'ok');
+  // a hedge's cancelled loser failed at nothing: the request was answered without a fallback
+  const failed = attempts.filter((a) => a.outcome !== 'ok' && a.outcome !== 'cancelled');
   if (failed.length === 0) return 'success';
   return failed.every((a) => a.outcome === 'worker_lost') ? 'worker_lost' : 'fallback';
 }

@@ -21,6 +21,8 @@ import type { TemporalLink, TemporalTarget } from './connection.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
 import type { RouteHint } from '../decision/route-hints.js';
+import type { Plan } from '../decision/plan.js';
+import type { RoutingConfig } from '../config/types.js';
 import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
 
 export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -60,8 +62,11 @@ export interface SubmitOptions {
   /** Task tags from the request's header, for capability rules (metadata.tags travel in the body). */
   tags?: string[];
   routeHint?: RouteHint;
-  /** Key id that pays for the answer; for submissions whose HTTP response ends before the answer exists. */
+  /** Key id the worker charges the request to (every durable request, when keys are configured). */
   chargeTo?: string;
+  /** The gateway's plan, used by the worker instead of planning again (absent for cascades). */
+  plan?: Plan;
+  routing?: RoutingConfig;
 }
 
 function digest(...parts: string[]): string {
@@ -80,6 +85,13 @@ function canonicalJson(v: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(v);
+}
+
+const failedRuns = new WeakMap<Error, string>();
+
+/** The id of the request a `run` failure belongs to, so an error answer names it like a success does. */
+export function requestIdOfFailure(err: unknown): string | undefined {
+  return err instanceof Error ? failedRuns.get(err) : undefined;
 }
 
 /** A start that got no answer in this time has an unknown outcome: the client hears 503 with the request's id. */
@@ -139,7 +151,7 @@ export class DurableRequests {
         workflowId: id,
         taskQueue: this.target.taskQueue,
         args: [
-          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }), ...(opts.chargeTo && { chargeTo: opts.chargeTo }) },
+          { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }), ...(opts.chargeTo && { chargeTo: opts.chargeTo }), ...(opts.plan && opts.routing && { plan: opts.plan, routing: opts.routing }) },
           { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
         ],
         // A running request with this id is the same request; a finished one is not started again.
@@ -259,7 +271,12 @@ export class DurableRequests {
     const { id } = await this.submit(request, opts);
     const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
     // Lost while waiting: the request runs on, and the 503 names it so the client can fetch or repeat it.
-    const result = await this.link.call(() => (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result()), id);
-    return { id, result };
+    try {
+      const result = await this.link.call(() => (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result()), id);
+      return { id, result };
+    } catch (err) {
+      if (err instanceof Error) failedRuns.set(err, id);
+      throw err;
+    }
   }
 }

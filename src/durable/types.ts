@@ -77,6 +77,8 @@ export interface CallProviderResult {
 export interface ProviderFailureDetails {
   kind: ErrorKind;
   status?: number;
+  /** The upstream's own error code, so both paths answer the same error with the same code. */
+  upstreamCode?: string;
   retryAfterMs?: number;
   /** The deployment's circuit breaker refused the call; none was made. */
   circuitOpen?: boolean;

@@ -77,7 +77,7 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, logger: opts.logger }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -1,18 +1,21 @@
 /**
  * The cost-aware cascade on the fast path: the pure driver (decision/cascade.ts) with the executor as its I/O.
- * Each stage alias is planned and run like any request (its own groups, fallback and breakers); the answer's
- * cost comes from the answering deployment's prices, and the attempt trail of every stage and judge is kept.
+ * Each stage alias is planned and run like any request (its own groups, fallback and breakers); every stage's
+ * and judge's attempts are priced where they answered and kept in the request's trail, so the request's cost
+ * is the sum of its attempts like any other's.
  */
 import type { CascadeConfig } from '../config/cascade-schema.js';
 import { CascadeFailedError, runCascade, type CascadeResult, type StageRun } from '../decision/cascade.js';
 import { logprobsStages } from '../decision/cascade-stages.js';
 import { evaluateLocally } from '../decision/evaluators/index.js';
-import type { RouteHint } from '../decision/route-hints.js';
 import type { Attempt } from '../decision/attempt.js';
+import type { Plan } from '../decision/plan.js';
+import type { GatewayConfig } from '../config/types.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ProviderError } from '../providers/errors.js';
-import { UpstreamRejected } from './executor.js';
-import { answerPlain, type PlainAnswerDeps } from './plain-answer.js';
+import { costOfAttempts } from '../ledger/price.js';
+import { UpstreamRejected } from './fast-executor.js';
+import { runWhole, type RunWholeDeps } from './run-alias.js';
 
 /** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
 export class StageUnavailable extends Error {
@@ -26,10 +29,10 @@ export class StageUnavailable extends Error {
   }
 }
 
-/** Stages are planned by their own rules only: semantic routes belong to the alias the client named. */
-export interface CascadeRunContext extends Omit<PlainAnswerDeps, 'semantic'> {
-  tags: string[];
-  hint?: RouteHint;
+export interface CascadeRunContext extends RunWholeDeps {
+  config: GatewayConfig;
+  /** Plans a stage or judge alias (by its own rules: semantic routes belong to the alias the client named). */
+  plan(request: ChatRequest): Promise<Plan>;
   signal: AbortSignal;
   /** Every attempt of every stage and judge, in order: the request's trail. */
   attempts: Attempt[];
@@ -43,7 +46,7 @@ export type CascadeOutcome =
 /** The cascade of `request.model`, or the catch-all outcome when no stage answered. */
 export async function runCascadeFast(cascade: CascadeConfig, request: ChatRequest, ctx: CascadeRunContext): Promise<CascadeOutcome> {
   try {
-    return { kind: 'answered', result: await driveCascade(cascade, request, ctx) };
+    return { kind: 'answered', result: await driveCascade(cascade, { ...request, stream: false }, ctx) };
   } catch (err) {
     if (!(err instanceof CascadeFailedError)) throw err;
     const lastError = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
@@ -56,9 +59,10 @@ async function driveCascade(cascade: CascadeConfig, request: ChatRequest, ctx: C
   const runAlias = async (alias: string, req: ChatRequest): Promise<StageRun> => {
     const attempts: Attempt[] = [];
     try {
-      const answer = await answerPlain(ctx, { ...req, model: alias }, { tags: ctx.tags, hint: ctx.hint, signal: ctx.signal, attempts });
-      if (answer.kind === 'catch_all') throw new StageUnavailable(alias, attempts, answer.lastError);
-      return { completion: answer.completion, attempts, costUsd: answer.costUsd };
+      const staged = { ...req, model: alias };
+      const outcome = await runWhole(ctx, staged, await ctx.plan(staged), ctx.signal, attempts);
+      if (outcome.kind === 'catch_all') throw new StageUnavailable(alias, attempts, outcome.lastError);
+      return { completion: outcome.value, attempts, costUsd: costOfAttempts(attempts) };
     } finally {
       ctx.attempts.push(...attempts);
     }

@@ -1,18 +1,21 @@
 /**
- * The fast path: walks the decision layer's plan in-process. Each attempt runs through an adapter with its own
- * abort signal (linked to the client's), and every failure is handed to `nextMove`, the same pure function
- * the durable workflow uses, so both paths take identical turns.
+ * The fast executor: the chain's step function (./chain.ts) with in-process calls as its I/O. Each attempt
+ * runs through an adapter with its own abort signal (linked to the client's); refusals and failures go
+ * through the same step function the durable workflow drives, so both paths take identical turns. An
+ * attempt's usage and cost are recorded on its record when the call's usage is known (at the end, for streams).
  */
 import type { GatewayConfig } from '../config/types.js';
-import { nextMove } from '../decision/fallback.js';
 import { planRoute, type Plan, type PlanStep, type RouteContext } from '../decision/plan.js';
 import type { CallHandle, CallOutcome, HealthSnapshot, HealthState } from '../health/health-state.js';
 import type { RequestTraits } from '../decision/traits.js';
-import { describeMove, type Attempt } from '../decision/attempt.js';
+import type { Attempt } from '../decision/attempt.js';
+import type { Usage } from '../protocol/chat-response.js';
 import { ProviderError } from '../providers/errors.js';
 import { adapterFor } from '../providers/registry.js';
 import type { ProviderAdapter, Target } from '../providers/types.js';
+import { priceAttempt } from '../ledger/price.js';
 import { abortableSleep } from '../util/sleep.js';
+import { attemptRecord, failedMove, refusedMove, StepCalls } from './chain.js';
 
 export interface Timing {
   /** Time awaiting upstream calls. */
@@ -22,7 +25,7 @@ export interface Timing {
 }
 
 /** How a streamed answer ended, reported once its body is done (see RunOptions.streaming). */
-export type StreamEnd = { ok: true; outputTokens?: number } | { ok: false; kind?: ProviderError['kind'] };
+export type StreamEnd = { ok: true; outputTokens?: number; usage?: Usage | null } | { ok: false; kind?: ProviderError['kind'] };
 
 export type RunOutcome<T> =
   | {
@@ -65,8 +68,8 @@ export interface RunOptions<T> {
    * reported through `settle` at the end, and the time to the value counts as time to first token.
    */
   streaming?: boolean;
-  /** Output tokens of a finished (non-streamed) answer, for the latency-per-token window. */
-  outputTokensOf?: (value: T) => number | undefined;
+  /** Usage of a finished (non-streamed) answer: prices the attempt and feeds the latency-per-token window. */
+  usageOf?: (value: T) => Usage | null | undefined;
   /** Input plus output budget: counted as queued on the deployment while the call runs (least-loaded routing). */
   queuedTokens?: number;
 }
@@ -136,12 +139,7 @@ export class FastPathExecutor {
    */
   async run<T>(plan: Plan, call: AttemptCall<T>, clientSignal?: AbortSignal, attempts: Attempt[] = [], opts: RunOptions<T> = {}): Promise<RunOutcome<T>> {
     const timing: Timing = { upstreamMs: 0, waitedMs: 0 };
-    const callsPerStep = new Map<number, number>();
-    const nextAttemptNo = (i: number) => {
-      const n = (callsPerStep.get(i) ?? 0) + 1;
-      callsPerStep.set(i, n);
-      return n;
-    };
+    const calls = new StepCalls();
     const catchAll = (reason: string, lastError?: ProviderError): RunOutcome<T> => ({
       kind: 'catch_all',
       presetAnswer: plan.policies[plan.alias]!.catchAll.presetAnswer,
@@ -154,17 +152,19 @@ export class FastPathExecutor {
     let lastError: ProviderError | undefined;
 
     for (;;) {
-      const attemptNo = nextAttemptNo(stepIndex);
+      const attemptNo = calls.next(stepIndex);
       const first = this.start(plan, stepIndex, attemptNo, call, clientSignal, opts);
       if (first.refused) {
-        const move = this.recordRefusal(plan, stepIndex, attemptNo, first.record, attempts);
+        const move = refusedMove(this.config, plan, stepIndex, first.record, this.deps.random);
+        attempts.push(first.record);
+        this.deps.onAttempt?.(first.record);
         if (move.action === 'advance') {
           stepIndex = move.step;
           continue;
         }
         return catchAll(move.reason, lastError);
       }
-      const settled = await this.raceWithHedge(plan, stepIndex, attemptNo, first, call, clientSignal, opts, nextAttemptNo, attempts);
+      const settled = await this.raceWithHedge(plan, stepIndex, attemptNo, first, call, clientSignal, opts, calls, attempts);
       for (const r of settled.records) timing.upstreamMs += r.latencyMs;
       if (settled.winner) {
         const w = settled.winner;
@@ -176,9 +176,8 @@ export class FastPathExecutor {
       lastError = err;
       // After a hedge both steps have been tried: the chain goes on from the later one.
       const from = settled.lastStep;
-      const move = nextMove(this.config, plan, from, callsPerStep.get(from) ?? 1, err, this.deps.random);
       const record = settled.records.at(-1)!;
-      record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
+      const move = failedMove(this.config, plan, from, Math.max(1, calls.of(from)), err, record, this.deps.random);
       this.deps.onAttempt?.(record);
 
       if (move.action === 'return_error') throw new UpstreamRejected(err, attempts);
@@ -198,15 +197,7 @@ export class FastPathExecutor {
   private start<T>(plan: Plan, stepIndex: number, attemptNo: number, call: AttemptCall<T>, clientSignal: AbortSignal | undefined, opts: RunOptions<T>): Started<T> {
     const step = plan.steps[stepIndex]!;
     const target = this.targetOf(step);
-    const record: Attempt = {
-      deployment: step.deployment,
-      provider: target.provider.name,
-      alias: step.alias,
-      stage: step.stage,
-      attempt: attemptNo,
-      outcome: 'ok',
-      latencyMs: 0,
-    };
+    const record = attemptRecord(step, target.provider.name, attemptNo);
     const handle = this.deps.health?.begin(step.deployment, { queuedTokens: opts.queuedTokens ?? 0 });
     if (handle && !handle.allowed) return { refused: true, record, stepIndex, target };
 
@@ -219,8 +210,11 @@ export class FastPathExecutor {
     const promise = call(adapterFor(target.provider.type), target, controller.signal).then(
       (value): AttemptResult<T> => {
         record.latencyMs = this.deps.now() - started;
-        const settle = this.settler(handle, started, opts.streaming ? record.latencyMs : undefined);
-        if (!opts.streaming) settle({ ok: true, outputTokens: opts.outputTokensOf?.(value) });
+        const settle = this.settler(handle, record, target, started, opts.streaming ? record.latencyMs : undefined);
+        if (!opts.streaming) {
+          const usage = opts.usageOf?.(value);
+          settle({ ok: true, usage, outputTokens: usage?.completion_tokens });
+        }
         return { ok: true, value, settle: opts.streaming ? settle : () => undefined };
       },
       (err: unknown): AttemptResult<T> => {
@@ -241,15 +235,6 @@ export class FastPathExecutor {
     return { record, stepIndex, target, promise, cancel };
   }
 
-  private recordRefusal(plan: Plan, stepIndex: number, attemptNo: number, record: Attempt, attempts: Attempt[]) {
-    const move = nextMove(this.config, plan, stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, this.deps.random);
-    Object.assign(record, { outcome: 'skipped', message: 'circuit breaker open' });
-    record.next = describeMove(move, move.action === 'advance' ? plan.steps[move.step]!.deployment : undefined);
-    attempts.push(record);
-    this.deps.onAttempt?.(record);
-    return move;
-  }
-
   /**
    * Hedging (opt-in per alias): when the first attempt on a step has not answered within the deployment's P95
    * time to first token (or the configured delay), the next step is started too; the first to answer wins and
@@ -263,7 +248,7 @@ export class FastPathExecutor {
     call: AttemptCall<T>,
     clientSignal: AbortSignal | undefined,
     opts: RunOptions<T>,
-    nextAttemptNo: (i: number) => number,
+    calls: StepCalls,
     attempts: Attempt[],
   ): Promise<Settled<T>> {
     const delay = attemptNo === 1 && stepIndex + 1 < plan.steps.length ? this.hedgeDelay(plan, stepIndex) : undefined;
@@ -285,7 +270,7 @@ export class FastPathExecutor {
     if (early === 'done') return single();
 
     const hedgeIndex = stepIndex + 1;
-    const second = this.start(plan, hedgeIndex, nextAttemptNo(hedgeIndex), call, clientSignal, opts);
+    const second = this.start(plan, hedgeIndex, calls.next(hedgeIndex), call, clientSignal, opts);
     if (second.refused) {
       // no hedge: keep the refusal in the trail without moving the chain; the first call goes on alone
       Object.assign(second.record, { outcome: 'skipped', message: 'circuit breaker open (hedge not started)' });
@@ -301,18 +286,21 @@ export class FastPathExecutor {
       const { r, i } = await Promise.race([...pending].map((k) => results[k]!));
       pending.delete(i);
       const c = contenders[i]!;
-      attempts.push(c.record);
       if (r.ok) {
-        this.deps.onAttempt?.(c.record);
+        // The loser goes in the trail before the winner: the answering call is the trail's last, as on every path.
         for (const k of pending) {
           const loser = contenders[k]!;
           loser.cancel!();
           Object.assign(loser.record, { outcome: 'cancelled', message: 'the other hedged call answered first' });
           attempts.push(loser.record);
+          this.deps.onAttempt?.(loser.record);
           void loser.promise!.then((lr) => lr.ok && lr.settle({ ok: false }));
         }
+        attempts.push(c.record);
+        this.deps.onAttempt?.(c.record);
         return { winner: { value: r.value, target: c.target, stepIndex: c.stepIndex, settle: r.settle }, records: contenders.map((x) => x.record), lastStep: hedgeIndex };
       }
+      attempts.push(c.record);
       lastError = r.error;
       if (pending.size > 0) {
         c.record.next = 'wait for the hedged call';
@@ -331,12 +319,17 @@ export class FastPathExecutor {
     return delay === null ? undefined : Math.max(hedge.minDelayMs, delay);
   }
 
-  /** Ends a successful call's health record, once: now for plain answers, at the stream's end for streams. */
-  private settler(handle: CallHandle | undefined, started: number, ttftMs: number | undefined): (end: StreamEnd) => void {
-    let done = !handle;
+  /**
+   * Ends a successful call, once: now for plain answers, at the stream's end for streams. The attempt is
+   * priced with the usage the call reported (none for a stream cut short), and the health record closed.
+   */
+  private settler(handle: CallHandle | undefined, record: Attempt, target: Target, started: number, ttftMs: number | undefined): (end: StreamEnd) => void {
+    let done = false;
     return (end) => {
       if (done) return;
       done = true;
+      priceAttempt(record, end.ok ? end.usage : undefined, target.deployment.price);
+      if (!handle) return;
       const outcome: CallOutcome = end.ok
         ? { ok: true, latencyMs: this.deps.now() - started, ...(end.outputTokens !== undefined && { outputTokens: end.outputTokens }) }
         : { ok: false, latencyMs: this.deps.now() - started, ...(end.kind !== undefined && { kind: end.kind }) };

@@ -5,7 +5,7 @@
 import type { ChatRequest } from '../protocol/chat-request.js';
 import { chunkHasContent, type ChatCompletionChunk } from '../protocol/chat-response.js';
 import type { ProviderAdapter, Target } from '../providers/types.js';
-import type { StreamEnd } from './executor.js';
+import type { StreamEnd } from './fast-executor.js';
 
 export interface OpenedStream {
   /** Chunks read up to and including the first with content. */

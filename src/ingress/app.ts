@@ -3,13 +3,11 @@
  * error shape. Built from a context so tests and the benchmark run the same app in-process.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { UpstreamRejected } from '../fastpath/executor.js';
 import { TemporalUnavailable } from '../durable/connection.js';
-import { unavailableError } from './routes/durable-errors.js';
-import type { AppContext } from './context.js';
-import { fromProviderError, HttpError } from '../protocol/errors.js';
+import { unavailableError } from '../pipeline/durable-errors.js';
+import type { PipelineContext } from '../pipeline/context.js';
+import { HttpError } from '../protocol/errors.js';
 import { sendError } from './errors.js';
-import { trailOf } from './request-log.js';
 import { jsonBody } from './json-body.js';
 import { authenticate, requireAdmin } from './auth.js';
 import { listKeysHandler } from './routes/admin.js';
@@ -26,7 +24,7 @@ import type { Observability } from '../observability/index.js';
 import { mountObservability, observeRequests } from '../observability/http.js';
 
 /** `obs`: metrics, tracing and the status page (absent: none of them, as in unit tests of the routes). */
-export function createApp(ctx: AppContext, obs?: Observability): express.Express {
+export function createApp(ctx: PipelineContext, obs?: Observability): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -74,14 +72,10 @@ export function createApp(ctx: AppContext, obs?: Observability): express.Express
   return app;
 }
 
-function errorHandler(ctx: AppContext) {
+function errorHandler(ctx: PipelineContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
     if (err instanceof TemporalUnavailable) return sendError(res, unavailableError(err));
-    if (err instanceof UpstreamRejected) {
-      trailOf(res).attempts = err.attempts;
-      return sendError(res, fromProviderError(err.error, err.attempts.at(-1)?.deployment));
-    }
     if (res.destroyed || (err as Error)?.name === 'ClientDisconnected') return;
     ctx.logger.error({ err, path: req.path }, 'unhandled error');
     sendError(res, new HttpError(500, 'The gateway had an internal error', 'server_error', 'internal_error'));

@@ -7,29 +7,17 @@
  */
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import type { Attempt } from '../fastpath/executor.js';
+import type { Trail } from '../pipeline/trail.js';
 import { capturedBodies } from '../observability/body-capture.js';
-import { finishedRequest, type CacheResult, type FinishedRequest, type Usage } from '../observability/request-record.js';
+import { finishedRequest, type FinishedRequest } from '../observability/request-record.js';
 import { principalOf } from './auth.js';
-
-export interface Trail {
-  alias?: string;
-  stream?: boolean;
-  attempts?: Attempt[];
-  catchAll?: boolean;
-  costUsd?: number;
-  /** The usage the answering deployment reported. */
-  usage?: Usage;
-  /** Which routing strategy placed the request, and the rule that matched. */
-  route?: { strategy: string; rule?: string };
-  /** What the semantic cache did for this request. */
-  cache?: CacheResult;
-}
 
 export type RequestListener = (finished: FinishedRequest) => void;
 
 const trails = new WeakMap<Response, Trail>();
 const listeners = new WeakMap<Response, RequestListener[]>();
+
+export type { Trail };
 
 export function trailOf(res: Response): Trail {
   let t = trails.get(res);
@@ -52,6 +40,11 @@ function header(res: Response, name: string): string | undefined {
 export function logWhenDone(logger: Logger, req: Request, res: Response, startedAt: number): void {
   res.once('close', () => {
     const trail = trails.get(res);
+    // written once the request is settled: a stream's last attempt is priced at its end, the charge after it
+    if (trail?.settled) void trail.settled.then(() => record(trail));
+    else record(trail);
+  });
+  const record = (trail: Trail | undefined) => {
     const observers = listeners.get(res);
     const logging = logger.isLevelEnabled('info');
     if (!trail?.alias || (!logging && !observers)) return;
@@ -83,7 +76,7 @@ export function logWhenDone(logger: Logger, req: Request, res: Response, started
         logger.error({ err }, 'a request observer failed');
       }
     }
-  });
+  };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,5 +1,5 @@
 /**
- * The cache as the chat routes use it: reads the request's `x-gateway-cache` directives, looks up, marks the
+ * The cache stage, as the pipeline uses it: reads the request's `x-gateway-cache` directives, looks up, marks the
  * outcome in the response headers and the request trail, and stores answers once they are known to be whole
  * (a JSON answer when it is sent, a stream only when it reached its end).
  *
@@ -7,18 +7,17 @@
  * `bypass` is also what a request gets when the cache store failed (or is backing off after a failure): the
  * request goes on to the providers and the outage shows in `llm_gateway_cache_requests_total{result="bypass"}`.
  */
-import type { Request, Response } from 'express';
-import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../protocol/chat-response.js';
 import { CompletionAccumulator } from '../protocol/accumulate.js';
-import type { OpenedStream } from '../fastpath/stream.js';
-import type { AppContext } from '../ingress/context.js';
+import type { OpenedStream } from '../execution/open-stream.js';
+import type { PipelineContext } from './context.js';
 import { invalidRequest } from '../protocol/errors.js';
-import { trailOf } from '../ingress/request-log.js';
-import { tenantOf } from '../ingress/tenant.js';
 import type { DurableResult } from '../durable/types.js';
-import { CacheControlError, parseCacheControl, type StoreFacts } from './policy.js';
-import type { CacheTicket, SemanticCache } from './semantic-cache.js';
+import { CacheControlError, parseCacheControl, type StoreFacts } from '../cache/policy.js';
+import type { CacheTicket, SemanticCache } from '../cache/semantic-cache.js';
+import type { ChatJob } from './job.js';
+import type { Reply } from './reply.js';
+import type { Trail } from './trail.js';
 
 export const CACHE_HEADER = 'x-gateway-cache';
 export const SIMILARITY_HEADER = 'x-gateway-cache-similarity';
@@ -29,41 +28,41 @@ export interface RouteCache {
   ticket: CacheTicket;
 }
 
-function mark(res: Response, outcome: 'hit' | 'miss' | 'stale' | 'bypass', similarity?: number): void {
-  trailOf(res).cache = outcome;
-  if (res.headersSent) return;
-  res.setHeader(CACHE_HEADER, outcome);
-  if (similarity !== undefined) res.setHeader(SIMILARITY_HEADER, similarity.toFixed(4));
+/** The request's trail and reply, where the cache's outcome is told. */
+export interface CacheMarks {
+  trail: Trail;
+  reply: Reply;
+}
+
+function mark(m: CacheMarks, outcome: 'hit' | 'miss' | 'stale' | 'bypass', similarity?: number): void {
+  m.trail.cache = outcome;
+  m.reply.header(CACHE_HEADER, outcome);
+  if (similarity !== undefined) m.reply.header(SIMILARITY_HEADER, similarity.toFixed(4));
 }
 
 /** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
-export async function cacheLookup(
-  ctx: AppContext,
-  request: ChatRequest,
-  req: Request,
-  res: Response,
-  signal: AbortSignal,
-): Promise<{ route?: RouteCache; hit?: ChatCompletion }> {
+export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Reply): Promise<{ route?: RouteCache; hit?: ChatCompletion }> {
   const cache = ctx.cache;
   if (!cache) return {};
+  const m = { trail: job.trail, reply };
   let control;
   try {
-    control = parseCacheControl(req.get(CACHE_HEADER));
+    control = parseCacheControl(job.cacheControl);
   } catch (err) {
     if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
     throw err;
   }
-  const route = { cache, ticket: cache.ticket(request, tenantOf(req), control) };
+  const route = { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
   if (route.ticket.bypass) {
-    mark(res, 'bypass');
+    mark(m, 'bypass');
     return { route };
   }
-  const hit = await cache.lookup(route.ticket, signal);
+  const hit = await cache.lookup(route.ticket, job.signal);
   if (!hit) {
-    mark(res, route.ticket.unavailable ? 'bypass' : 'miss');
+    mark(m, route.ticket.unavailable ? 'bypass' : 'miss');
     return { route };
   }
-  mark(res, 'hit', hit.similarity);
+  mark(m, 'hit', hit.similarity);
   return { route, hit: hit.completion };
 }
 
@@ -105,19 +104,19 @@ async function* following(rest: AsyncIterator<ChatCompletionChunk>, acc: Complet
 }
 
 /** For the catch-all: a stale answer above the catch-all threshold, marked as such. */
-export async function staleAnswer(route: RouteCache | undefined, res: Response, signal: AbortSignal): Promise<ChatCompletion | undefined> {
+export async function staleAnswer(route: RouteCache | undefined, m: CacheMarks, signal: AbortSignal): Promise<ChatCompletion | undefined> {
   if (!route || route.ticket.bypass) return undefined;
   const hit = await route.cache.lookupStale(route.ticket, signal);
   if (!hit) {
-    if (route.ticket.unavailable) mark(res, 'bypass');
+    if (route.ticket.unavailable) mark(m, 'bypass');
     return undefined;
   }
-  mark(res, 'stale', hit.similarity);
+  mark(m, 'stale', hit.similarity);
   return hit.completion;
 }
 
 /** A durable answer: a stale one from the worker's catch-all is marked; a provider's answer is stored. */
-export function durableCacheOutcome(route: RouteCache | undefined, res: Response, result: DurableResult): void {
-  if (result.catchAll === 'cache') mark(res, 'stale', result.cacheSimilarity);
+export function durableCacheOutcome(route: RouteCache | undefined, m: CacheMarks, result: DurableResult): void {
+  if (result.catchAll === 'cache') mark(m, 'stale', result.cacheSimilarity);
   else if (result.outcome !== 'catch_all') storeAnswer(route, result.completion);
 }

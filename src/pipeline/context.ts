@@ -1,17 +1,18 @@
-/** What every route handler needs, built once at start. */
+/** What the pipeline and every route handler need, built once at start. */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
-import type { FastPathExecutor } from '../fastpath/executor.js';
+import type { FastPathExecutor } from '../execution/fast-executor.js';
 import type { DurableRequests } from '../durable/requests.js';
 import type { KeyRegistry } from '../auth/keys.js';
-import type { Admission } from './admission.js';
+import type { Admission } from '../limits/admission.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { BatchService } from '../batches/service.js';
 import type { Readiness } from '../health/readiness.js';
 
-export interface AppContext {
+export interface PipelineContext {
   config: GatewayConfig;
   executor: FastPathExecutor;
   logger: Logger;
@@ -21,6 +22,8 @@ export interface AppContext {
   keys?: KeyRegistry;
   /** Per-key limits; absent with `auth.mode: none`. */
   admission?: Admission;
+  /** Where requests are charged, once each (also without keys: then logged and metered only). */
+  ledger?: Ledger;
   /** Live breakers, load and latency per deployment (what routing reads). */
   health?: HealthState;
   /** The semantic cache; absent unless `cache.enabled`. */

@@ -1,15 +1,16 @@
-/** A durable request's failure, in the same OpenAI error shape the fast path answers with. */
+/** A durable request's failure, mapped to the client's error by the same function the fast path uses. */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { TemporalUnavailable } from '../../durable/connection.js';
-import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../../durable/types.js';
-import { ProviderError } from '../../providers/errors.js';
-import type { Attempt } from '../../decision/attempt.js';
-import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../../protocol/errors.js';
+import { TemporalUnavailable } from '../durable/connection.js';
+import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../durable/types.js';
+import { ProviderError } from '../providers/errors.js';
+import type { Attempt } from '../decision/attempt.js';
+import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../protocol/errors.js';
 
 export function httpErrorOfFailure(type: string | null | undefined, message: string, details: ProviderFailureDetails | undefined, alias: string): HttpError {
   if (type === FAILURE_UPSTREAM_REJECTED && details) {
-    return fromProviderError(new ProviderError({ kind: details.kind, status: details.status, message }), details.attempts.at(-1)?.deployment);
+    const failed = new ProviderError({ kind: details.kind, status: details.status, message, upstreamCode: details.upstreamCode });
+    return fromProviderError(failed, details.attempts.at(-1)?.deployment);
   }
   if (type === FAILURE_SERVICE_BUSY) return serviceBusy(alias, details ? `last error: ${details.kind}` : message);
   if (type === FAILURE_NO_ROUTE) return invalidRequest(message, 'model', 'no_capable_deployment');

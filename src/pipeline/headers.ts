@@ -1,38 +1,54 @@
 /**
  * Response headers that tell the client which deployment answered, how many attempts it took and how much
- * time the gateway itself added (total minus upstream time and backoff waits).
+ * time the gateway itself added (total minus upstream time and backoff waits). Set on answers and on errors
+ * alike, on both paths.
  */
-import type { Response } from 'express';
-import type { Attempt, Timing } from '../fastpath/executor.js';
+import type { Attempt } from '../decision/attempt.js';
+import type { Timing } from '../execution/fast-executor.js';
+import type { Reply } from './reply.js';
 
 export type FallbackLevel = 'none' | 'retry' | 'switch' | 'downgrade' | 'catch_all' | 'worker_lost';
 
-export function fallbackLevel(attempts: Attempt[], catchAll: boolean): FallbackLevel {
+export function fallbackLevel(attempts: readonly Attempt[], catchAll: boolean): FallbackLevel {
   if (catchAll) return 'catch_all';
   const last = attempts[attempts.length - 1];
   if (!last) return 'none';
   if (last.stage === 'downgrade') return 'downgrade';
   if (last.stage === 'switch') return 'switch';
-  if (attempts.length <= 1) return 'none';
+  // a hedge's cancelled loser is no fallback: nothing failed
+  const before = attempts.slice(0, -1).filter((a) => a.outcome !== 'cancelled');
+  if (before.length === 0) return 'none';
   // the same call made again because its worker died: no provider failed, so no fallback happened
-  return attempts.slice(0, -1).every((a) => a.outcome === 'worker_lost') ? 'worker_lost' : 'retry';
+  return before.every((a) => a.outcome === 'worker_lost') ? 'worker_lost' : 'retry';
 }
 
-export function setGatewayHeaders(
-  res: Response,
-  startedAt: number,
-  now: number,
-  attempts: Attempt[],
-  timing: Timing,
-  answeredBy?: { deployment: string; provider: string },
-  catchAll = false,
-): void {
-  const overhead = Math.max(0, now - startedAt - timing.upstreamMs - timing.waitedMs);
-  if (answeredBy) {
-    res.setHeader('x-gateway-deployment', answeredBy.deployment);
-    res.setHeader('x-gateway-provider', answeredBy.provider);
+export interface Journey {
+  startedAt: number;
+  attempts: readonly Attempt[];
+  timing: Timing;
+  answeredBy?: { deployment: string; provider: string };
+  catchAll?: boolean;
+}
+
+export function setGatewayHeaders(reply: Reply, now: number, j: Journey): void {
+  const overhead = Math.max(0, now - j.startedAt - j.timing.upstreamMs - j.timing.waitedMs);
+  if (j.answeredBy) {
+    reply.header('x-gateway-deployment', j.answeredBy.deployment);
+    reply.header('x-gateway-provider', j.answeredBy.provider);
+  } else {
+    // an error after a call names the deployment that gave it
+    const last = j.attempts.at(-1);
+    if (last && !j.catchAll && last.outcome === 'error') {
+      reply.header('x-gateway-deployment', last.deployment);
+      reply.header('x-gateway-provider', last.provider);
+    }
   }
-  res.setHeader('x-gateway-attempts', String(attempts.length));
-  res.setHeader('x-gateway-fallback', fallbackLevel(attempts, catchAll));
-  res.setHeader('x-gateway-overhead-ms', overhead.toFixed(3));
+  reply.header('x-gateway-attempts', String(j.attempts.length));
+  reply.header('x-gateway-fallback', fallbackLevel(j.attempts, !!j.catchAll));
+  reply.header('x-gateway-overhead-ms', overhead.toFixed(3));
+}
+
+/** Header values must be latin-1; rule and route names come from config and may not be. */
+export function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7e]/g, '?');
 }

@@ -6,12 +6,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { KeyedLimits, runChunk } from '../../src/batches/chunk.js';
 import { newBatchId, newFileId } from '../../src/batches/ids.js';
 import { scanInputFile } from '../../src/batches/scan.js';
 import { FileStore } from '../../src/batches/store.js';
-import type { FastPathExecutor } from '../../src/fastpath/executor.js';
+import type { FastPathExecutor } from '../../src/execution/fast-executor.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { abortableSleep } from '../../src/util/sleep.js';
 
@@ -24,7 +25,7 @@ function stubExecutor(delayMs: number) {
   const active = new Map<string, number>();
   const peak = new Map<string, number>();
   const executor = {
-    plan: (alias: string) => ({ alias }),
+    plan: (alias: string) => ({ alias, route: { strategy: 'stub' } }),
     async run(plan: { alias: string }, _call: unknown, signal: AbortSignal) {
       calls.push(plan.alias);
       const now = (active.get(plan.alias) ?? 0) + 1;
@@ -36,11 +37,13 @@ function stubExecutor(delayMs: number) {
         active.set(plan.alias, active.get(plan.alias)! - 1);
       }
       const value = { object: 'chat.completion', choices: [{ message: { content: `answer ${calls.length}` } }] };
-      return { kind: 'answered', value, target: { deployment: { price: { inputPerMTok: 0, outputPerMTok: 0 } } } };
+      return { kind: 'answered', value, attempts: [], timing: { upstreamMs: 0, waitedMs: 0 }, target: { deployment: { name: 'stub', price: { inputPerMTok: 0, outputPerMTok: 0 } }, provider: { name: 'stub' } } };
     },
   };
-  // no aliases configured: every line is a plain alias, planned by the stub
-  const answer = { config: { models: {}, deployments: {} } as unknown as GatewayConfig, executor: executor as unknown as FastPathExecutor };
+  // every alias exists as a plain alias, planned by the stub
+  const models = new Proxy({}, { get: (_t, alias) => (typeof alias === 'string' ? { rules: [], groups: [], fallback: { catchAll: {} } } : undefined) });
+  const config = { models, deployments: {} } as unknown as GatewayConfig;
+  const answer = { pipeline: { config, executor: executor as unknown as FastPathExecutor, logger: pino({ level: 'silent' }) } };
   return { answer, calls, peak };
 }
 

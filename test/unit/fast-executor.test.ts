@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { FastPathExecutor, UpstreamRejected } from '../../src/fastpath/executor.js';
-import { openStream } from '../../src/fastpath/stream.js';
+import { FastPathExecutor, UpstreamRejected } from '../../src/execution/fast-executor.js';
+import { openStream } from '../../src/execution/open-stream.js';
 import { requestTraits } from '../../src/decision/traits.js';
 import { resetMockCounters } from '../../src/providers/mock.js';
 import type { ChatRequest } from '../../src/protocol/chat-request.js';

@@ -1,10 +1,10 @@
 /** A lost worker is the gateway's failure, not a provider's: its labels must not read as a fallback. */
 import { describe, expect, it } from 'vitest';
 import { outcomeLabel, type Attempt } from '../../src/decision/attempt.js';
-import { fallbackLevel } from '../../src/ingress/gateway-headers.js';
+import { fallbackLevel } from '../../src/pipeline/headers.js';
 import { fallbackTriggers } from '../../src/observability/request-record.js';
 import { isUnreachable, TemporalUnavailable } from '../../src/durable/connection.js';
-import { unavailableError } from '../../src/ingress/routes/durable-errors.js';
+import { unavailableError } from '../../src/pipeline/durable-errors.js';
 
 const at = (deployment: string, outcome: Attempt['outcome'], extra: Partial<Attempt> = {}): Attempt => ({
   deployment,

@@ -1,8 +1,8 @@
 /** GET /admin/keys (admin key only): each gateway key's tenant, models, limits and spend so far. */
 import type { Request, Response } from 'express';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 
-export function listKeysHandler(ctx: AppContext) {
+export function listKeysHandler(ctx: PipelineContext) {
   return async (_req: Request, res: Response): Promise<void> => {
     const keys = ctx.keys?.principals() ?? [];
     const data = await Promise.all(

@@ -10,7 +10,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { publicBatch } from '../../batches/service.js';
 import { principalOf } from '../auth.js';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 import { fromZodError, invalidRequest } from '../../protocol/errors.js';
 import { tenantOf } from '../tenant.js';
 import { limitOf, requireBatches } from './files.js';
@@ -26,7 +26,7 @@ const createSchema = z.object({
     .optional(),
 });
 
-export function createBatchHandler(ctx: AppContext) {
+export function createBatchHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const batches = requireBatches(ctx);
     const parsed = createSchema.safeParse(req.body);
@@ -41,13 +41,13 @@ export function createBatchHandler(ctx: AppContext) {
   };
 }
 
-export function getBatchHandler(ctx: AppContext) {
+export function getBatchHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     res.json(publicBatch(await requireBatches(ctx).retrieve(tenantOf(req), String(req.params.id))));
   };
 }
 
-export function listBatchesHandler(ctx: AppContext) {
+export function listBatchesHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const after = req.query.after;
     if (after !== undefined && typeof after !== 'string') throw invalidRequest("Invalid value for 'after'.", 'after', 'invalid_value');
@@ -58,7 +58,7 @@ export function listBatchesHandler(ctx: AppContext) {
 }
 
 /** Mounted before the JSON body reader: the SDK's cancel is a POST without a body. */
-export function cancelBatchHandler(ctx: AppContext) {
+export function cancelBatchHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     req.resume();
     res.json(publicBatch(await requireBatches(ctx).cancel(tenantOf(req), String(req.params.id))));

@@ -11,11 +11,11 @@ import type { Request, Response } from 'express';
 import bytes from 'bytes';
 import { fileNotFound, pageOf, publicFile, type BatchService } from '../../batches/service.js';
 import { receiveUpload } from '../../batches/upload.js';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 import { HttpError, invalidRequest } from '../../protocol/errors.js';
 import { tenantOf } from '../tenant.js';
 
-export function requireBatches(ctx: AppContext): BatchService {
+export function requireBatches(ctx: PipelineContext): BatchService {
   if (!ctx.batches) throw new HttpError(501, 'Files and batches need the durable path, which is not enabled on this gateway', 'invalid_request_error', 'batches_disabled');
   return ctx.batches;
 }
@@ -38,7 +38,7 @@ function listBody<T extends { id: string }>(data: T[], hasMore: boolean) {
   return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
 }
 
-export function uploadFileHandler(ctx: AppContext) {
+export function uploadFileHandler(ctx: PipelineContext) {
   const maxLabel = ctx.config.batches.maxFileSize;
   const maxBytes = bytes.parse(maxLabel) ?? 200 * 1024 * 1024;
   return async (req: Request, res: Response): Promise<void> => {
@@ -48,7 +48,7 @@ export function uploadFileHandler(ctx: AppContext) {
   };
 }
 
-export function listFilesHandler(ctx: AppContext) {
+export function listFilesHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { store } = requireBatches(ctx);
     const purpose = optionalString(req.query.purpose, 'purpose');
@@ -63,7 +63,7 @@ export function listFilesHandler(ctx: AppContext) {
   };
 }
 
-export function getFileHandler(ctx: AppContext) {
+export function getFileHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { store } = requireBatches(ctx);
     const id = String(req.params.id);
@@ -73,7 +73,7 @@ export function getFileHandler(ctx: AppContext) {
   };
 }
 
-export function fileContentHandler(ctx: AppContext) {
+export function fileContentHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { store } = requireBatches(ctx);
     const id = String(req.params.id);
@@ -101,7 +101,7 @@ export function fileContentHandler(ctx: AppContext) {
   };
 }
 
-export function deleteFileHandler(ctx: AppContext) {
+export function deleteFileHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const batches = requireBatches(ctx);
     const id = String(req.params.id);

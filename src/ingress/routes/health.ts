@@ -4,10 +4,10 @@
  * group under `aliases`). No secrets: deployments are named, never keyed.
  */
 import type { Request, Response } from 'express';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 import { routingView } from '../../health/routing-view.js';
 
-export function deploymentHealthHandler(ctx: AppContext) {
+export function deploymentHealthHandler(ctx: PipelineContext) {
   return (_req: Request, res: Response): void => {
     const view = ctx.health ? routingView(ctx.health, ctx.config) : undefined;
     const deployments = Object.fromEntries(

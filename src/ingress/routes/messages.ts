@@ -1,7 +1,7 @@
 /**
  * POST /v1/messages: Anthropic's Messages API in front of any provider. The request is translated to the
- * canonical form and served exactly like a chat completion (same plan, fallbacks, stream commit point,
- * durable branch, headers and logs); only the answer is spelled in Anthropic's shape. Errors take
+ * canonical form and run through the same pipeline as a chat completion (same plan, fallbacks, stream commit
+ * point, durable branch, headers, logs and charge); only the answer is spelled in Anthropic's shape. Errors take
  * Anthropic's shape in `sendError`, which recognises this route by its path.
  */
 import type { Request, Response } from 'express';
@@ -10,9 +10,12 @@ import { firstProblem, messagesRequestSchema, toCanonical, type MessagesRequest 
 import { toAnthropicMessage } from '../../protocol/anthropic-messages/response.js';
 import { AnthropicStreamEncoder, errorEvent } from '../../protocol/anthropic-messages/stream.js';
 import type { AnthropicStreamEvent } from '../../providers/anthropic/wire.js';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 import { invalidRequest } from '../../protocol/errors.js';
-import { serveChat, type Dialect } from './chat.js';
+import type { Dialect } from '../../pipeline/dialect.js';
+import { runChat } from '../../pipeline/run-chat.js';
+import { chatJobOf } from '../chat-job.js';
+import { httpReply } from '../http-reply.js';
 
 export function parseMessagesRequest(body: unknown): MessagesRequest {
   const parsed = messagesRequestSchema.safeParse(body);
@@ -41,9 +44,9 @@ function anthropicDialect(model: string): Dialect {
   };
 }
 
-export function messagesHandler(ctx: AppContext) {
+export function messagesHandler(ctx: PipelineContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const request = parseMessagesRequest(req.body);
-    await serveChat(ctx, toCanonical(request), req, res, anthropicDialect(request.model));
+    await runChat(ctx, chatJobOf(toCanonical(request), req, res), httpReply(res), anthropicDialect(request.model));
   };
 }

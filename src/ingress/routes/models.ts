@@ -1,6 +1,6 @@
 /** GET /v1/models: the aliases clients may send in `model`, in OpenAI's list shape. */
 import type { Request, Response } from 'express';
-import type { AppContext } from '../context.js';
+import type { PipelineContext } from '../../pipeline/context.js';
 import { modelNotFound } from '../../protocol/errors.js';
 import { assertModelAllowed, principalOf } from '../auth.js';
 
@@ -8,7 +8,7 @@ function modelObject(id: string) {
   return { id, object: 'model' as const, created: 0, owned_by: 'gateway' };
 }
 
-export function listModelsHandler(ctx: AppContext) {
+export function listModelsHandler(ctx: PipelineContext) {
   const all = Object.keys(ctx.config.models);
   return (req: Request, res: Response) => {
     const allowed = principalOf(req).models;
@@ -16,7 +16,7 @@ export function listModelsHandler(ctx: AppContext) {
   };
 }
 
-export function getModelHandler(ctx: AppContext) {
+export function getModelHandler(ctx: PipelineContext) {
   return (req: Request, res: Response) => {
     const id = String(req.params.model);
     if (!ctx.config.models[id]) throw modelNotFound(id);

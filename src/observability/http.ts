@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Express, NextFunction, Request, Response } from 'express';
-import type { AppContext } from '../ingress/context.js';
+import type { PipelineContext } from '../pipeline/context.js';
 import { onRequestDone } from '../ingress/request-log.js';
 import { requestStart } from '../ingress/request-scope.js';
 import { captureBodies } from './body-capture.js';
@@ -45,7 +45,7 @@ export function observeRequests(obs: Observability) {
 
 const STATUS_PAGE = fileURLToPath(new URL('./status-page/index.html', import.meta.url));
 
-export function mountObservability(app: Express, ctx: AppContext, obs: Observability): void {
+export function mountObservability(app: Express, ctx: PipelineContext, obs: Observability): void {
   const { metrics } = obs;
   if (metrics) {
     app.get(obs.config.metrics.path, async (_req, res) => {

@@ -7,6 +7,10 @@
  * and each is checked against what the fake provider's usage times the deployments' prices says it must be.
  *
  * Failures are collected with expect.soft, so one run reports every book that disagrees and by how much.
+ *
+ * Not specified by the design, so only reconciled here (not priced): a stream the client drops before its end
+ * gets no usage from upstream and is charged $0 today, although the provider bills the prompt and the tokens
+ * it generated.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -191,12 +195,20 @@ class Books {
   readonly requestsByAlias = new Map<string, number>();
   /** Aliases whose cost cannot be known in advance (dropped streams, judge prompts): only the books must agree. */
   readonly unknownCost = new Set<string>();
+  /** Per alias, how many attempts of each outcome its charges must carry (aliases whose trail is scripted). */
+  readonly outcomesByAlias = new Map<string, Record<string, number>>();
   charges = { fast: 0, durable: 0, batch: 0 };
-  add(alias: string, path: keyof Books['charges'], cost: number | undefined) {
+  add(alias: string, path: keyof Books['charges'], cost: number | undefined, outcomes?: Record<string, number>) {
     this.charges[path]++;
+    if (outcomes) this.expectOutcomes(alias, outcomes);
     this.requestsByAlias.set(alias, (this.requestsByAlias.get(alias) ?? 0) + 1);
     if (cost === undefined) this.unknownCost.add(alias);
     else this.expectedByAlias.set(alias, (this.expectedByAlias.get(alias) ?? 0) + cost);
+  }
+  expectOutcomes(alias: string, outcomes: Record<string, number>) {
+    const o = this.outcomesByAlias.get(alias) ?? {};
+    for (const [k, n] of Object.entries(outcomes)) if (n > 0) o[k] = (o[k] ?? 0) + n;
+    this.outcomesByAlias.set(alias, o);
   }
   get total() {
     return this.charges.fast + this.charges.durable + this.charges.batch;
@@ -220,7 +232,8 @@ describe('reconciliation (issue #13 §3)', () => {
     h.fake.scriptFor(MODEL['batch-oa'], { kind: 'error', status: 500 });
     const file = await beta.files.create({ file: await toFile(Buffer.from(batchLines.map((l) => JSON.stringify(l)).join('\n') + '\n'), 'recon.jsonl'), purpose: 'batch' });
     const batch = await beta.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    for (const l of batchLines) books.add('batchy', 'batch', echoCost('batch-oa', l.body.messages[0]!.content));
+    for (const l of batchLines) books.add('batchy', 'batch', echoCost('batch-oa', l.body.messages[0]!.content), { ok: 1 });
+    books.expectOutcomes('batchy', { error: 1 }); // the scripted 500, retried inside its line
 
     // -- plain successes
     for (let i = 0; i < 3; i++) {
@@ -228,7 +241,7 @@ describe('reconciliation (issue #13 §3)', () => {
       const res = await post('/v1/chat/completions', keyOf(i), ask('plain', content));
       expect.soft(res.status, 'plain').toBe(200);
       await res.text();
-      books.add('plain', 'fast', echoCost('plain-oa', content));
+      books.add('plain', 'fast', echoCost('plain-oa', content), { ok: 1 });
     }
 
     // -- retries on the same deployment (500, 429 with a hint, two 5xx in a row)
@@ -244,7 +257,7 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(res.status, 'retry').toBe(200);
       expect.soft(res.headers.get('x-gateway-fallback'), 'retry fallback header').toBe('retry');
       await res.text();
-      books.add('retry', 'fast', echoCost('retry-oa', content));
+      books.add('retry', 'fast', echoCost('retry-oa', content), { ok: 1, error: steps.length });
     }
 
     // -- switch to the next deployment; downgrade to the downgrade alias
@@ -255,7 +268,7 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(res.status, 'switch').toBe(200);
       expect.soft(res.headers.get('x-gateway-fallback'), 'switch fallback header').toBe('switch');
       await res.text();
-      books.add('switch', 'fast', echoCost('switch-second', content));
+      books.add('switch', 'fast', echoCost('switch-second', content), { ok: 1, error: 1 });
 
       h.fake.scriptFor(MODEL['down-big'], { kind: 'error', status: 503 });
       const down = `downgrade request number ${i} please`;
@@ -263,7 +276,7 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(r2.status, 'downgrade').toBe(200);
       expect.soft(r2.headers.get('x-gateway-fallback'), 'downgrade fallback header').toBe('downgrade');
       await r2.text();
-      books.add('downgrade', 'fast', echoCost('down-small', down));
+      books.add('downgrade', 'fast', echoCost('down-small', down), { ok: 1, error: 1 });
     }
 
     // -- cost-aware cascade: the small stage's short echo is rejected (minChars), the large one answers; sync and streamed
@@ -275,7 +288,7 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(res.headers.get('x-gateway-cascade') ?? '', 'cascade header').toContain('tier-small');
       if (stream) expect.soft((await readStream(res)).done, 'cascade stream ended').toBe(true);
       else await res.text();
-      books.add('cascade', 'fast', echoCost('casc-small', content) + echoCost('casc-large', content));
+      books.add('cascade', 'fast', echoCost('casc-small', content) + echoCost('casc-large', content), { ok: 2 });
     }
 
     // -- a judged cascade: the judge (an attempt like any other) scores the small answer 2, so it escalates
@@ -285,7 +298,7 @@ describe('reconciliation (issue #13 §3)', () => {
       const res = await post('/v1/chat/completions', keyOf(i), ask('judged', content));
       expect.soft(res.status, 'judged cascade').toBe(200);
       await res.text();
-      books.add('judged', 'fast', undefined);
+      books.add('judged', 'fast', undefined, { ok: 3 }); // small stage, its judge, large stage
     }
 
     // -- hedging: the first deployment is slow, the hedge answers; the cancelled loser has no usage
@@ -298,7 +311,7 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(res.headers.get('x-gateway-deployment'), 'hedge winner').toBe('hedge-fast');
       if (stream) await readStream(res);
       else await res.text();
-      books.add('hedge', 'fast', echoCost('hedge-fast', content));
+      books.add('hedge', 'fast', echoCost('hedge-fast', content), { ok: 1, cancelled: 1 });
     }
 
     // -- streams: usage asked for, not asked for, and after a 429 before the first byte
@@ -310,8 +323,20 @@ describe('reconciliation (issue #13 §3)', () => {
       const read = await readStream(res);
       expect.soft(read.done, 'stream ended').toBe(true);
       expect.soft(read.usage, 'usage chunk only when asked for').toBe(i !== 1);
-      books.add('stream', 'fast', echoCost('stream-oa', content));
+      books.add('stream', 'fast', echoCost('stream-oa', content), { ok: 1, error: i === 2 ? 1 : 0 });
     }
+
+    // -- a concurrent burst of plain answers and streams (charges landing at the same time on both keys)
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const stream = i % 2 === 1;
+        const content = `burst request number ${i} please`;
+        const res = await post('/v1/chat/completions', keyOf(i >> 1), ask(stream ? 'stream' : 'plain', content, stream ? { stream: true } : {}));
+        expect.soft(res.status, 'burst').toBe(200);
+        await res.text();
+        books.add(stream ? 'stream' : 'plain', 'fast', echoCost(stream ? 'stream-oa' : 'plain-oa', content), { ok: 1 });
+      }),
+    );
 
     // -- streams the client drops after the first content chunk (what they cost is not knowable here, only that the books agree)
     for (let i = 0; i < 2; i++) {
@@ -343,7 +368,7 @@ describe('reconciliation (issue #13 §3)', () => {
         const s = anthropic.messages.stream({ model: 'msg', max_tokens: 100, messages: [{ role: 'user', content }] });
         await s.finalMessage();
       }
-      books.add('msg', 'fast', echoCost('msg-an', content));
+      books.add('msg', 'fast', echoCost('msg-an', content), { ok: 1 });
     }
 
     // -- embeddings (priced on input)
@@ -351,7 +376,7 @@ describe('reconciliation (issue #13 §3)', () => {
     for (let i = 0; i < 2; i++) {
       const content = `embedding input number ${i} please`;
       await alpha.embeddings.create({ model: 'embed', input: content });
-      books.add('embed', 'fast', embedCost(content));
+      books.add('embed', 'fast', embedCost(content), { ok: 1 });
     }
 
     // -- durable calls: answered at once, after a retry, and one whose client leaves before the answer
@@ -362,7 +387,7 @@ describe('reconciliation (issue #13 §3)', () => {
       const res = await post('/v1/chat/completions', keyOf(i), ask('durable', content), DURABLE);
       expect.soft(res.status, 'durable').toBe(200);
       await res.text();
-      books.add('durable', 'durable', echoCost('durable-oa', content));
+      books.add('durable', 'durable', echoCost('durable-oa', content), { ok: 1, error: i === 1 ? 1 : 0 });
     }
     {
       h.fake.scriptFor(MODEL['durable-oa'], { kind: 'delay', ms: 1_000 });
@@ -374,7 +399,7 @@ describe('reconciliation (issue #13 §3)', () => {
       );
       ac.abort();
       await pendingRes;
-      books.add('durable', 'durable', echoCost('durable-oa', content));
+      books.add('durable', 'durable', echoCost('durable-oa', content), { ok: 1 });
     }
 
     // -- POST /v1/requests: plain, after a 500, and a cascade alias
@@ -389,7 +414,8 @@ describe('reconciliation (issue #13 §3)', () => {
       submitted.push(body.id);
       const view = (await (await fetch(`${h.gateway.url}/v1/requests/${body.id}?wait=20s`, { headers: auth(keyOf(i)) })).json()) as { status: string };
       expect.soft(view.status, `submitted ${model} ends`).toBe('succeeded');
-      books.add(model === 'submit' ? 'submit' : 'cascade', 'durable', model === 'submit' ? echoCost('submit-oa', content) : echoCost('casc-small', content) + echoCost('casc-large', content));
+      if (model === 'submit') books.add('submit', 'durable', echoCost('submit-oa', content), { ok: 1, error: i === 1 ? 1 : 0 });
+      else books.add('cascade', 'durable', echoCost('casc-small', content) + echoCost('casc-large', content), { ok: 2 });
     }
 
     // -- settle: the batch ends, then every charge has been written (durable ones by the worker, after the client left)
@@ -474,6 +500,26 @@ describe('reconciliation (issue #13 §3)', () => {
     expect.soft(mismatches(metricByAlias, books.expectedByAlias, ['metric', 'usage × prices'], known), 'per alias: metric vs usage × prices').toEqual([]);
     const silent = [...books.requestsByAlias.keys()].filter((a) => a !== 'abort' && !((logByAlias.get(a) ?? 0) > 0)); // a dropped stream may have no usage
     expect.soft(silent, 'scenario aliases that contributed nothing to the charge log').toEqual([]);
+    // every attempt is priced from its own usage; a call without an answer costs nothing
+    const mispriced: string[] = [];
+    for (const c of all) {
+      // A stream the client dropped has no usage from upstream; what it should cost is not specified (see the note at the top).
+      if (c.alias === 'abort') continue;
+      for (const a of c.attempts as Array<ChargeAttempt & { inputTokens?: number; outputTokens?: number }>) {
+        const price = PRICES[a.deployment as Deployment];
+        const want = a.outcome === 'ok' ? (price ? ((a.inputTokens ?? 0) * price[0] + (a.outputTokens ?? 0) * price[1]) / 1_000_000 : NaN) : 0;
+        if (a.outcome === 'ok' && !(a.inputTokens! > 0)) mispriced.push(`${c.alias} ${a.deployment}: an answered attempt without its usage (${a.inputTokens}/${a.outputTokens})`);
+        else if (!close(a.costUsd ?? 0, want)) mispriced.push(`${c.alias} ${a.deployment} ${a.outcome}: costUsd ${usd(a.costUsd ?? 0)} vs usage × price ${usd(want)}`);
+      }
+    }
+    expect.soft(mispriced, 'attempts whose cost is not their usage × their deployment price').toEqual([]);
+    const outcomes = new Map<string, Record<string, number>>();
+    for (const c of all) {
+      const o = outcomes.get(c.alias) ?? {};
+      for (const a of c.attempts) o[a.outcome ?? '?'] = (o[a.outcome ?? '?'] ?? 0) + 1;
+      outcomes.set(c.alias, o);
+    }
+    expect.soft(Object.fromEntries([...books.outcomesByAlias.keys()].map((a) => [a, outcomes.get(a) ?? {}])), 'attempts per outcome in the charge records, per alias').toEqual(Object.fromEntries(books.outcomesByAlias));
     // the judged cascade paid its judge; a hedge's cancelled loser costs nothing
     const attemptsOf = (alias: string, deployment: string) => all.filter((c) => c.alias === alias).flatMap((c) => c.attempts).filter((a) => a.deployment === deployment);
     expect.soft(attemptsOf('judged', 'judge-oa').reduce((s, a) => s + (a.costUsd ?? 0), 0), 'the judge calls are charged as attempts').toBeGreaterThan(0);

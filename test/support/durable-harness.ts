@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import type { GatewayWorkerOptions } from '../../src/durable/worker.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Logger } from 'pino';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
@@ -33,7 +34,13 @@ ${extraDurable}
 ${body}`;
 }
 
-export async function startDurableHarness(yamlBody: string, opts: { logger?: Logger } = {}): Promise<DurableHarness> {
+export interface DurableHarnessOptions {
+  logger?: Logger;
+  /** Worker options over the gateway's own (e.g. a ledger on a store the test controls), from the parsed config. */
+  worker?: (config: GatewayConfig) => Partial<GatewayWorkerOptions>;
+}
+
+export async function startDurableHarness(yamlBody: string, opts: DurableHarnessOptions = {}): Promise<DurableHarness> {
   const fake = await startFakeProvider();
   const taskQueue = `test-${randomUUID()}`;
   const config = parseConfig(withTestDefaults(durableYaml(yamlBody, taskQueue)).replaceAll('{{FAKE}}', fake.url), 'durable-harness', {});
@@ -42,7 +49,7 @@ export async function startDurableHarness(yamlBody: string, opts: { logger?: Log
     port: 0,
     logger: opts.logger ?? createLogger('silent'),
     temporalAddress: address,
-    worker: { workflowBundle: { codePath: inject('workflowBundlePath') } },
+    worker: { workflowBundle: { codePath: inject('workflowBundlePath') }, ...opts.worker?.(config) },
   });
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection });
@@ -63,6 +70,6 @@ export async function startDurableHarness(yamlBody: string, opts: { logger?: Log
 }
 
 /** The durable harness for a whole test file (see useForFile). */
-export function useDurableHarness(yaml: string | (() => string)): DurableHarness {
-  return useForFile(() => startDurableHarness(typeof yaml === 'string' ? yaml : yaml()));
+export function useDurableHarness(yaml: string | (() => string), opts: DurableHarnessOptions = {}): DurableHarness {
+  return useForFile(() => startDurableHarness(typeof yaml === 'string' ? yaml : yaml(), opts));
 }

@@ -12,7 +12,7 @@
  * gets no usage from upstream and is charged $0 today, although the provider bills the prompt and the tokens
  * it generated.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -89,6 +89,14 @@ models:
     cascade:
       stages: [tier-small, tier-large]
       evaluators: [{ type: rules, minChars: 60 }]
+  cascade-drop:
+    cascade:
+      stages: [tier-small, tier-large]
+      evaluators: [{ type: rules, minChars: 60 }]
+  cascade-cancel:
+    cascade:
+      stages: [tier-small, tier-large]
+      evaluators: [{ type: rules, minChars: 60 }]
   grader: { groups: [{ deployments: [judge-oa] }] }
   judged:
     cascade:
@@ -158,6 +166,8 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await h?.close();
+  // RECON_LOG=file keeps the gateway's log records (charges, requests) for reading a failure
+  if (process.env.RECON_LOG) writeFileSync(process.env.RECON_LOG, logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
@@ -416,6 +426,39 @@ describe('reconciliation (issue #13 §3)', () => {
       expect.soft(view.status, `submitted ${model} ends`).toBe('succeeded');
       if (model === 'submit') books.add('submit', 'durable', echoCost('submit-oa', content), { ok: 1, error: i === 1 ? 1 : 0 });
       else books.add('cascade', 'durable', echoCost('casc-small', content) + echoCost('casc-large', content), { ok: 2 });
+    }
+
+    // -- work that ends early after a paid attempt: the small stage answered (and was rejected), the large one is
+    //    held when the fast-path client leaves / the durable request is cancelled; the small stage is still owed
+    {
+      h.fake.scriptFor(MODEL['casc-large'], { kind: 'hold' });
+      const content = `cascade dropped number 0 please`;
+      const ac = new AbortController();
+      const pendingRes = post('/v1/chat/completions', KEYS.alpha, ask('cascade-drop', content), {}, ac.signal).catch(() => undefined);
+      await until('the large stage to be held', () => (h.fake.held === 1 ? true : undefined));
+      ac.abort();
+      await pendingRes;
+      // the gateway should abort its upstream call; if it does not, let the call end so nothing hangs
+      await until('the held call to be abandoned', () => (h.fake.held === 0 ? true : undefined), 3_000).catch(() => {
+        expect.soft(h.fake.held, 'the held upstream call is abandoned when the client leaves').toBe(0);
+        h.fake.release();
+      });
+      books.add('cascade-drop', 'fast', echoCost('casc-small', content));
+    }
+    {
+      h.fake.scriptFor(MODEL['casc-large'], { kind: 'hold' });
+      const content = `cascade cancelled number 0 please`;
+      const res = await post('/v1/requests', KEYS.beta, ask('cascade-cancel', content));
+      expect.soft(res.status, 'POST /v1/requests (cascade to cancel)').toBe(202);
+      const { id } = (await res.json()) as { id?: string };
+      if (res.status === 202 && id) {
+        await until('the large stage to be held', () => (h.fake.held === 1 ? true : undefined));
+        const cancel = await fetch(`${h.gateway.url}/v1/requests/${id}`, { method: 'DELETE', headers: auth(KEYS.beta) });
+        expect.soft(((await cancel.json()) as { status?: string }).status, 'cancelled').toBe('cancelled');
+        await until('the held call to be abandoned', () => (h.fake.held === 0 ? true : undefined), 5_000).catch(() => h.fake.release());
+        submitted.push(id);
+        books.add('cascade-cancel', 'durable', echoCost('casc-small', content));
+      }
     }
 
     // -- settle: the batch ends, then every charge has been written (durable ones by the worker, after the client left)

@@ -75,7 +75,7 @@ class FlakyStore extends MemoryLimitStore {
 
 describe('priceAttempt / costOfAttempts', () => {
   it('puts usage and cost on the attempt; no usage costs nothing; no price keeps the tokens at $0', () => {
-    const [failed, answered] = pricedTrail();
+    const [failed, answered] = pricedTrail() as [Attempt, Attempt];
     expect(failed).toMatchObject({ costUsd: 0 });
     expect(failed.inputTokens).toBeUndefined();
     expect(answered).toMatchObject({ inputTokens: 1000, outputTokens: 200 });

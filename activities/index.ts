@@ -5,8 +5,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { GatewayConfig } from '../src/config/types.js';
-import { describeMove, type Attempt } from '../src/decision/attempt.js';
-import { nextMove } from '../src/decision/fallback.js';
+import type { Attempt } from '../src/decision/attempt.js';
+import { attemptRecord, failedMove, refusedMove } from '../src/execution/chain.js';
 import { NoRouteError, planRoute } from '../src/decision/plan.js';
 import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
 import { withInputTokens } from '../src/decision/input-tokens.js';
@@ -32,7 +32,7 @@ import type {
 } from '../src/durable/types.js';
 import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
 import { routingSlice } from '../src/durable/routing-slice.js';
-import { presetCompletion } from '../src/execution/preset-answer.js';
+import { catchAllAnswer } from '../src/execution/catch-all.js';
 import { CompletionAccumulator } from '../src/protocol/accumulate.js';
 import { chunkHasContent } from '../src/protocol/chat-response.js';
 import type { ChatRequest } from '../src/protocol/chat-request.js';
@@ -101,8 +101,8 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
 
     /**
      * One provider call for one plan step. Temporal retries it per the step's RetryPolicy; whether a failure is
-     * retried, and after how long, is decided here by the shared `nextMove` (full jitter, never before
-     * Retry-After). The attempts made so far ride along in heartbeat details, so the last failure (or the
+     * retried, and after how long, is decided here by the chain's step function, the fast executor's too
+     * (full jitter, never before Retry-After). The attempts made so far ride along in heartbeat details, so the last failure (or the
      * result) carries the whole story of the step to the workflow.
      */
     async callProvider(input: CallProviderInput): Promise<CallProviderResult> {
@@ -131,32 +131,16 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       const handle = health?.begin(step.deployment, { queuedTokens: queuedTokensOf(input.request) });
       if (handle && !handle.allowed) {
         // Not called at all: the workflow moves along the plan without spending this step's retries.
-        carried.push({
-          deployment: step.deployment,
-          provider: target.provider.name,
-          alias: step.alias,
-          stage: step.stage,
-          attempt: attemptNo,
-          outcome: 'skipped',
-          message: 'circuit breaker open',
-          latencyMs: 0,
-          next: describeMove(nextMove(input.routing, input.plan, input.stepIndex, attemptNo, { kind: 'overloaded', circuitOpen: true }, Math.random), input.plan.steps[input.stepIndex + 1]?.deployment),
-        });
+        const refused = attemptRecord(step, target.provider.name, attemptNo);
+        refusedMove(input.routing, input.plan, input.stepIndex, refused, Math.random);
+        carried.push(refused);
         const details: ProviderFailureDetails = { kind: 'overloaded', circuitOpen: true, attempts: carried };
         throw ApplicationFailure.create({ type: 'circuit_open', message: `circuit breaker open on ${step.deployment}`, nonRetryable: true, details: [details] });
       }
       const beat = () => ctx.heartbeat({ attempts: carried });
       const interval = setInterval(beat, Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
       const started = performance.now();
-      const record: Attempt = {
-        deployment: step.deployment,
-        provider: target.provider.name,
-        alias: step.alias,
-        stage: step.stage,
-        attempt: input.priorAttempts + carried.length + 1,
-        outcome: 'ok',
-        latencyMs: 0,
-      };
+      const record = attemptRecord(step, target.provider.name, input.priorAttempts + carried.length + 1);
       let ttftMs: number | undefined;
       try {
         const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
@@ -176,8 +160,7 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         if (ctx.cancellationSignal.aborted) throw new CancelledFailure('request cancelled');
         if (!(err instanceof ProviderError)) throw err;
         Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message, latencyMs });
-        const move = nextMove(input.routing, input.plan, input.stepIndex, attemptNo, err, Math.random);
-        record.next = describeMove(move, move.action === 'advance' ? input.plan.steps[move.step]!.deployment : undefined);
+        const move = failedMove(input.routing, input.plan, input.stepIndex, attemptNo, err, record, Math.random);
         carried.push(record);
         ctx.heartbeat({ attempts: carried });
         const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, ...(err.upstreamCode !== undefined && { upstreamCode: err.upstreamCode }), attempts: carried };
@@ -205,14 +188,14 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
 
     /** The last resort: a stale answer from the semantic cache (its catch-all threshold), else the preset answer. */
     async catchAll(input: { alias: string; request: ChatRequest; tenant: string; nowSeconds: number }): Promise<CatchAllResult> {
-      if (deps.cache) {
-        const ticket = deps.cache.ticket(input.request, input.tenant, { noCache: false, noStore: false });
-        const hit = await deps.cache.lookupStale(ticket, Context.current().cancellationSignal);
-        if (hit) return { completion: hit.completion, source: 'cache', similarity: hit.similarity };
-      }
-      const preset = config.models[input.alias]?.fallback.catchAll.presetAnswer;
-      if (preset === undefined) return {};
-      return { completion: presetCompletion(input.alias, preset, input.nowSeconds), source: 'preset' };
+      const cache = deps.cache;
+      const answer = await catchAllAnswer({
+        alias: input.alias,
+        presetAnswer: config.models[input.alias]?.fallback.catchAll.presetAnswer,
+        nowSeconds: input.nowSeconds,
+        ...(cache && { stale: () => cache.lookupStale(cache.ticket(input.request, input.tenant, { noCache: false, noStore: false }), Context.current().cancellationSignal) }),
+      });
+      return answer ?? {};
     },
 
     evaluateAnswer,

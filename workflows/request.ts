@@ -1,6 +1,7 @@
 /**
- * The request workflow: the fallback chain as durable steps. It walks the same plan with the same `nextMove`
- * as the fast path; Temporal keeps every step in history, so a crash of the worker or the gateway resumes
+ * The request workflow: the fallback chain as durable steps. It drives the chain's step function
+ * (src/execution/chain.ts) with activities as its I/O, as the fast executor drives it with in-process calls;
+ * Temporal keeps every step in history, so a crash of the worker or the gateway resumes
  * where it stopped, and an operator reads in the UI which provider was tried, why it failed, what came next.
  *
  * Imports only pure modules and types (the workflow sandbox has no Node built-ins).
@@ -26,7 +27,8 @@ import {
 } from '@temporalio/workflow';
 import type { GatewayActivities } from '../activities/index.js';
 import { fallbackCount, outcomeLabel, type Attempt } from '../src/decision/attempt.js';
-import { nextMove, type FailureFacts } from '../src/decision/fallback.js';
+import type { FailureFacts } from '../src/decision/fallback.js';
+import { failedMove } from '../src/execution/chain.js';
 import { attemptTable, callSummary } from '../src/durable/attempt-table.js';
 import { SA } from '../src/durable/search-attributes.js';
 import {
@@ -235,18 +237,16 @@ async function runRequest(input: DurableRequestInput, options: RequestWorkflowOp
         const { facts, attempts: made } = readFailure(err, blank);
         attempts.push(...made);
         callsPerStep.set(stepIndex, prior + made.length);
-        const move = nextMove(routing, plan, stepIndex, prior + made.length, facts, Math.random);
         const last = made.at(-1)!;
+        const move = failedMove(routing, plan, stepIndex, prior + made.length, facts, last, Math.random);
         if (move.action === 'retry') {
           // Temporal's attempts ran out on crashes alone: the provider still has tries left on this step.
-          last.next = `retry in ${move.delayMs} ms`;
           phase = 'waiting';
           show(`waiting ${move.delayMs} ms before retrying ${step.deployment}`);
           await sleep(move.delayMs);
           continue;
         }
         if (move.action === 'advance') {
-          last.next ??= `switch to ${plan.steps[move.step]!.deployment}`;
           show(`switching to ${plan.steps[move.step]!.deployment}`);
           stepIndex = move.step;
           continue;

@@ -224,7 +224,11 @@ export class FastPathExecutor {
         controller.abort();
         if (handle) this.deps.health!.end(handle, verdict ? { ok: false, kind: err.kind, retryAfterMs: err.retryAfterMs, latencyMs: record.latencyMs } : { ok: false, latencyMs: record.latencyMs });
         // a hedge loser keeps its 'cancelled' outcome: its error is only the abort
-        if (err instanceof ProviderError && record.outcome === 'ok') Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
+        if (record.outcome === 'ok') {
+          if (clientSignal?.aborted) Object.assign(record, { outcome: 'cancelled', message: 'the client went away during the call' });
+          else if (err instanceof ProviderError) Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
+          else Object.assign(record, { outcome: 'error', kind: 'server', message: `the gateway failed to make the call: ${String((err as Error)?.message ?? err)}` });
+        }
         return { ok: false, error: err };
       },
     );

@@ -41,8 +41,7 @@ export function logWhenDone(logger: Logger, req: Request, res: Response, started
   res.once('close', () => {
     const trail = trails.get(res);
     // written once the request is settled: a stream's last attempt is priced at its end, the charge after it
-    if (trail?.settled) void trail.settled.then(() => record(trail));
-    else record(trail);
+    void Promise.resolve(trail?.settled).then(() => record(trail));
   });
   const record = (trail: Trail | undefined) => {
     const observers = listeners.get(res);
@@ -103,6 +102,7 @@ function writeRecord(logger: Logger, req: Request, res: Response, f: FinishedReq
       durableId: f.durableId,
       usage: f.usage,
       costUsd: f.costUsd,
+      chargeId: f.chargeId,
       tenant: f.tenant,
       keyId: f.keyId,
       clientAborted: f.outcome === 'aborted' || undefined,

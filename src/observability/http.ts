@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { PipelineContext } from '../pipeline/context.js';
-import { onRequestDone } from '../ingress/request-log.js';
+import { onRequestDone, trailOf } from '../ingress/request-log.js';
 import { requestStart } from '../ingress/request-scope.js';
 import { captureBodies } from './body-capture.js';
 import type { Observability } from './index.js';
@@ -33,10 +33,13 @@ export function observeRequests(obs: Observability) {
       metrics?.observe(f);
       stats.record(f);
     });
-    // registered after the request log's own close listener, so the record above is already made
+    // registered after the request log's own close listener, and chained after it on the settlement the
+    // record waits for, so the record above is already made
     res.once('close', () => {
-      inFlightDone?.();
-      span?.end(finished, res.statusCode);
+      void Promise.resolve(trailOf(res).settled).then(() => {
+        inFlightDone?.();
+        span?.end(finished, res.statusCode);
+      });
     });
     if (span) span.run(next);
     else next();

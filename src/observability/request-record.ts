@@ -3,6 +3,7 @@
  * the handlers left in the request's trail, and read by the request log, the metrics and the tracing.
  */
 import { outcomeLabel, type Attempt, type RunOutcomeLabel } from '../decision/attempt.js';
+import { costOfAttempts } from '../ledger/price.js';
 
 /** fast: in-process; durable: a workflow answered synchronously (x-gateway-durable); submit: POST /v1/requests. */
 export type RequestMode = 'fast' | 'durable' | 'submit';
@@ -36,7 +37,10 @@ export interface FinishedRequest {
   errorClass?: string;
   attempts: readonly Attempt[];
   usage?: Usage;
+  /** The sum of the attempts' costs: what the request is charged. */
   costUsd?: number;
+  /** What the request was charged under (fast path; durable work is charged by the worker under its workflow id). */
+  chargeId?: string;
   totalMs: number;
   /** The gateway's own time, as the x-gateway-overhead-ms header reported it. */
   overheadMs?: number;
@@ -51,10 +55,12 @@ export interface TrailFacts {
   stream?: boolean;
   attempts?: readonly Attempt[];
   catchAll?: boolean;
-  costUsd?: number;
   usage?: Usage;
   route?: { strategy: string; rule?: string };
   cache?: CacheResult;
+  chargeId?: string;
+  /** A committed stream that ended with an error event: the request failed though its status is 200. */
+  interrupted?: { kind: string };
 }
 
 export interface ResponseFacts {
@@ -78,7 +84,7 @@ export function modeOf(path: string, durableHeader: boolean): RequestMode {
 export function finishedRequest(trail: TrailFacts, r: ResponseFacts): FinishedRequest {
   const attempts = trail.attempts ?? [];
   const mode = modeOf(r.path, r.durableHeader);
-  const answered = r.status < 400;
+  const answered = r.status < 400 && !trail.interrupted;
   const outcome: RequestOutcome =
     !answered && attempts.length === 0 && (r.status === 403 || r.status === 429)
       ? 'refused'
@@ -105,10 +111,11 @@ export function finishedRequest(trail: TrailFacts, r: ResponseFacts): FinishedRe
     provider: r.headers.provider,
     fallback: r.headers.fallback,
     outcome,
-    errorClass: answered ? undefined : (lastFailure?.kind ?? `http_${r.status}`),
+    errorClass: answered ? undefined : (trail.interrupted ? 'stream_interrupted' : (lastFailure?.kind ?? `http_${r.status}`)),
     attempts,
     usage: trail.usage,
-    costUsd: trail.costUsd,
+    ...(attempts.length > 0 && { costUsd: costOfAttempts(attempts) }),
+    ...(trail.chargeId && { chargeId: trail.chargeId }),
     totalMs: r.totalMs,
     overheadMs: overhead !== undefined && Number.isFinite(overhead) ? overhead : undefined,
     route: trail.route,
@@ -134,7 +141,8 @@ export function fallbackTriggers(attempts: readonly Attempt[], catchAll: boolean
     const reason = a.outcome === 'skipped' ? 'circuit_open' : a.outcome === 'worker_lost' ? 'worker_lost' : (a.kind ?? 'unknown');
     const next = attempts[i + 1];
     if (next) out.push({ stage: next.deployment === a.deployment ? 'retry' : next.stage, reason });
-    else if (catchAll) out.push({ stage: 'catch_all', reason });
+    // the chain reached the catch-all, whether or not it had an answer to give
+    else if (catchAll || a.next === 'catch_all') out.push({ stage: 'catch_all', reason });
   });
   return out;
 }

@@ -37,7 +37,7 @@ import { writeSse } from './sse.js';
 /** Runs one chat request to its answer in `dialect`, and settles it once the exchange is over. */
 export async function runChat(ctx: PipelineContext, job: ChatJob, reply: Reply, dialect: Dialect): Promise<void> {
   const { request, trail } = job;
-  Object.assign(trail, { alias: request.model, stream: !!request.stream, attempts: [] as Attempt[] });
+  Object.assign(trail, { alias: request.model, stream: !!request.stream, attempts: [] as Attempt[], ...(!job.durable && job.chargeId && { chargeId: job.chargeId }) });
   const settleAdmission = await admit(ctx, job.principal, request.model, admissionTokens(request));
   const exchangeOver = new Promise<void>((resolve) => reply.onDone(resolve));
   const run = (async () => {
@@ -103,7 +103,6 @@ async function catchAll(
   timing: Timing,
   cache?: RouteCache,
 ): Promise<ChatCompletion> {
-  job.trail.catchAll = true;
   const answer = await catchAllAnswer({
     alias: job.request.model,
     presetAnswer: outcome.presetAnswer,
@@ -113,7 +112,9 @@ async function catchAll(
     },
     nowSeconds: Math.floor(Date.now() / 1000),
   });
-  setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts: job.trail.attempts!, timing, catchAll: true });
+  // only an answer given by the catch-all makes the request a catch-all one; without one it failed
+  job.trail.catchAll = !!answer;
+  setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts: job.trail.attempts!, timing, catchAll: !!answer });
   if (!answer) throw serviceBusy(job.request.model, outcome.lastError ? `last error: ${outcome.lastError.kind}` : outcome.reason);
   return answer.completion;
 }

@@ -27,6 +27,7 @@ export async function runEmbeddings(ctx: PipelineContext, job: EmbeddingsJob, re
   const { request, trail } = job;
   const attempts = (trail.attempts = []);
   trail.alias = request.model;
+  trail.chargeId = job.chargeId;
   const estimate = Math.ceil(JSON.stringify(request.input).length / 4);
   const settleAdmission = await admit(ctx, job.principal, request.model, estimate);
   const exchangeOver = new Promise<void>((resolve) => reply.onDone(resolve));

@@ -10,8 +10,8 @@ export interface Trail {
   stream?: boolean;
   attempts?: Attempt[];
   catchAll?: boolean;
-  /** What the request cost: the sum of its attempts' costs (set when it is settled). */
-  costUsd?: number;
+  /** What the request is charged under, when the pipeline charges it (fast path). */
+  chargeId?: string;
   /** The usage the answer reported. */
   usage?: Usage;
   /** Which routing strategy placed the request, and the rule that matched. */

@@ -149,20 +149,23 @@ describe('metrics after scripted traffic (fast path)', () => {
     expect(requestLogs(g)[0]).toMatchObject({ stream: true, outcome: 'success' });
   });
 
-  it('nothing answers: a catch-all, every failure a trigger, and the error class in the log', async () => {
+  it('nothing answers and the catch-all has nothing: a failed request (as on the durable path), every failure a trigger, and the error class in the log', async () => {
     g.fake.scriptFor('gpt-main', ...Array(3).fill({ kind: 'error', status: 500 }));
     g.fake.scriptFor('claude-main', ...Array(3).fill({ kind: 'error', status: 529 }));
     const before = await scrape(g);
     const res = await fetch(`${g.gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(hello) });
     expect(res.status).toBe(503);
     const after = await scrape(g);
-    expect(grew(before, after, 'llm_gateway_requests_total', { deployment: 'none', outcome: 'catch_all' })).toBe(1);
+    expect(grew(before, after, 'llm_gateway_requests_total', { deployment: 'none', outcome: 'failed' })).toBe(1);
+    expect(grew(before, after, 'llm_gateway_requests_total', { outcome: 'catch_all' })).toBe(0);
     expect(grew(before, after, 'llm_gateway_attempts_total', { result: 'error' })).toBe(6);
     expect(grew(before, after, 'llm_gateway_fallback_triggers_total', { stage: 'retry' })).toBe(4);
     expect(grew(before, after, 'llm_gateway_fallback_triggers_total', { stage: 'switch', reason: 'server' })).toBe(1);
     expect(grew(before, after, 'llm_gateway_fallback_triggers_total', { stage: 'catch_all', reason: 'overloaded' })).toBe(1);
     expect(grew(before, after, 'llm_gateway_tokens_total')).toBe(0);
-    expect(requestLogs(g)[0]).toMatchObject({ status: 503, outcome: 'catch_all', errorClass: 'overloaded', catchAll: true });
+    expect(requestLogs(g)[0]).toMatchObject({ status: 503, outcome: 'failed', errorClass: 'overloaded' });
+    expect(requestLogs(g)[0].catchAll).toBeUndefined();
+    expect(res.headers.get('x-gateway-attempts')).toBe('6');
   });
 });
 

@@ -87,7 +87,7 @@ describe('request record', () => {
 describe('gateway metrics', () => {
   it('counts three 429s and a fallback as exactly that', async () => {
     const m = new GatewayMetrics();
-    const f: FinishedRequest = { ...finishedRequest({ alias: 'chat', attempts: threeRateLimitsThenSwitch, costUsd: 0.002, usage: { inputTokens: 12, outputTokens: 30 } }, facts()) };
+    const f: FinishedRequest = { ...finishedRequest({ alias: 'chat', attempts: threeRateLimitsThenSwitch, usage: { inputTokens: 12, outputTokens: 30 } }, facts()) };
     m.observe(f);
     const s = await samples(m);
     expect(valueOf(s, 'llm_gateway_attempts_total', { deployment: 'oa-main', result: 'error', error_kind: 'rate_limited' })).toBe(3);

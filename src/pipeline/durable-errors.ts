@@ -51,3 +51,8 @@ export function attemptsOfWorkflowError(err: unknown): Attempt[] | undefined {
   if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
   return (err.cause.details?.[0] as ProviderFailureDetails | undefined)?.attempts;
 }
+
+/** The workflow ended with the upstream's error for the client (its own fault), not with every deployment failing. */
+export function isUpstreamRejection(err: unknown): boolean {
+  return err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FAILURE_UPSTREAM_REJECTED;
+}

@@ -13,8 +13,8 @@ import { HttpError } from '../protocol/errors.js';
 import { durableCacheOutcome, type RouteCache } from './cache.js';
 import type { PipelineContext } from './context.js';
 import type { Dialect } from './dialect.js';
-import { attemptsOfWorkflowError, httpErrorOfWorkflow } from './durable-errors.js';
-import { headerSafe, setGatewayHeaders } from './headers.js';
+import { attemptsOfWorkflowError, httpErrorOfWorkflow, isUpstreamRejection } from './durable-errors.js';
+import { headerSafe, rejectedByOf, setGatewayHeaders } from './headers.js';
 import type { ChatJob } from './job.js';
 import type { Reply } from './reply.js';
 import type { Routed } from './route.js';
@@ -53,7 +53,12 @@ export async function runDurable(ctx: PipelineContext, job: ChatJob, reply: Repl
     if (!failed) throw err;
     const id = requestIdOfFailure(err);
     if (id) reply.header('x-gateway-request-id', id);
-    setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts, timing: { upstreamMs: upstreamMs(attempts), waitedMs: waitedMs(attempts) } });
+    setGatewayHeaders(reply, performance.now(), {
+      startedAt: job.startedAt,
+      attempts,
+      timing: { upstreamMs: upstreamMs(attempts), waitedMs: waitedMs(attempts) },
+      ...(isUpstreamRejection(err) && { rejectedBy: rejectedByOf(attempts) }),
+    });
     throw failed;
   }
   const { id, result } = run;

@@ -27,21 +27,17 @@ export interface Journey {
   attempts: readonly Attempt[];
   timing: Timing;
   answeredBy?: { deployment: string; provider: string };
+  /** The deployment whose error is passed through to the client (its own fault, which no other would fix). */
+  rejectedBy?: { deployment: string; provider: string };
   catchAll?: boolean;
 }
 
 export function setGatewayHeaders(reply: Reply, now: number, j: Journey): void {
   const overhead = Math.max(0, now - j.startedAt - j.timing.upstreamMs - j.timing.waitedMs);
-  if (j.answeredBy) {
-    reply.header('x-gateway-deployment', j.answeredBy.deployment);
-    reply.header('x-gateway-provider', j.answeredBy.provider);
-  } else {
-    // an error after a call names the deployment that gave it
-    const last = j.attempts.at(-1);
-    if (last && !j.catchAll && last.outcome === 'error') {
-      reply.header('x-gateway-deployment', last.deployment);
-      reply.header('x-gateway-provider', last.provider);
-    }
+  const by = j.answeredBy ?? j.rejectedBy;
+  if (by) {
+    reply.header('x-gateway-deployment', by.deployment);
+    reply.header('x-gateway-provider', by.provider);
   }
   reply.header('x-gateway-attempts', String(j.attempts.length));
   reply.header('x-gateway-fallback', fallbackLevel(j.attempts, !!j.catchAll));
@@ -51,4 +47,10 @@ export function setGatewayHeaders(reply: Reply, now: number, j: Journey): void {
 /** Header values must be latin-1; rule and route names come from config and may not be. */
 export function headerSafe(v: string): string {
   return v.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** Who gave the error a chain ended with: the last call that failed. */
+export function rejectedByOf(attempts: readonly Attempt[]): { deployment: string; provider: string } | undefined {
+  const last = [...attempts].reverse().find((a) => a.outcome === 'error');
+  return last && { deployment: last.deployment, provider: last.provider };
 }

@@ -27,7 +27,7 @@ import { cacheLookup, staleAnswer, storeAnswer, tapStream, type RouteCache } fro
 import type { PipelineContext } from './context.js';
 import type { Dialect } from './dialect.js';
 import { runDurable } from './durable.js';
-import { headerSafe, setGatewayHeaders, type Journey } from './headers.js';
+import { headerSafe, rejectedByOf, setGatewayHeaders, type Journey } from './headers.js';
 import type { ChatJob } from './job.js';
 import type { Reply } from './reply.js';
 import { routeLabel, routeRequest, type Routed } from './route.js';
@@ -88,7 +88,7 @@ function runFast(ctx: PipelineContext, job: ChatJob, reply: Reply, dialect: Dial
 /** Headers, then the error of a chain that ended with the client's own fault or with nothing left. */
 function failWithHeaders(reply: Reply, job: ChatJob, timing: Timing, err: unknown): never {
   if (err instanceof UpstreamRejected) {
-    setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts: err.attempts, timing });
+    setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts: err.attempts, timing, rejectedBy: rejectedByOf(err.attempts) });
     throw fromProviderError(err.error, err.attempts.at(-1)?.deployment);
   }
   throw err;

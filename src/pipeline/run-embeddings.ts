@@ -9,7 +9,7 @@ import { NoRouteError } from '../decision/plan.js';
 import { invalidRequest } from '../protocol/errors.js';
 import { admit } from './admit.js';
 import type { PipelineContext } from './context.js';
-import { setGatewayHeaders } from './headers.js';
+import { rejectedByOf, setGatewayHeaders } from './headers.js';
 import type { Reply } from './reply.js';
 import { settleRequest } from './settle.js';
 import type { Trail } from './trail.js';
@@ -54,7 +54,7 @@ export async function runEmbeddings(ctx: PipelineContext, job: EmbeddingsJob, re
       )
       .catch((err) => {
         if (!(err instanceof UpstreamRejected)) throw err;
-        setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts, timing: timing() });
+        setGatewayHeaders(reply, performance.now(), { startedAt: job.startedAt, attempts, timing: timing(), rejectedBy: rejectedByOf(attempts) });
         throw fromProviderError(err.error, err.attempts.at(-1)?.deployment);
       });
     if (outcome.kind === 'catch_all') {

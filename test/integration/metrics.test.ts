@@ -164,7 +164,7 @@ describe('metrics after scripted traffic (fast path)', () => {
     expect(grew(before, after, 'llm_gateway_fallback_triggers_total', { stage: 'catch_all', reason: 'overloaded' })).toBe(1);
     expect(grew(before, after, 'llm_gateway_tokens_total')).toBe(0);
     expect(requestLogs(g)[0]).toMatchObject({ status: 503, outcome: 'failed', errorClass: 'overloaded' });
-    expect(requestLogs(g)[0].catchAll).toBeUndefined();
+    expect(requestLogs(g)[0]!.catchAll).toBeUndefined();
     expect(res.headers.get('x-gateway-attempts')).toBe('6');
   });
 });

@@ -504,18 +504,21 @@ describe('reconciliation (issue #13 §3)', () => {
     // ... and every request log record's attempts cost what its charge says
     const chargeById = new Map(all.map((c) => [c.chargeId, c]));
     const unlinked: string[] = [];
+    const unlinkedDurable: string[] = [];
     const requestVsCharge: string[] = [];
     for (const r of requestRecords()) {
       const id: string | undefined = r.chargeId ?? r.durableId;
       const charge = id === undefined ? undefined : chargeById.get(id);
       if (!charge) {
-        unlinked.push(`${r.path} ${r.alias} ${r.status}${r.durableId ? ' durable' : ''} (chargeId ${r.chargeId})`);
+        (r.mode === 'fast' ? unlinked : unlinkedDurable).push(`${r.path} ${r.alias} ${r.status} ${r.mode}${r.outcome === 'aborted' ? ' (client left)' : ''} (chargeId ${r.chargeId}, durableId ${r.durableId})`);
         continue;
       }
       if (!r.attempts?.length && charge.path !== 'fast') continue; // a durable call whose client left logs no attempts
       if (!close(sumAttempts(r.attempts), charge.costUsd)) requestVsCharge.push(`${r.alias} ${id}: request log Σ attempts ${usd(sumAttempts(r.attempts))} vs charge ${usd(charge.costUsd)}`);
     }
-    expect.soft(unlinked, 'request log records whose charge record is missing (linked by chargeId, or durableId)').toEqual([]);
+    expect.soft(unlinked, 'fast-path request log records whose charge record is missing (linked by chargeId)').toEqual([]);
+    // a durable call's record names its workflow, which is the chargeId of the worker's charge, even when the client left
+    expect.soft(unlinkedDurable, 'durable request log records that do not lead to their charge (by durableId)').toEqual([]);
     expect.soft(requestVsCharge, 'request log attempts vs their charge record').toEqual([]);
 
     // (2) Σ spend on the keys' budgets, in total and per key

@@ -7,13 +7,9 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { GatewayConfig } from '../src/config/types.js';
 import type { Attempt } from '../src/decision/attempt.js';
 import { attemptRecord, failedMove, refusedMove } from '../src/execution/chain.js';
-import { NoRouteError, planRoute } from '../src/decision/plan.js';
-import { queuedTokensOf, requestTraits } from '../src/decision/traits.js';
-import { withInputTokens } from '../src/decision/input-tokens.js';
-import { TAGS_HEADER, tagsOf } from '../src/decision/capability.js';
+import { queuedTokensOf } from '../src/decision/traits.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
-import { semanticMatch } from '../src/routing/semantic-match.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { costOfAttempts, priceAttempt } from '../src/ledger/price.js';
 import { logprobsStages } from '../src/decision/cascade-stages.js';
@@ -30,7 +26,10 @@ import type {
   ProviderFailureDetails,
   RouteResult,
 } from '../src/durable/types.js';
-import { FAILURE_NO_ROUTE } from '../src/durable/types.js';
+import { FAILURE_NO_ROUTE, type NoRouteDetails } from '../src/durable/types.js';
+import { routeRequest } from '../src/pipeline/route.js';
+import { FastPathExecutor } from '../src/execution/fast-executor.js';
+import { HttpError } from '../src/protocol/errors.js';
 import { routingSlice } from '../src/durable/routing-slice.js';
 import { catchAllAnswer } from '../src/execution/catch-all.js';
 import { CompletionAccumulator } from '../src/protocol/accumulate.js';
@@ -74,6 +73,8 @@ export interface ActivityDeps {
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
   const health = deps.health;
+  // plans with the worker's live health, as the gateway's executor plans with its own
+  const planner = new FastPathExecutor(config, { health });
   return {
     async route(input: DurableRequestInput): Promise<RouteResult> {
       const cascade = config.models[input.request.model]?.cascade;
@@ -81,20 +82,19 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       // planned once, by the gateway that took the request
       if (input.plan && input.routing) return { plan: input.plan, routing: input.routing };
       try {
-        const request = { ...input.request, stream: false };
-        // header tags travel in the input; metadata tags are in the request itself
-        const tags = tagsOf({ [TAGS_HEADER]: input.tags?.join(',') }, request.metadata);
-        const traits = withInputTokens(config, request, requestTraits(request, tags));
-        const semantic = await semanticMatch(deps.semantic, config, request, Context.current().cancellationSignal);
-        const plan = planRoute(config, input.request.model, traits, Math.random, {
-          ...(semantic && { semantic }),
-          snapshot: health?.snapshot(),
-          hint: input.routeHint ?? null,
-          ...(config.server.gatewayRegion !== undefined && { gatewayRegion: config.server.gatewayRegion }),
+        // the same route stage the gateway runs (header tags travel in the input, metadata tags in the request)
+        const routed = await routeRequest({ config, executor: planner, semantic: deps.semantic }, { ...input.request, stream: false }, {
+          tags: input.tags ?? [],
+          hint: input.routeHint,
+          signal: Context.current().cancellationSignal,
         });
-        return { plan, routing: routingSlice(config, plan) };
+        if (routed.kind !== 'plan') throw new Error(`'${input.request.model}' is a cascade`);
+        return { plan: routed.plan, routing: routingSlice(config, routed.plan) };
       } catch (err) {
-        if (err instanceof NoRouteError) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: err.message, nonRetryable: true });
+        if (err instanceof HttpError) {
+          const details: NoRouteDetails = { status: err.status, code: err.code, param: err.param };
+          throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: err.message, nonRetryable: true, details: [details] });
+        }
         throw err;
       }
     },

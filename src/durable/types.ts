@@ -122,6 +122,13 @@ export interface RequestProgress {
   attempts: Attempt[];
 }
 
+/** Carried by a FAILURE_NO_ROUTE failure: the client's error as the route stage gave it. */
+export interface NoRouteDetails {
+  status: number;
+  code: string | null;
+  param: string | null;
+}
+
 export const FAILURE_UPSTREAM_REJECTED = 'UpstreamRejected';
 export const FAILURE_SERVICE_BUSY = 'ServiceBusy';
 export const FAILURE_NO_ROUTE = 'NoRoute';

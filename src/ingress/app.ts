@@ -21,7 +21,7 @@ import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from '.
 import { deleteFileHandler, fileContentHandler, getFileHandler, listFilesHandler, uploadFileHandler } from './routes/files.js';
 import { cancelBatchHandler, createBatchHandler, getBatchHandler, listBatchesHandler } from './routes/batches.js';
 import type { Observability } from '../observability/index.js';
-import { mountObservability, observeRequests } from '../observability/http.js';
+import { mountObservability, observeRequests } from './observability-routes.js';
 
 /** `obs`: metrics, tracing and the status page (absent: none of them, as in unit tests of the routes). */
 export function createApp(ctx: PipelineContext, obs?: Observability): express.Express {

@@ -2,7 +2,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { TemporalUnavailable } from '../durable/connection.js';
-import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type ProviderFailureDetails } from '../durable/types.js';
+import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type NoRouteDetails, type ProviderFailureDetails } from '../durable/types.js';
 import { ProviderError } from '../providers/errors.js';
 import type { Attempt } from '../decision/attempt.js';
 import { fromProviderError, HttpError, invalidRequest, serviceBusy } from '../protocol/errors.js';
@@ -13,7 +13,10 @@ export function httpErrorOfFailure(type: string | null | undefined, message: str
     return fromProviderError(failed, details.attempts.at(-1)?.deployment);
   }
   if (type === FAILURE_SERVICE_BUSY) return serviceBusy(alias, details ? `last error: ${details.kind}` : message);
-  if (type === FAILURE_NO_ROUTE) return invalidRequest(message, 'model', 'no_capable_deployment');
+  if (type === FAILURE_NO_ROUTE) {
+    const route = details as unknown as NoRouteDetails | undefined;
+    return route?.status === 404 ? new HttpError(404, message, 'invalid_request_error', route.code, route.param) : invalidRequest(message, route?.param ?? 'model', route?.code ?? 'no_capable_deployment');
+  }
   return new HttpError(500, message, 'server_error', type ?? 'durable_request_failed');
 }
 

@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { PipelineContext } from '../pipeline/context.js';
-import { onRequestDone, trailOf } from '../ingress/request-log.js';
-import { requestStart } from '../ingress/request-scope.js';
-import { captureBodies } from './body-capture.js';
-import type { Observability } from './index.js';
-import type { FinishedRequest } from './request-record.js';
-import { statusDocument, type HealthViewForStatus } from './status.js';
+import { onRequestDone, trailOf } from './request-log.js';
+import { requestStart } from './request-scope.js';
+import { captureBodies } from '../observability/body-capture.js';
+import type { Observability } from '../observability/index.js';
+import type { FinishedRequest } from '../observability/request-record.js';
+import { statusDocument, type HealthViewForStatus } from '../observability/status.js';
 import { routingView } from '../health/routing-view.js';
 
 /** The routes that call models: the only ones counted in flight, traced and recorded. */
@@ -46,7 +46,7 @@ export function observeRequests(obs: Observability) {
   };
 }
 
-const STATUS_PAGE = fileURLToPath(new URL('./status-page/index.html', import.meta.url));
+const STATUS_PAGE = fileURLToPath(new URL('../observability/status-page/index.html', import.meta.url));
 
 export function mountObservability(app: Express, ctx: PipelineContext, obs: Observability): void {
   const { metrics } = obs;

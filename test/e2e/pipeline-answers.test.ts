@@ -13,6 +13,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startFakeProvider } from '../fake-provider/server.js';
 import { useForFile, withTestDefaults } from '../support/harness.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
+import { until } from '../support/until.js';
 
 const KEYS = {
   admin: 'key-pipe-admin-000000000000000000',
@@ -95,15 +96,6 @@ async function spentToday(keyId: string): Promise<number> {
   return body.data.find((k) => k.id === keyId)!.spend_usd.today;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The request log record of the request that answered with this x-request-id. */
 const requestLog = (requestId: string) => until(`the request log of ${requestId}`, () => logs.find((l) => l.msg === 'request' && l.requestId === requestId));

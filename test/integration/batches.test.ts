@@ -11,6 +11,7 @@ import type { Batch } from 'openai/resources/batches';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { until } from '../support/until.js';
 
 const KEY_A = 'key-acme-batches';
 const KEY_B = 'key-globex-batches';
@@ -81,15 +82,6 @@ async function submit(client: OpenAI, lines: unknown[]): Promise<Batch> {
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const finished = (client: OpenAI, id: string) =>
   until(`batch ${id} to finish`, async () => {

@@ -17,6 +17,7 @@ import { MemoryLimitStore } from '../../src/limits/memory-store.js';
 import type { LimitStore } from '../../src/limits/types.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { useDurableHarness } from '../support/durable-harness.js';
+import { until } from '../support/until.js';
 
 const KEY = 'key-charge-once-00000000000000000';
 const dir = mkdtempSync(join(tmpdir(), 'gateway-charge-once-'));
@@ -67,15 +68,6 @@ const costOf = (usage: { prompt_tokens: number; completion_tokens: number }) => 
 const chatCalls = () => h.fake.requests.filter((r) => r.kind === 'chat').length;
 const auth = { authorization: `Bearer ${KEY}` };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function reset(failures: number) {
   h.fake.reset();

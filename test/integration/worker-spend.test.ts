@@ -9,6 +9,7 @@ import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { useDurableHarness } from '../support/durable-harness.js';
+import { until } from '../support/until.js';
 
 const KEYS = { batch: 'key-spend-batch-0000000000000000', submit: 'key-spend-submit-000000000000000', admin: 'key-spend-admin-0000000000000000' };
 const dir = mkdtempSync(join(tmpdir(), 'gateway-spend-'));
@@ -39,15 +40,6 @@ async function spentToday(keyId: string): Promise<number> {
   return body.data.find((k) => k.id === keyId)!.spend_usd.today;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('spend of work answered by the worker', () => {
   it('batch lines are charged to the key that created the batch; once its budget is spent the rest are refused, and so is a new batch', async () => {

@@ -46,7 +46,6 @@ import type { ChatRequest } from '../src/protocol/chat-request.js';
 import type { ChatCompletion } from '../src/protocol/chat-response.js';
 import type { RoutingConfig } from '../src/config/types.js';
 import type { Plan } from '../src/decision/plan.js';
-import { costUsd } from '../src/decision/cost.js';
 import { CascadeFailedError, describeCascade, runCascade } from '../src/decision/cascade.js';
 import { costOfAttempts } from '../src/ledger/price.js';
 
@@ -71,6 +70,8 @@ const MAX_LOST_RERUNS = 2;
  * charging inside callProvider (`chargeTo` in its input).
  */
 const CHARGE_PATCH = 'charge-once-at-end';
+/** Patch: a cancellation during a cascade stage ends the cascade instead of escalating or returning a rejected answer. */
+const CASCADE_CANCEL_PATCH = 'cascade-cancel-is-final';
 
 /**
  * A failed charge is retried as a charge, for as long as it takes (the answer waits for it: a request is not
@@ -271,9 +272,8 @@ async function runRequest(input: DurableRequestInput, options: RequestWorkflowOp
       const stage = await route({ ...input, request });
       if (!stage.plan || !stage.routing) throw ApplicationFailure.create({ type: FAILURE_NO_ROUTE, message: `'${stageAlias}' is not a plain alias`, nonRetryable: true });
       const answer = await runChain(request, stage.plan, stage.routing);
-      const cost = costUsd(answer.completion.usage ?? undefined, stage.routing.deployments[answer.deployment]!.price);
-      answer.attempts.at(-1)!.costUsd = cost;
-      return { ...answer, costUsd: cost };
+      // priced by the provider-call activity where the usage arrived
+      return { ...answer, costUsd: costOfAttempts(answer.attempts) };
     };
     try {
       const result = await runCascade(cascade, input.request, {
@@ -285,7 +285,8 @@ async function runRequest(input: DurableRequestInput, options: RequestWorkflowOp
         judge: (request, judgeAlias) => runAlias(judgeAlias, request),
         evaluate: (request, completion, evaluators) => evaluateAnswer({ request, completion, evaluators }),
         supportsLogprobs: (stageAlias) => logprobsStages.includes(stageAlias),
-        isFinal: (err) => err instanceof ChainEnded && err.action === 'return_error',
+        // a cancelled request ends the cascade: the next stage would be paid for nobody
+        isFinal: (err) => (err instanceof ChainEnded && err.action === 'return_error') || (isCancellation(err) && patched(CASCADE_CANCEL_PATCH)),
       });
       const answeredBy = result.stageResults[result.stageIndex]!.attempts.filter((a) => a.outcome === 'ok').at(-1);
       return finish(

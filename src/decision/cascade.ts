@@ -7,11 +7,11 @@
  *
  * - fast path: `runStage` plans the stage alias and runs it through the executor (non-streaming; a client
  *   that asked for a stream gets the accepted answer replayed as chunks, since nothing may reach the client
- *   before it is accepted), summing `costUsd(usage, deployment.price)` of the answering attempt; `judge` does
- *   the same for the judge alias; `evaluate` is `evaluateLocally` from ./evaluators/index.js;
+ *   before it is accepted), its cost the sum of the stage's attempts (each priced where it answered, by
+ *   ledger/price.ts); `judge` does the same for the judge alias; `evaluate` is `evaluateLocally` from ./evaluators/index.js;
  *   `supportsLogprobs` checks `logprobsStages(config, cascade)` (./cascade-stages.ts). Throw the executor's
  *   catch-all outcome as an error so the cascade moves on; `isFinal` should be true for `UpstreamRejected`
- *   (the client's own fault fails on every stage alike) and for the client's abort.
+ *   (the client's own fault fails on every stage alike) and for the client's abort (durable: cancellation).
  * - durable workflow: `runStage` and `judge` wrap the provider-call activities, `evaluate` a local activity
  *   calling `evaluateLocally` (it needs ajv, which does not belong in the workflow bundle), and
  *   `supportsLogprobs` reads the list the route activity resolved with `logprobsStages`. The driver's own

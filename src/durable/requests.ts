@@ -266,9 +266,13 @@ export class DurableRequests {
     return this.view(id, tenant, 5_000);
   }
 
-  /** Runs a request through the workflow and waits for its end: durability for plain OpenAI clients. */
-  async run(request: ChatRequest, opts: SubmitOptions, signal?: AbortSignal): Promise<{ id: string; result: DurableResult }> {
+  /**
+   * Runs a request through the workflow and waits for its end: durability for plain OpenAI clients.
+   * `onStarted` learns the request's id as soon as it exists (a client may leave before the end).
+   */
+  async run(request: ChatRequest, opts: SubmitOptions, signal?: AbortSignal, onStarted?: (id: string) => void): Promise<{ id: string; result: DurableResult }> {
     const { id } = await this.submit(request, opts);
+    onStarted?.(id);
     const handle = this.client.workflow.getHandle<typeof requestWorkflow>(id);
     // Lost while waiting: the request runs on, and the 503 names it so the client can fetch or repeat it.
     try {

@@ -60,7 +60,7 @@ export function logWhenDone(logger: Logger, req: Request, res: Response, started
         provider: header(res, 'x-gateway-provider'),
         fallback: header(res, 'x-gateway-fallback'),
         overheadMs: header(res, 'x-gateway-overhead-ms'),
-        durableId: header(res, 'x-gateway-request-id') ?? (req.path === '/v1/requests' ? header(res, 'location')?.split('/').pop() : undefined),
+        durableId: header(res, 'x-gateway-request-id') ?? trail.durableId,
       },
       tenant: principal.tenant,
       keyId: principal.keyId,

@@ -45,7 +45,7 @@ export async function runDurable(ctx: PipelineContext, job: ChatJob, reply: Repl
   const { trail } = job;
   let run;
   try {
-    run = await durable.run(job.request, submitOptions(ctx, job, routed), job.signal);
+    run = await durable.run(job.request, submitOptions(ctx, job, routed), job.signal, (id) => (trail.durableId = id));
   } catch (err) {
     const attempts = attemptsOfWorkflowError(err) ?? [];
     trail.attempts = attempts;

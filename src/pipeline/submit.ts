@@ -31,6 +31,7 @@ export async function submitChat(ctx: PipelineContext, job: ChatJob, reply: Repl
     if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
     throw err;
   }
+  job.trail.durableId = id;
   reply.header('location', `/v1/requests/${id}`);
   reply.header('x-gateway-request-id', id);
   // A keyed submission may find its request already running or done; a fresh one is queued by definition.

@@ -10,6 +10,8 @@ export interface Trail {
   stream?: boolean;
   attempts?: Attempt[];
   catchAll?: boolean;
+  /** The workflow running a durable request (its charge id on the worker), known once it has started. */
+  durableId?: string;
   /** What the request is charged under, when the pipeline charges it (fast path). */
   chargeId?: string;
   /** The usage the answer reported. */

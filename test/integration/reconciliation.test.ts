@@ -24,6 +24,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { countWords } from '../fake-provider/reply.js';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
 import { parsePrometheus, type Sample } from '../support/prometheus-text.js';
+import { until } from '../support/until.js';
 
 const KEYS = { alpha: 'key-recon-alpha-00000000000000000', beta: 'key-recon-beta-000000000000000000', admin: 'key-recon-admin-0000000000000000' };
 const dir = mkdtempSync(join(tmpdir(), 'gateway-recon-'));
@@ -169,16 +170,6 @@ afterAll(async () => {
   // RECON_LOG=file keeps the gateway's log records (charges, requests) for reading a failure
   if (process.env.RECON_LOG) writeFileSync(process.env.RECON_LOG, logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 

@@ -48,11 +48,11 @@ const DAY = 24 * 60 * MINUTE;
 
 /**
  * How long a charge stays marked: longer than anything that could repeat it, and no longer, since every mark
- * is held in the store (at 1000 fast requests/s, ten minutes of marks is 600k keys). A fast-path charge is
- * repeated only by its own settle stage's retries (seconds); a workflow's charge activity and a batch chunk
+ * is held in the store (at 1000 fast requests/s, two minutes of marks is 120k keys). A fast-path charge is
+ * repeated only by its own settle stage's retries (under 25 s); a workflow's charge activity and a batch chunk
  * are retried by Temporal for as long as the run lives (batches: days).
  */
-const ONCE_TTL_MS: Record<ChargePath, number> = { fast: 10 * MINUTE, durable: 8 * DAY, batch: 8 * DAY };
+const ONCE_TTL_MS: Record<ChargePath, number> = { fast: 2 * MINUTE, durable: 8 * DAY, batch: 8 * DAY };
 
 export class Ledger {
   private readonly store: LimitStore;

@@ -75,6 +75,7 @@ describe('no deployment of the alias carries the field', () => {
     const err = await rejection(h.openai.chat.completions.create({ model: 'claude', n: 2, messages: user('hi') }));
     expect(err.status).toBe(400);
     expect(err.code).toBe('unsupported_parameter');
+    expect(err.param).toBe('n');
     expect(err.message).toMatch(/'n' > 1 is not supported by any deployment of 'claude' \(anthropic cannot return several choices\)/);
     expect(h.fake.requests).toEqual([]);
   });
@@ -83,6 +84,7 @@ describe('no deployment of the alias carries the field', () => {
     const err = await rejection(h.openai.chat.completions.create({ model: 'no-openai', logit_bias: { '50256': -100 }, messages: user('hi') }));
     expect(err.status).toBe(400);
     expect(err.code).toBe('unsupported_parameter');
+    expect(err.param).toBe('logit_bias');
     expect(err.message).toMatch(/'logit_bias' is not supported by any deployment of 'no-openai'/);
     expect(err.message).toMatch(/anthropic/);
     expect(err.message).toMatch(/gemini/);
@@ -98,6 +100,7 @@ describe('no deployment of the alias carries the field', () => {
     );
     expect(err.status).toBe(400);
     expect(err.code).toBe('unsupported_parameter');
+    expect(err.param).toBe('messages[0].content[1]');
     expect(err.message).toMatch(/^400 audio input \(input_audio parts\) in 'messages\[0\]\.content\[1\]' is not supported by any deployment of 'claude' \(anthropic does not accept audio input\)/);
     expect(h.fake.requests).toEqual([]);
   });

@@ -160,7 +160,7 @@ function resolvePaths(config: GatewayConfig, paths: PathBase): GatewayConfig {
       tls: { ...tls, ...(tls.caFile && { caFile: fromConfig(tls.caFile) }), ...(tls.certFile && { certFile: fromConfig(tls.certFile) }), ...(tls.keyFile && { keyFile: fromConfig(tls.keyFile) }) },
     };
   }
-  const withModelDir = <E extends { kind: string }>(e: E): E => (e.kind === 'local' && 'dir' in e ? { ...e, dir: fromConfig(e.dir as string) } : e);
+  const withModelDir = <E extends { kind: string }>(e: E): E => (e.kind === 'local' && 'dir' in e && typeof e.dir === 'string' ? { ...e, dir: fromConfig(e.dir) } : e);
   const cache = config.cache && {
     ...config.cache,
     store: config.cache.store.kind === 'embedded' ? { ...config.cache.store, dir: inData(config.cache.store.dir) } : config.cache.store,

@@ -1,12 +1,8 @@
-/** Embedders: the offline default's properties, the provider embedder over the fake provider, the local loader. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/** Embedders: the offline one's properties, the provider embedder over the fake provider (the local model: embeddings-model.test.ts). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createEmbedder, dot, EmbedderError, embedderSchema } from '../../src/embeddings/index.js';
 import { OfflineEmbedder, stem, tokenize } from '../../src/embeddings/offline.js';
-import { LocalEmbedder } from '../../src/embeddings/local.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 
 const norm = (v: Float32Array) => Math.sqrt(dot(v, v));
@@ -106,46 +102,5 @@ models: { chat: { groups: [{ deployments: [d] }] } }
 
   it('refuses an unknown provider', () => {
     expect(() => createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'nope', model: 'm', dimension: 8 }), { providers: {} })).toThrow(/unknown provider 'nope'/);
-  });
-});
-
-describe('local embedder', () => {
-  const modelDir = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'local-model-'));
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ hidden_size: 3 }));
-    return dir;
-  };
-
-  it('reads the dimension from config.json, loads the model once and normalises its output', async () => {
-    let loads = 0;
-    const seen: unknown[] = [];
-    const e = new LocalEmbedder({
-      dir: modelDir(),
-      factory: async () => {
-        loads++;
-        return async (texts, opts) => {
-          seen.push(opts);
-          return { tolist: () => texts.map((t) => [t.length, 0, 0]) };
-        };
-      },
-    });
-    expect(e.dimension).toBe(3);
-    const [v] = await e.embed(['abcd']);
-    await e.embed(['ab', 'c']);
-    expect([...v!]).toEqual([1, 0, 0]);
-    expect(loads).toBe(1);
-    expect(seen[0]).toEqual({ pooling: 'mean', normalize: true });
-  });
-
-  it('checks the model output against the dimension', async () => {
-    const e = new LocalEmbedder({ dir: modelDir(), factory: async () => async (texts) => ({ tolist: () => texts.map(() => [1, 2]) }) });
-    await expect(e.embed(['x'])).rejects.toThrow(/dimension 2, expected 3/);
-  });
-
-  it('fails clearly on a missing directory, and without the optional library', async () => {
-    expect(() => new LocalEmbedder({ dir: '/nonexistent/model' })).toThrow(/does not exist/);
-    expect(() => new LocalEmbedder({ dir: tmpdir() })).toThrow(/no config.json/);
-    // @huggingface/transformers is not a dependency of the default install
-    await expect(new LocalEmbedder({ dir: modelDir() }).embed(['x'])).rejects.toThrow(/optional package @huggingface\/transformers/);
   });
 });

@@ -33,6 +33,7 @@ import { createLogger } from './observability/logger.js';
 import { serveMetrics } from './observability/metrics-server.js';
 import { closeHttpPools } from './providers/http.js';
 import { createSemanticCache, type SemanticCache } from './cache/index.js';
+import { defaultEmbedderConfig, HOW_TO_GET_THE_MODEL } from './embeddings/index.js';
 
 export type Role = 'all' | 'gateway' | 'worker';
 
@@ -121,6 +122,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       );
     }
     const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
+    warnIfLexicalOnly(config, logger);
     const { keys, admission, store } = await openAccessControl(config, logger, cleanups);
     // One per process: the gateway charges fast-path requests, the worker durable work and batch lines.
     const ledger = new Ledger({ store, keys, logger, metrics: obs.metrics });
@@ -225,6 +227,19 @@ async function openAccessControl(config: GatewayConfig, logger: Logger, cleanups
   const store = await createLimitStore(config.auth.store);
   cleanups.push(() => store.close());
   return { keys, admission: new Admission(store), store };
+}
+
+/** Without a sentence model the semantic cache and routing match words, not meaning: said once, at start. */
+function warnIfLexicalOnly(config: GatewayConfig, logger: Logger): void {
+  const uses: string[] = [];
+  if (config.cache?.enabled && config.cache.embedder.kind === 'offline') uses.push('cache');
+  for (const [alias, m] of Object.entries(config.models)) {
+    const ref = m.semantic?.embedder;
+    if (ref === undefined) continue;
+    const e = ref === 'default' ? defaultEmbedderConfig() : ref === 'cache' ? (config.cache?.embedder ?? defaultEmbedderConfig()) : ref;
+    if (e.kind === 'offline') uses.push(`models.${alias}.semantic`);
+  }
+  if (uses.length > 0) logger.warn({ uses, howToFix: HOW_TO_GET_THE_MODEL }, 'no embedding model: the semantic tier is lexical only (offline hashed embedder)');
 }
 
 /** Embeds the route examples of aliases with semantic routing, once, sharing the cache's embedder when configured alike. */

@@ -7,6 +7,7 @@ import { startGateway, type Role, type RunningGateway } from './gateway.js';
 import { launcherChain, watchLaunchers } from './durable/own-processes.js';
 import { prebuiltWorkflowBundle } from './durable/prebuilt-bundle.js';
 import { createLogger } from './observability/logger.js';
+import { findModelDir, MODEL_DIR_ENV } from './embeddings/model-dir.js';
 
 async function main(): Promise<void> {
   const path = configPathFrom(process.argv.slice(2), process.env);
@@ -14,6 +15,9 @@ async function main(): Promise<void> {
     console.error('No config given: pass --config path/to/gateway.yaml or set GATEWAY_CONFIG.');
     process.exit(2);
   }
+  // The embedder's default (the local sentence model) reads the model directory from the environment.
+  const modelDir = findModelDir(process.env, process.cwd());
+  if (modelDir) process.env[MODEL_DIR_ENV] = modelDir;
   let config;
   try {
     config = loadConfig(path, process.env, { dataDir: dataDirFrom(process.argv.slice(2), process.env) });

@@ -3,7 +3,7 @@
  * a looser threshold) when every provider failed. Off unless `enabled: true`; every other field has a default.
  */
 import { z } from 'zod';
-import { embedderSchema } from '../embeddings/schema.js';
+import { embedderSchema, OFFLINE_EMBEDDER } from '../embeddings/schema.js';
 
 /**
  * Calibrated for the default (offline) embedder by bench/cache-threshold.ts on test/fixtures/paraphrases.json:
@@ -40,7 +40,11 @@ export const cacheStoreSchema = z.discriminatedUnion('kind', [
 export const cacheSchema = z.strictObject({
   enabled: z.boolean().default(false),
   store: cacheStoreSchema.default({ kind: 'embedded', dir: 'cache', maxEntries: 200_000 }),
-  embedder: embedderSchema.default({ kind: 'offline', dimension: 256 }),
+  /**
+   * The offline one here; a config file loaded without an `embedder` gets the local sentence model when
+   * GATEWAY_EMBEDDING_MODEL_DIR names one (src/config/load.ts), so the schema stays independent of the environment.
+   */
+  embedder: embedderSchema.default(OFFLINE_EMBEDDER),
   /** Exact-match tier (hash of the canonical request) before the semantic one. */
   exact: z.boolean().default(true),
   /** Semantic tier: the least cosine similarity that counts as the same question. */

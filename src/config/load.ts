@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_FALLBACK, apiKeySchema, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
+import { defaultEmbedderConfig } from '../embeddings/schema.js';
 import { GENERIC_COMPATIBLE, PRESET_DEFAULTS, TYPE_DEFAULTS } from './presets.js';
 import type { AliasConfig, ApiKeyConfig, DeploymentConfig, GatewayConfig, ProviderConfig } from './types.js';
 
@@ -73,7 +74,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   const problems: string[] = [];
   const substituted = substituteEnv(doc ?? {}, env, problems);
-  const parsed = configSchema.safeParse(substituted);
+  const parsed = configSchema.safeParse(withDefaultEmbedder(substituted, env));
   if (!parsed.success) {
     // A missing variable is already named; the empty string it left behind would only repeat the problem.
     const named = new Set(problems.map((p) => p.slice(0, p.indexOf(': '))));
@@ -84,6 +85,17 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   return resolvePaths(resolve(parsed.data, problems, source), paths);
+}
+
+/**
+ * A cache without an `embedder` gets the environment's default (the local model when
+ * GATEWAY_EMBEDDING_MODEL_DIR names one): the schema's own default stays the same everywhere.
+ */
+function withDefaultEmbedder(doc: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+  const cache = (doc as { cache?: unknown }).cache ?? {};
+  if (typeof cache !== 'object' || Array.isArray(cache) || cache === null || 'embedder' in cache) return doc;
+  return { ...doc, cache: { ...cache, embedder: defaultEmbedderConfig(env) } };
 }
 
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, opts: { dataDir?: string } = {}): GatewayConfig {

@@ -70,3 +70,16 @@ export function readModelDir(dir: string, quantized: boolean): ModelFiles {
 function numberOr(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 1_000_000 ? v : fallback;
 }
+
+/** Where `npm run fetch-model` puts the model, relative to the project. */
+export const FETCHED_MODEL_DIR = '.tools/models/all-MiniLM-L6-v2';
+
+/**
+ * For the entry point: the environment's directory, else the first that holds a model of
+ * `.tools/models/all-MiniLM-L6-v2` (npm run fetch-model) and `../shared/models/all-MiniLM-L6-v2` (a copy
+ * kept beside the checkout), relative to `cwd`.
+ */
+export function findModelDir(env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (env[MODEL_DIR_ENV]) return resolve(cwd, env[MODEL_DIR_ENV]);
+  return [FETCHED_MODEL_DIR, '../shared/models/all-MiniLM-L6-v2'].map((d) => resolve(cwd, d)).find((d) => existsSync(join(d, 'onnx', 'model.onnx')) && existsSync(join(d, 'tokenizer.json')));
+}

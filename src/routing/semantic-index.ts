@@ -22,7 +22,7 @@ import type { RuleTarget } from '../config/routing-rules-schema.js';
 import type { ProviderConfig } from '../config/types.js';
 import { routeByExamples, type RouteVectors, type SemanticDecision } from '../decision/semantic-router.js';
 import { createEmbedder, type EmbedderDeps } from '../embeddings/index.js';
-import type { EmbedderConfig } from '../embeddings/schema.js';
+import { defaultEmbedderConfig, type EmbedderConfig } from '../embeddings/schema.js';
 import { type Embedder, checkDimension, normalise } from '../embeddings/types.js';
 import { contentText, type ChatRequest } from '../protocol/chat-request.js';
 
@@ -30,7 +30,6 @@ import { contentText, type ChatRequest } from '../protocol/chat-request.js';
 const BATCH = 128;
 /** The start of a message says what it is about; a huge paste adds cost, not signal. */
 export const MAX_ROUTED_CHARS = 4_000;
-const DEFAULT_EMBEDDER: EmbedderConfig = { kind: 'offline', dimension: 256 };
 
 export interface SemanticRouting extends SemanticDecision {
   /** Where to send the request: the route's `use`, or the default's when no route won; absent: the alias's groups. */
@@ -164,7 +163,8 @@ export class SemanticIndex {
 }
 
 /**
- * Resolves embedder references to instances, one per distinct config: `default` is the offline embedder,
+ * Resolves embedder references to instances, one per distinct config: `default` is the local model when
+ * GATEWAY_EMBEDDING_MODEL_DIR names one, else the offline embedder,
  * `cache` the cache's (its instance when given, so one model serves both), an inline config its own.
  * `created` lists the instances made here: close them at shutdown (the index does not own its embedders).
  */
@@ -172,13 +172,16 @@ export function embedderSource(deps: {
   providers?: Record<string, ProviderConfig>;
   cache?: { config: EmbedderConfig; embedder?: Embedder };
   create?: (config: EmbedderConfig, deps: EmbedderDeps) => Embedder;
+  /** Where `default` looks for GATEWAY_EMBEDDING_MODEL_DIR; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }): ((ref: SemanticEmbedderRef) => Embedder) & { created: Embedder[] } {
   const made = new Map<string, Embedder>();
   const created: Embedder[] = [];
   const create = deps.create ?? createEmbedder;
   const cacheKey = deps.cache ? JSON.stringify(deps.cache.config) : undefined;
   const source = (ref: SemanticEmbedderRef): Embedder => {
-    const config = ref === 'default' ? DEFAULT_EMBEDDER : ref === 'cache' ? (deps.cache?.config ?? DEFAULT_EMBEDDER) : ref;
+    const fallback = defaultEmbedderConfig(deps.env);
+    const config = ref === 'default' ? fallback : ref === 'cache' ? (deps.cache?.config ?? fallback) : ref;
     const key = JSON.stringify(config);
     if (key === cacheKey && deps.cache?.embedder) return deps.cache.embedder;
     let e = made.get(key);

@@ -285,6 +285,7 @@ describe('embedderSource', () => {
     const cacheEmbedder = new OfflineEmbedder({ dimension: 512 });
     const source = embedderSource({
       cache: { config: { kind: 'offline', dimension: 512 }, embedder: cacheEmbedder },
+      env: {}, // no model directory: `default` is the offline embedder
       create: (c) => {
         made.push(c);
         return new OfflineEmbedder({ dimension: c.kind === 'offline' ? c.dimension : 16 });

@@ -3,6 +3,7 @@
  * the fake provider: hits on the fast and the durable path, tenant isolation, the catch-all answering from
  * Qdrant while every provider fails, two gateways sharing one cache, and a Qdrant killed under traffic (requests
  * keep being answered, the cache bypassed and counted) and brought back (hits again, no gateway restart).
+ * The embedder is the real all-MiniLM-L6-v2 (384 dimensions), so hits are paraphrases, not case variants.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,12 +18,15 @@ import { startHarness, type Harness } from '../support/harness.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
 import { startQdrant, type QdrantServer } from '../support/qdrant-server.js';
 import { sharedQdrantUrl } from '../support/shared-qdrant.js';
+import { modelDirForTests } from '../support/model-dir.js';
 
 const A = 'gw-qdrant-tenant-a-key-aaaaaaaaaaaaaaaaaaaa';
 const B = 'gw-qdrant-tenant-b-key-bbbbbbbbbbbbbbbbbbbb';
 const asA = { authorization: `Bearer ${A}` };
 const asB = { authorization: `Bearer ${B}` };
 const DURABLE = { 'x-gateway-durable': 'true' };
+
+const MODEL_DIR = modelDirForTests();
 
 const collectionName = () => `gateway_it_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 
@@ -45,6 +49,7 @@ defaults:
 cache:
   enabled: true
   store: { kind: qdrant, url: "${url}", collection: ${collection}, timeoutMs: 500 }
+  embedder: { kind: local, dir: "${MODEL_DIR}" }
   threshold: 0.85
   catchAllThreshold: 0.5
 ${cacheExtra}`;
@@ -112,11 +117,13 @@ describe('semantic cache on the run’s Qdrant', () => {
     expect((await post(h.gateway.url, 'Who painted the Mona Lisa?', asA)).cache).toBe('miss');
     await untilCached(h.gateway.url, 'Who painted the Mona Lisa?', asA);
     const calls = chatCalls(h);
-    const para = await post(h.gateway.url, 'who painted the mona lisa', asA);
+    const para = await post(h.gateway.url, 'Who was the painter of the Mona Lisa?', asA);
     expect(para).toMatchObject({ status: 200, cache: 'hit', content: 'Echo: Who painted the Mona Lisa?' });
     expect(para.similarity).toBeGreaterThan(0.85);
     expect(para.similarity).toBeLessThan(1);
     expect(chatCalls(h)).toBe(calls);
+    const info = await new QdrantClient({ url: sharedQdrantUrl(), apiKey: process.env.QDRANT_API_KEY, checkCompatibility: false }).getCollection(collection);
+    expect(info.config.params.vectors).toMatchObject({ size: 384 });
   });
 
   it('stores a durable answer in Qdrant and answers a durable paraphrase from it without calling a provider', async () => {
@@ -126,7 +133,7 @@ describe('semantic cache on the run’s Qdrant', () => {
     await h.temporal.workflow.getHandle(first.headers.get('x-gateway-request-id')!).result();
     await untilCached(h.gateway.url, 'How tall is the Eiffel Tower?', { ...asA, ...DURABLE });
     const calls = chatCalls(h);
-    const para = await post(h.gateway.url, 'how tall is the eiffel tower', { ...asA, ...DURABLE });
+    const para = await post(h.gateway.url, 'Do you know how tall the Eiffel Tower is?', { ...asA, ...DURABLE });
     expect(para).toMatchObject({ status: 200, cache: 'hit', content: 'Echo: How tall is the Eiffel Tower?' });
     expect(para.similarity).toBeLessThan(1);
     expect(chatCalls(h)).toBe(calls);
@@ -154,7 +161,7 @@ describe('semantic cache on the run’s Qdrant', () => {
     for (const headers of [asA, { ...asA, ...DURABLE }]) {
       allProvidersDown(h);
       // looser than any fresh hit would accept (threshold 0.85); the catch-all's threshold is 0.5
-      const r = await post(h.gateway.url, 'museum opening hours today please', headers);
+      const r = await post(h.gateway.url, 'when does the museum open', headers);
       expect(r).toMatchObject({ status: 200, cache: 'stale', content: 'Echo: What are the opening hours of the museum?' });
       expect(r.headers.get('x-gateway-fallback')).toBe('catch_all');
       expect(r.similarity).toBeGreaterThan(0.5);
@@ -168,7 +175,7 @@ describe('semantic cache on the run’s Qdrant', () => {
       h.fake.reset();
       await post(h.gateway.url, 'What is the capital of Australia?', asA);
       await untilCached(h.gateway.url, 'What is the capital of Australia?', asA);
-      const there = await post(second.gateway.url, 'what is the capital of australia', asA);
+      const there = await post(second.gateway.url, 'Which city is the capital of Australia?', asA);
       expect(there).toMatchObject({ status: 200, cache: 'hit', content: 'Echo: What is the capital of Australia?' });
       expect(chatCalls(second)).toBe(0);
       // and the other way round

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { normalise } from '../../src/embeddings/types.js';
 import type { StoredEntry, VectorStore } from '../../src/cache/vector-store.js';
 
-export const CONTRACT_DIMENSION = 8;
+/** The real model's width (all-MiniLM-L6-v2), so the stores are exercised at the size they hold in production. */
+export const CONTRACT_DIMENSION = 384;
 
 /** A unit vector pointing mostly along axis `axis`, tilted towards axis+1 by `tilt`. */
 export function unit(axis: number, tilt = 0): Float32Array {

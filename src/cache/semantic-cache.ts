@@ -8,13 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CacheConfig } from '../config/cache-schema.js';
+import { cacheThresholds, type CacheConfig } from '../config/cache-schema.js';
 import type { Embedder } from '../embeddings/types.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import { guardOf } from './guard.js';
 import { bypassReason, refuseToStore, type CacheControl, type StoreFacts } from './policy.js';
 import { requestKey, type RequestKey } from './request-key.js';
+import { verify, type Verdict } from './verify.js';
 import type { SearchHit, VectorStore } from './vector-store.js';
 
 export interface CachedAnswer {
@@ -23,6 +24,8 @@ export interface CachedAnswer {
   alias: string;
   /** Numbers and negation of the question (see guard.ts); absent for exact-only entries. */
   guard?: string;
+  /** The embedded text, for the verifier (verify.ts); entries stored before it have only the guard. */
+  question?: string;
 }
 
 /** One request's view of the cache, computed once and used for lookup, catch-all and store. */
@@ -37,6 +40,8 @@ export interface CacheTicket {
   vector?: Promise<Float32Array | undefined>;
   /** Set when the store failed (or is backing off after a failure) during this request's lookup. */
   unavailable?: boolean;
+  /** The best candidate the verifier turned down, when no candidate passed. */
+  refused?: { verdict: Verdict; similarity: number };
 }
 
 export interface CacheHit {
@@ -44,6 +49,8 @@ export interface CacheHit {
   similarity: number;
   tier: 'exact' | 'semantic';
   stale: boolean;
+  /** `verified` for every served hit (an exact hit is the same question). */
+  verdict: Verdict;
 }
 
 export interface SemanticCacheDeps {
@@ -59,6 +66,8 @@ export class SemanticCache {
   private readonly placeholder: Float32Array;
   /** Until when (epoch ms) the store is left alone after a failure. */
   private storeDownUntil = 0;
+  /** The config's thresholds, else the calibrated defaults for this embedder (see cache-schema.ts). */
+  private readonly thresholds: { threshold: number; catchAllThreshold: number };
 
   constructor(
     readonly config: CacheConfig,
@@ -69,6 +78,7 @@ export class SemanticCache {
     if (vectors.dimension !== embedder.dimension) {
       throw new Error(`cache: the store holds vectors of dimension ${vectors.dimension} but the embedder ${embedder.id} makes ${embedder.dimension}`);
     }
+    this.thresholds = cacheThresholds(config, embedder.id);
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger.child({ component: 'cache' });
     this.placeholder = new Float32Array(vectors.dimension);
@@ -87,7 +97,7 @@ export class SemanticCache {
   async lookup(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (t.bypass || t.control.noCache) return undefined;
     if (this.backingOff(t)) return undefined;
-    const threshold = this.config.thresholds[t.alias] ?? this.config.threshold;
+    const threshold = this.config.thresholds[t.alias] ?? this.thresholds.threshold;
     return this.find(t, this.now(), threshold, false, signal);
   }
 
@@ -95,7 +105,7 @@ export class SemanticCache {
   async lookupStale(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (t.bypass || t.control.noCache) return undefined;
     if (this.backingOff(t)) return undefined;
-    const hit = await this.find(t, this.now() - this.config.staleSeconds * 1000, this.config.catchAllThreshold, true, signal);
+    const hit = await this.find(t, this.now() - this.config.staleSeconds * 1000, this.thresholds.catchAllThreshold, true, signal);
     return hit && { ...hit, stale: true };
   }
 
@@ -117,7 +127,7 @@ export class SemanticCache {
         vector: vector ?? this.placeholder,
         createdAt: now,
         expiresAt: now + (t.control.ttlSeconds ?? this.config.ttlSeconds) * 1000,
-        payload: { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined },
+        payload: { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined, question: vector ? t.key.text : undefined },
       });
       this.storeUp();
       return undefined;
@@ -164,15 +174,21 @@ export class SemanticCache {
   private async search(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (this.config.exact) {
       const e = await this.vectors.get(t.key.exact, expiresAfter);
-      if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false };
+      if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false, verdict: 'verified' };
     }
     if (!t.key.partition || threshold > 1) return undefined;
     const vector = await this.vectorOf(t, signal);
     if (!vector) return undefined;
-    const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: 3, exhaustive });
+    // A few candidates above the threshold: the most similar may be a near miss ("… 8 km …") and the next the answer.
+    const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: CANDIDATES, exhaustive });
     const guard = guardOf(t.key.text!);
-    const best = hits.find((h) => h.entry.payload.tenant === t.tenant && h.entry.payload.guard === guard);
-    return best && { completion: served(best.entry.payload.completion), similarity: best.score, tier: 'semantic', stale: false };
+    for (const h of hits) {
+      if (h.entry.payload.tenant !== t.tenant) continue;
+      const verdict = verdictOf(t.key.text!, guard, h.entry.payload);
+      if (verdict === 'verified') return { completion: served(h.entry.payload.completion), similarity: h.score, tier: 'semantic', stale: false, verdict };
+      t.refused ??= { verdict, similarity: h.score };
+    }
+    return undefined;
   }
 
   /**
@@ -214,6 +230,15 @@ export class SemanticCache {
     );
     return t.vector;
   }
+}
+
+/** How many candidates above the threshold the verifier may look at before the lookup counts as a miss. */
+const CANDIDATES = 5;
+
+/** Entries stored before the verifier carry only the guard (numbers and negation): they are checked by that. */
+function verdictOf(asked: string, guard: string, entry: CachedAnswer): Verdict {
+  if (entry.question !== undefined) return verify(asked, entry.question).verdict;
+  return entry.guard === guard ? 'verified' : 'number_mismatch';
 }
 
 /** The stored answer under a new id, so two clients never share one completion id. */

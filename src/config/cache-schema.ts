@@ -14,6 +14,23 @@ export const DEFAULT_CACHE_THRESHOLD = 0.94;
 /** For the catch-all, where the alternative is an error: precision ≥ 0.9 on the calibration half. */
 export const DEFAULT_CATCH_ALL_THRESHOLD = 0.87;
 
+/**
+ * The defaults per embedder family, with the verifier (src/cache/verify.ts) checking every hit: calibrated by
+ * bench/cache-verify.ts on test/fixtures/cache-pairs.json (normal: precision ≥ 0.99; catch-all: ≥ 0.97). `model`
+ * is all-MiniLM-L6-v2 (`kind: local`), also used for `kind: provider` until that model is calibrated. A value set
+ * in the config wins over these.
+ */
+export const CACHE_THRESHOLD_DEFAULTS = {
+  offline: { threshold: DEFAULT_CACHE_THRESHOLD, catchAllThreshold: DEFAULT_CATCH_ALL_THRESHOLD },
+  model: { threshold: 0.79, catchAllThreshold: 0.79 },
+} as const;
+
+/** The thresholds a cache runs with: the config's, else the defaults for the embedder that made the vectors. */
+export function cacheThresholds(config: Pick<CacheConfig, 'threshold' | 'catchAllThreshold'>, embedderId: string): { threshold: number; catchAllThreshold: number } {
+  const defaults = embedderId.startsWith('offline') ? CACHE_THRESHOLD_DEFAULTS.offline : CACHE_THRESHOLD_DEFAULTS.model;
+  return { threshold: config.threshold ?? defaults.threshold, catchAllThreshold: config.catchAllThreshold ?? defaults.catchAllThreshold };
+}
+
 const similarity = z.number().min(-1).max(1);
 
 export const cacheStoreSchema = z.discriminatedUnion('kind', [
@@ -47,12 +64,12 @@ export const cacheSchema = z.strictObject({
   embedder: embedderSchema.default(OFFLINE_EMBEDDER),
   /** Exact-match tier (hash of the canonical request) before the semantic one. */
   exact: z.boolean().default(true),
-  /** Semantic tier: the least cosine similarity that counts as the same question. */
-  threshold: similarity.default(DEFAULT_CACHE_THRESHOLD),
+  /** Semantic tier: the least cosine similarity that counts as the same question; unset: per embedder (above). */
+  threshold: similarity.optional(),
   /** Per model alias; aliases not named use `threshold`. A value above 1 turns the semantic tier off for it. */
   thresholds: z.record(z.string().min(1), z.number().min(-1).max(2)).default({}),
   /** The catch-all's threshold (when every provider failed); entries up to `staleSeconds` past expiry count. */
-  catchAllThreshold: similarity.default(DEFAULT_CATCH_ALL_THRESHOLD),
+  catchAllThreshold: similarity.optional(),
   /** Requests with a higher temperature (unset counts as 1) are neither looked up nor stored. */
   maxTemperature: z.number().min(0).max(2).default(1),
   /** How long an answer is served as fresh. */

@@ -99,6 +99,8 @@ function writeRecord(logger: Logger, req: Request, res: Response, f: FinishedReq
       catchAll: f.outcome === 'catch_all' || undefined,
       route: f.route,
       cache: f.cache,
+      cacheSimilarity: trails.get(res)?.cacheSimilarity,
+      cacheVerdict: trails.get(res)?.cacheVerdict,
       durableId: f.durableId,
       usage: f.usage,
       costUsd: f.costUsd,

@@ -21,6 +21,8 @@ import type { Trail } from './trail.js';
 
 export const CACHE_HEADER = 'x-gateway-cache';
 export const SIMILARITY_HEADER = 'x-gateway-cache-similarity';
+/** `verified` on a semantic or exact hit; on a miss, why the best candidate above the threshold was refused. */
+export const VERDICT_HEADER = 'x-gateway-cache-verdict';
 
 /** The cache and this request's ticket, carried through a route. */
 export interface RouteCache {
@@ -34,10 +36,17 @@ export interface CacheMarks {
   reply: Reply;
 }
 
-function mark(m: CacheMarks, outcome: 'hit' | 'miss' | 'stale' | 'bypass', similarity?: number): void {
+function mark(m: CacheMarks, outcome: 'hit' | 'miss' | 'stale' | 'bypass', similarity?: number, verdict?: string): void {
   m.trail.cache = outcome;
   m.reply.header(CACHE_HEADER, outcome);
-  if (similarity !== undefined) m.reply.header(SIMILARITY_HEADER, similarity.toFixed(4));
+  if (similarity !== undefined) {
+    m.reply.header(SIMILARITY_HEADER, similarity.toFixed(4));
+    m.trail.cacheSimilarity = Math.round(similarity * 10_000) / 10_000;
+  }
+  if (verdict !== undefined) {
+    m.reply.header(VERDICT_HEADER, verdict);
+    m.trail.cacheVerdict = verdict;
+  }
 }
 
 /** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
@@ -59,10 +68,11 @@ export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Rep
   }
   const hit = await cache.lookup(route.ticket, job.signal);
   if (!hit) {
-    mark(m, route.ticket.unavailable ? 'bypass' : 'miss');
+    const refused = route.ticket.refused;
+    mark(m, route.ticket.unavailable ? 'bypass' : 'miss', refused?.similarity, refused?.verdict);
     return { route };
   }
-  mark(m, 'hit', hit.similarity);
+  mark(m, 'hit', hit.similarity, hit.verdict);
   return { route, hit: hit.completion };
 }
 
@@ -111,7 +121,7 @@ export async function staleAnswer(route: RouteCache | undefined, m: CacheMarks, 
     if (route.ticket.unavailable) mark(m, 'bypass');
     return undefined;
   }
-  mark(m, 'stale', hit.similarity);
+  mark(m, 'stale', hit.similarity, hit.verdict);
   return hit.completion;
 }
 

@@ -20,6 +20,9 @@ export interface Trail {
   route?: { strategy: string; rule?: string };
   /** What the semantic cache did for this request. */
   cache?: CacheResult;
+  /** The similarity of the cached question served (or refused by the verifier), and the verifier's verdict. */
+  cacheSimilarity?: number;
+  cacheVerdict?: string;
   /** A committed stream ended with an error event instead of its clean end: the answer is incomplete. */
   interrupted?: { kind: string };
   /** Resolves once the request is settled (limits corrected, charged): its record is written after that. */

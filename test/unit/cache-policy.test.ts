@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheSchema, DEFAULT_CACHE_THRESHOLD } from '../../src/config/cache-schema.js';
+import { CACHE_THRESHOLD_DEFAULTS, cacheSchema, cacheThresholds, DEFAULT_CACHE_THRESHOLD } from '../../src/config/cache-schema.js';
 import { parseConfig } from '../../src/config/load.js';
 import { EmbeddedVectorStore } from '../../src/cache/embedded/store.js';
 import { guardOf } from '../../src/cache/guard.js';
@@ -107,7 +107,11 @@ deployments: { d: { provider: oa, model: m } }
 models: { chat: { groups: [{ deployments: [d] }] } }
 `;
   it('is off by default, with the calibrated threshold, and names bad fields by path', () => {
-    expect(parseConfig(base, 't', {}).cache).toMatchObject({ enabled: false, threshold: DEFAULT_CACHE_THRESHOLD, store: { kind: 'embedded', dir: '.data/cache' }, embedder: { kind: 'offline' } });
+    const off = parseConfig(base, 't', {}).cache!;
+    expect(off).toMatchObject({ enabled: false, store: { kind: 'embedded', dir: '.data/cache' }, embedder: { kind: 'offline' } });
+    // Unset thresholds resolve per embedder: the hashed one keeps its own calibration, a real model gets its own.
+    expect(cacheThresholds(off, 'offline-hash-v1/256').threshold).toBe(DEFAULT_CACHE_THRESHOLD);
+    expect(cacheThresholds(off, 'local:all-MiniLM-L6-v2/384')).toEqual(CACHE_THRESHOLD_DEFAULTS.model);
     const on = parseConfig(`${base}cache: { enabled: true, store: { kind: qdrant, url: "http://q:6333" }, thresholds: { chat: 0.97 } }`, 't', {}).cache!;
     expect(on.store).toEqual({ kind: 'qdrant', url: 'http://q:6333', collection: 'gateway_cache', distance: 'cosine', timeoutMs: 1000, maxEntriesPerTenant: 100000 });
     expect(on.thresholds).toEqual({ chat: 0.97 });
@@ -204,7 +208,7 @@ describe('SemanticCache', () => {
     expect(await cache.lookup(cache.ticket(text('What time does the museum open?'), 't1', none))).toBeDefined();
     advance(60_000);
     expect(await cache.lookup(cache.ticket(text('What time does the museum open?'), 't1', none))).toBeUndefined();
-    const stale = await cache.lookupStale(cache.ticket(text('when does the museum open today'), 't1', none));
+    const stale = await cache.lookupStale(cache.ticket(text('when does the museum open'), 't1', none));
     expect(stale).toMatchObject({ stale: true, tier: 'semantic' });
     expect(stale!.similarity).toBeLessThan(0.9);
     advance(600_000);

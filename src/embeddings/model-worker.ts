@@ -37,7 +37,12 @@ function normalise(v) {
 
 async function main() {
   const tokenizer = new Tokenizer(files.tokenizer, files.tokenizerConfig);
-  const session = await ort.InferenceSession.create(files.onnx, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  // No spinning: idle intra-op threads would otherwise busy-wait after each run, taking the CPU from the event
+  // loop (and from other gateways on the machine) for milliseconds.
+  const session = await ort.InferenceSession.create(files.onnx, {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
   const inputs = session.inputNames;
   if (!inputs.includes('input_ids') || !inputs.includes('attention_mask')) throw new Error(files.onnx + ' takes ' + inputs.join(', ') + ', not input_ids and attention_mask');
   const outputs = session.outputNames;

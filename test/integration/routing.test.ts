@@ -39,6 +39,7 @@ models:
   helpdesk:
     groups: [{ deployments: [general] }]
     semantic:
+      embedder: { kind: offline } # the default threshold is calibrated for it; the real model routing: semantic-routing-model.test.ts
       routes:
         - name: code
           examples: ["fix this python function", "why does my typescript build fail", "my javascript code throws an exception", "how do I write a unit test for this function", "the compiler gives a type error"]

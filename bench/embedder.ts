@@ -137,9 +137,10 @@ async function gateways() {
     type Which = keyof typeof gws;
     const names = Object.keys(gws) as Which[];
     const rss = () => Object.fromEntries(names.map((w) => [w, rssMb(gws[w].child.proc.pid!)])) as Record<Which, number>;
-    const rssIdle = rss();
     const pools = Object.fromEntries(names.map((w) => [w, new Pool(gws[w].url, { connections: 1 })])) as Record<Which, Pool>;
     for (let i = 0; i < N.warmup; i++) for (const w of names) await chat(pools[w], prompt(200_000 + i));
+    // After the warm-up the model is loaded and has run; the cache holds only the warm-up's answers.
+    const rssIdle = rss();
     const ms = Object.fromEntries(names.map((w) => [w, [] as number[]])) as Record<Which, number[]>;
     const tiers = new Map<string, number>();
     for (let i = 0; i < N.requests; i++) {
@@ -182,7 +183,8 @@ async function main() {
   const checks = [
     { name: 'cache-on request added p50 (fp32, miss) ≤ 3 ms', value: gw.addedP50Ms, target: TARGETS.addedP50Ms, pass: gw.addedP50Ms <= TARGETS.addedP50Ms },
     { name: 'cache-on request added p50 (int8, miss) ≤ 3 ms', value: gw.addedInt8P50Ms, target: TARGETS.addedP50Ms, pass: gw.addedInt8P50Ms <= TARGETS.addedP50Ms },
-    { name: 'gateway RSS with the model loaded (fp32) ≤ 400 MB', value: gw.rssMb.afterRun.on, target: TARGETS.rssMb, pass: gw.rssMb.afterRun.on <= TARGETS.rssMb },
+    { name: 'gateway RSS with the model loaded (fp32, after warm-up) ≤ 400 MB', value: gw.rssMb.idle.on, target: TARGETS.rssMb, pass: gw.rssMb.idle.on <= TARGETS.rssMb },
+    { name: 'gateway RSS after the run (fp32; the store grows alike with the offline embedder)', value: gw.rssMb.afterRun.on, target: TARGETS.rssMb, pass: gw.rssMb.afterRun.on <= TARGETS.rssMb },
   ];
   const result = { machine: machineMeta(), model: MODEL_DIR, settings: N, inProcess: { fp32, int8, tokenize, memoHitMs: memo }, gateway: gw, checks };
   writeAtomically(path.join(RESULTS_DIR, 'embedder.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -208,7 +210,7 @@ async function main() {
     '',
     `Event loop's longest stall while embedding: fp32 ${fp32.eventLoopMaxStallMs} ms, int8 ${int8.eventLoopMaxStallMs} ms (the model runs on a worker thread; in the thread that calls it, session.run would block for the whole inference).`,
     '',
-    `Gateway RSS (MB), at start / after the run: cache on (fp32) ${gw.rssMb.idle.on} / ${gw.rssMb.afterRun.on}; int8 ${gw.rssMb.idle.int8} / ${gw.rssMb.afterRun.int8}; cache off ${gw.rssMb.idle.off} / ${gw.rssMb.afterRun.off}. Cache headers seen: ${JSON.stringify(gw.cacheHeader)}.`,
+    `Gateway RSS (MB), after warm-up / after the run (${N.requests} more answers stored): cache on (fp32) ${gw.rssMb.idle.on} / ${gw.rssMb.afterRun.on}; int8 ${gw.rssMb.idle.int8} / ${gw.rssMb.afterRun.int8}; offline embedder ${gw.rssMb.idle.lexical} / ${gw.rssMb.afterRun.lexical}; cache off ${gw.rssMb.idle.off} / ${gw.rssMb.afterRun.off}. Cache headers seen: ${JSON.stringify(gw.cacheHeader)}.`,
     '',
     ...mdTable(['check', 'value', 'target', 'met'], checks.map((c) => [c.name, String(c.value), String(c.target), c.pass ? 'yes' : '**no**'])),
     '',

@@ -19,6 +19,7 @@ import { createEmbedder, type Embedder } from '../src/embeddings/index.js';
 import { SemanticIndex } from '../src/routing/semantic-index.js';
 import { machineMeta, mdTable, textTable, writeAtomically } from './lib/report.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
+import { semanticThreshold } from '../src/config/semantic-routing-schema.js';
 
 interface Utterance {
   text: string;
@@ -150,7 +151,8 @@ async function run(name: string, inner: Embedder, via: string): Promise<Embedder
   const even = scored.filter((s) => s.index % 2 === 0);
   const odd = scored.filter((s) => s.index % 2 === 1);
   const calibration = await calibrate(embedder, semantic!, even);
-  const atConfigured = evaluate(odd, await classifyAt(embedder, semantic!, semantic!.threshold, odd), semantic!.threshold);
+  const configured = semanticThreshold(semantic!, embedder.id);
+  const atConfigured = evaluate(odd, await classifyAt(embedder, semantic!, configured, odd), configured);
   const atCalibrated = evaluate(odd, await classifyAt(embedder, semantic!, calibration.threshold, odd), calibration.threshold);
   return { embedder: name, via, calibration, heldOutAtConfigured: atConfigured, heldOutAtCalibrated: atCalibrated, msPerEmbedding };
 }

@@ -35,8 +35,18 @@ import { z } from 'zod';
 import { embedderSchema } from '../embeddings/schema.js';
 import { ruleTargetSchema, type RuleTarget } from './routing-rules-schema.js';
 
-/** For the offline embedder with mean-of-top-3 scoring (see above); recalibrate for another embedder. */
+/** For the offline embedder with mean-of-top-3 scoring (see above). */
 export const DEFAULT_SEMANTIC_THRESHOLD = 0.12;
+/**
+ * For a sentence model (all-MiniLM-L6-v2, mean of top 3): calibrated by bench/semantic-routing.ts on the demo's
+ * routes (test/fixtures/semantic-routes.json, held-out accuracy 0.90).
+ */
+export const MODEL_SEMANTIC_THRESHOLD = 0.24;
+
+/** The threshold a route set uses: its own, else the one calibrated for the embedder that scores it. */
+export function semanticThreshold(cfg: Pick<SemanticRoutingConfig, 'threshold'>, embedderId: string): number {
+  return cfg.threshold ?? (embedderId.startsWith('offline') ? DEFAULT_SEMANTIC_THRESHOLD : MODEL_SEMANTIC_THRESHOLD);
+}
 
 /**
  * Which embedder: `default` (the offline one, 256 dimensions), `cache` (whatever `cache.embedder` is, so one
@@ -64,8 +74,8 @@ export const semanticRoutingSchema = z.strictObject({
   /** How many of a route's best-matching examples are aggregated into its score. */
   topK: z.number().int().min(1).max(50).default(3),
   aggregate: z.enum(['mean', 'max']).default('mean'),
-  /** The least aggregated cosine similarity that picks a route. */
-  threshold: z.number().min(-1).max(1).default(DEFAULT_SEMANTIC_THRESHOLD),
+  /** The least aggregated cosine similarity that picks a route; unset: calibrated per embedder (semanticThreshold). */
+  threshold: z.number().min(-1).max(1).optional(),
   /** Where a message that reaches no route goes (mode `prefer`); absent: the alias's own groups. */
   default: ruleTargetSchema.optional(),
 });

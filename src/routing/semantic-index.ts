@@ -17,7 +17,7 @@
  * alias's own groups. Only the client's abort is thrown.
  */
 import type { Logger } from 'pino';
-import type { SemanticEmbedderRef, SemanticRoutingConfig } from '../config/semantic-routing-schema.js';
+import { semanticThreshold, type SemanticEmbedderRef, type SemanticRoutingConfig } from '../config/semantic-routing-schema.js';
 import type { RuleTarget } from '../config/routing-rules-schema.js';
 import type { ProviderConfig } from '../config/types.js';
 import { routeByExamples, type RouteVectors, type SemanticDecision } from '../decision/semantic-router.js';
@@ -114,7 +114,7 @@ export class SemanticIndex {
       this.deps.logger?.warn({ alias, embedder: entry.embedder.id, err: messageOf(err) }, 'semantic routing: embedding the message failed');
       return this.noRoute(entry, `embedding the message failed (${messageOf(err)})`);
     }
-    const decision = routeByExamples(vector, routes, entry.cfg);
+    const decision = routeByExamples(vector, routes, { ...entry.cfg, threshold: semanticThreshold(entry.cfg, entry.embedder.id) });
     if (decision.route === undefined) return this.withDefault(entry, decision);
     const route = entry.cfg.routes.find((r) => r.name === decision.route)!;
     return { ...decision, target: route.use, mode: route.mode, usedDefault: false };

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import {
   DEFAULT_SEMANTIC_THRESHOLD,
+  MODEL_SEMANTIC_THRESHOLD,
+  semanticThreshold,
   checkSemanticReferences,
   semanticRoutingSchema,
   type SemanticRoutingConfigInput,
@@ -175,7 +177,7 @@ class ScriptedEmbedder implements Embedder {
 
 describe('semantic index with the offline embedder', () => {
   it('sends held-out utterances to the right route with the default scoring', async () => {
-    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({}) });
+    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({ env: {} }) });
     for (const [want, text] of HELD_OUT) {
       const d = await index.classify('assistant', text);
       expect(d?.route, `${text} → ${d?.reason}`).toBe(want);
@@ -185,7 +187,7 @@ describe('semantic index with the offline embedder', () => {
   });
 
   it('sends an off-topic message below the threshold to the default target', async () => {
-    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({}) });
+    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({ env: {} }) });
     for (const text of ['What is the capital of Mongolia?', 'What are the health benefits of green tea?']) {
       const d = await index.classify('assistant', text);
       expect(d, text).toMatchObject({ target: ['small'], mode: 'prefer', usedDefault: true });
@@ -193,7 +195,7 @@ describe('semantic index with the offline embedder', () => {
       expect(d!.score).toBeLessThan(DEFAULT_SEMANTIC_THRESHOLD);
       expect(d!.reason).toMatch(/< 0\.12 → default$/);
     }
-    const noDefault = await SemanticIndex.build({ assistant: { semantic: semantic({ default: undefined }) } }, { embedderFor: embedderSource({}) });
+    const noDefault = await SemanticIndex.build({ assistant: { semantic: semantic({ default: undefined }) } }, { embedderFor: embedderSource({ env: {} }) });
     const none = await noDefault.classify('assistant', 'What is the capital of Mongolia?');
     expect(none).toMatchObject({ usedDefault: false, mode: 'prefer' });
     expect(none!.route).toBeUndefined();
@@ -201,7 +203,7 @@ describe('semantic index with the offline embedder', () => {
   });
 
   it('routes on the last user message, not the system prompt or earlier turns', async () => {
-    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({}) });
+    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({ env: {} }) });
     const request = req({
       messages: [
         { role: 'system', content: 'You are a billing assistant for invoices and refunds.' },
@@ -272,7 +274,7 @@ describe('semantic index with the offline embedder', () => {
   });
 
   it("rethrows the client's abort instead of routing", async () => {
-    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({}) });
+    const index = await SemanticIndex.build({ assistant: { semantic: semantic() } }, { embedderFor: embedderSource({ env: {} }) });
     const ac = new AbortController();
     ac.abort();
     await expect(index.classify('assistant', 'Tell me a funny joke', ac.signal)).rejects.toThrow();
@@ -307,7 +309,12 @@ describe('embedderSource', () => {
 describe('semantic routing config', () => {
   it('fills defaults and accepts every embedder reference', () => {
     const c = semanticRoutingSchema.parse({ routes: [{ name: 'r', examples: ['x'], use: ['a'] }] });
-    expect(c).toMatchObject({ embedder: 'default', topK: 3, aggregate: 'mean', threshold: DEFAULT_SEMANTIC_THRESHOLD });
+    expect(c).toMatchObject({ embedder: 'default', topK: 3, aggregate: 'mean' });
+    // unset, the threshold follows the embedder that scores the routes
+    expect(c.threshold).toBeUndefined();
+    expect(semanticThreshold(c, 'offline-hash-v1/256')).toBe(DEFAULT_SEMANTIC_THRESHOLD);
+    expect(semanticThreshold(c, 'local:all-MiniLM-L6-v2/384')).toBe(MODEL_SEMANTIC_THRESHOLD);
+    expect(semanticThreshold({ threshold: 0.5 }, 'local:all-MiniLM-L6-v2/384')).toBe(0.5);
     expect(c.routes[0]!.mode).toBe('prefer');
     expect(semanticRoutingSchema.parse({ ...c, embedder: 'cache' }).embedder).toBe('cache');
     expect(semanticRoutingSchema.parse({ ...c, embedder: { kind: 'offline' } }).embedder).toEqual({ kind: 'offline', dimension: 256 });

@@ -6,9 +6,8 @@ import { z } from 'zod';
 import { embedderSchema, OFFLINE_EMBEDDER } from '../embeddings/schema.js';
 
 /**
- * Calibrated for the default (offline) embedder by bench/cache-threshold.ts on test/fixtures/paraphrases.json:
- * the lowest threshold from which precision on the calibration half stays 1.0 (a wrong cached answer is worse
- * than a miss). Another embedder needs its own calibration with that script.
+ * For the offline (hashed) embedder: the lowest threshold from which precision on the calibration half stays
+ * 1.0 (a wrong cached answer is worse than a miss); bench/cache-verify.ts reports it with the others.
  */
 export const DEFAULT_CACHE_THRESHOLD = 0.94;
 /** For the catch-all, where the alternative is an error: precision ≥ 0.9 on the calibration half. */

@@ -31,7 +31,7 @@ import { headerSafe, rejectedByOf, setGatewayHeaders, type Journey } from './hea
 import type { ChatJob } from './job.js';
 import type { Reply } from './reply.js';
 import { routeLabel, routeRequest, type Routed } from './route.js';
-import { settleRequest } from './settle.js';
+import { settleWhenOver } from './settle.js';
 import { writeSse } from './sse.js';
 
 /** Runs one chat request to its answer in `dialect`, and settles it once the exchange is over. */
@@ -39,7 +39,6 @@ export async function runChat(ctx: PipelineContext, job: ChatJob, reply: Reply, 
   const { request, trail } = job;
   Object.assign(trail, { alias: request.model, stream: !!request.stream, attempts: [] as Attempt[], ...(!job.durable && job.chargeId && { chargeId: job.chargeId }) });
   const settleAdmission = await admit(ctx, job.principal, request.model, admissionTokens(request));
-  const exchangeOver = new Promise<void>((resolve) => reply.onDone(resolve));
   const run = (async () => {
     // a durable answer is replayed as chunks, so its plan needs no streaming deployment
     const routed = await routeRequest(ctx, job.durable ? { ...request, stream: false } : request, { tags: job.tags, hint: job.routeHint, signal: job.signal });
@@ -52,15 +51,13 @@ export async function runChat(ctx: PipelineContext, job: ChatJob, reply: Reply, 
     return runFast(ctx, job, reply, dialect, routed, cached.route);
   })();
   // Settled when both are done: the client got its answer (or left) and every attempt has its price.
-  trail.settled = Promise.allSettled([run, exchangeOver]).then(() =>
-    settleRequest({
-      trail,
-      admission: settleAdmission,
-      ...(!job.durable && job.chargeId && { charge: { chargeId: job.chargeId, keyId: ctx.admission ? job.principal.keyId : undefined, tenant: job.principal.tenant, alias: request.model, path: 'fast' } }),
-      ledger: ctx.ledger,
-      logger: ctx.logger,
-    }),
-  );
+  settleWhenOver(reply, run, {
+    trail,
+    admission: settleAdmission,
+    ...(!job.durable && job.chargeId && { charge: { chargeId: job.chargeId, keyId: ctx.admission ? job.principal.keyId : undefined, tenant: job.principal.tenant, alias: request.model, path: 'fast' } }),
+    ledger: ctx.ledger,
+    logger: ctx.logger,
+  });
   await run;
 }
 

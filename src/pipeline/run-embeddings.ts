@@ -11,7 +11,7 @@ import { admit } from './admit.js';
 import type { PipelineContext } from './context.js';
 import { rejectedByOf, setGatewayHeaders } from './headers.js';
 import type { Reply } from './reply.js';
-import { settleRequest } from './settle.js';
+import { settleWhenOver } from './settle.js';
 import type { Trail } from './trail.js';
 
 export interface EmbeddingsJob {
@@ -30,7 +30,6 @@ export async function runEmbeddings(ctx: PipelineContext, job: EmbeddingsJob, re
   trail.chargeId = job.chargeId;
   const estimate = Math.ceil(JSON.stringify(request.input).length / 4);
   const settleAdmission = await admit(ctx, job.principal, request.model, estimate);
-  const exchangeOver = new Promise<void>((resolve) => reply.onDone(resolve));
   const run = (async () => {
     const traits = { stream: false, needs: ['embeddings' as const], estimatedInputTokens: estimate };
     let plan;
@@ -70,14 +69,12 @@ export async function runEmbeddings(ctx: PipelineContext, job: EmbeddingsJob, re
     trail.usage = { inputTokens: outcome.value.usage.prompt_tokens, outputTokens: 0 };
     reply.json(outcome.value);
   })();
-  trail.settled = Promise.allSettled([run, exchangeOver]).then(() =>
-    settleRequest({
-      trail,
-      admission: settleAdmission,
-      charge: { chargeId: job.chargeId, keyId: ctx.admission ? job.principal.keyId : undefined, tenant: job.principal.tenant, alias: request.model, path: 'fast' },
-      ledger: ctx.ledger,
-      logger: ctx.logger,
-    }),
-  );
+  settleWhenOver(reply, run, {
+    trail,
+    admission: settleAdmission,
+    charge: { chargeId: job.chargeId, keyId: ctx.admission ? job.principal.keyId : undefined, tenant: job.principal.tenant, alias: request.model, path: 'fast' },
+    ledger: ctx.ledger,
+    logger: ctx.logger,
+  });
   await run;
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Attempt } from '../decision/attempt.js';
 import type { Settle } from '../limits/admission.js';
 import type { ChargeInput, Ledger } from '../ledger/ledger.js';
+import type { Reply } from './reply.js';
 import type { Trail } from './trail.js';
 
 /** Tokens the upstream reported for all of the request's calls (stages, judges, retries), when any did. */
@@ -55,4 +56,13 @@ export async function settleRequest(f: SettleFacts): Promise<void> {
     f.logger.error({ err }, 'settling a request against its limits failed');
   }
   if (f.charge && f.ledger && attempts.length > 0) await chargeWithRetry(f.ledger, { ...f.charge, attempts }, f.logger);
+}
+
+/**
+ * Settles once both are over: the exchange with the client (answered, or it left) and the pipeline's run (a
+ * stream's last attempt is priced only at its end). The request log waits for `trail.settled`.
+ */
+export function settleWhenOver(reply: Reply, run: Promise<unknown>, f: SettleFacts): void {
+  const exchangeOver = new Promise<void>((resolve) => reply.onDone(resolve));
+  f.trail.settled = Promise.allSettled([run, exchangeOver]).then(() => settleRequest(f));
 }

@@ -109,7 +109,9 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       const ctx = Context.current();
       const step = input.plan.steps[input.stepIndex]!;
       const deployment = config.deployments[step.deployment]!;
-      const target: Target = { deployment, provider: config.providers[deployment.provider]! };
+      // The alias's passthrough list as the plan was made with it (it rides in the routing slice).
+      const passthrough = input.routing.models[step.alias]?.passthrough;
+      const target: Target = { deployment, provider: config.providers[deployment.provider]!, ...(passthrough && { passthrough }) };
       const carried = ((ctx.info.heartbeatDetails as { attempts?: Attempt[] } | undefined)?.attempts ?? []).slice();
       // Earlier tries of this activity that left no record died with their worker: they go in the trail as
       // such, but do not use up the provider's attempts (the provider did not fail; we did).

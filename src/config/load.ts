@@ -263,6 +263,7 @@ function resolve(raw: RawConfig, problems: string[], source: string): GatewayCon
       ...(a.routing && { routing: a.routing }),
       ...(a.cascade && { cascade: a.cascade }),
       ...(a.semantic && { semantic: a.semantic }),
+      ...(a.passthrough && { passthrough: a.passthrough }),
     };
   }
   return { dataDir: raw.dataDir, server: raw.server, logging: raw.logging, durable: raw.durable, auth: raw.auth, health: raw.health, batches: raw.batches, observability: raw.observability, cache: raw.cache, providers, deployments, models };

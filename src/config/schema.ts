@@ -140,6 +140,19 @@ export const aliasSchema = z.strictObject({
    * P95 time to first token), the next deployment is started too and the first to answer wins.
    */
   hedge: z.strictObject({ afterMs: z.number().int().min(0).optional(), minDelayMs: z.number().int().min(0).default(20) }).optional(),
+  /**
+   * Request fields sent upstream besides the canonical ones each provider knows; `store`, `service_tier`,
+   * `metadata` and `user` act on the operator's provider account and go only when listed (providers/upstream-fields.ts).
+   */
+  passthrough: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a top-level request field name')
+        .refine((f) => !['__proto__', 'constructor', 'prototype'].includes(f), 'is not a request field'),
+    )
+    .max(64)
+    .optional(),
 });
 
 /**

@@ -73,6 +73,8 @@ export interface AliasConfig {
   /** A cascade alias has no groups of its own: its stages are other aliases. */
   cascade?: CascadeConfig;
   semantic?: SemanticRoutingConfig;
+  /** Request fields this alias's deployments receive besides the canonical ones (providers/upstream-fields.ts). */
+  passthrough?: string[];
 }
 
 export interface RoutingConfig {

@@ -128,7 +128,8 @@ export class FastPathExecutor {
 
   targetOf(step: PlanStep): Target {
     const deployment = this.config.deployments[step.deployment]!;
-    return { deployment, provider: this.config.providers[deployment.provider]! };
+    const passthrough = this.config.models[step.alias]?.passthrough;
+    return { deployment, provider: this.config.providers[deployment.provider]!, ...(passthrough && { passthrough }) };
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The canonical request: OpenAI's chat completions shape, validated at ingress.
  * Every adapter translates from this, so it is the one contract between ingress, decision and egress.
- * Unknown top-level fields are kept (OpenAI adds parameters often) and forwarded only to OpenAI-family upstreams.
+ * Unknown top-level fields are kept (OpenAI adds parameters often) but go upstream only when the alias lists them
+ * in `passthrough` (src/providers/upstream-fields.ts).
  */
 import { z } from 'zod';
 

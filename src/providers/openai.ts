@@ -9,6 +9,7 @@ import { errorFromResponse, kindFromStatus, readErrorBody } from './classify.js'
 import { ProviderError } from './errors.js';
 import { httpRequest, transportError } from './http.js';
 import type { CallOptions, ProviderAdapter, Target } from './types.js';
+import { CHAT_FIELDS, EMBEDDINGS_FIELDS, forwardsAsIs } from './upstream-fields.js';
 
 function endpoint(target: Target, path: 'chat/completions' | 'embeddings'): string {
   const { provider, deployment } = target;
@@ -37,19 +38,39 @@ function headers(target: Target): Record<string, string> {
   return h;
 }
 
-/** The upstream body: the client's request with the deployment's model and the server's quirks applied. */
+/** Fields the adapter writes itself (the deployment's model, the server's max-tokens name, streaming). */
+const WRITTEN_HERE = new Set(['model', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options']);
+
+/**
+ * The upstream body: the client's canonical fields (account fields only when the alias allows them), the
+ * alias's passthrough fields, with the deployment's model and the server's quirks applied. Anything else the
+ * client sent stays behind.
+ */
 export function toOpenAIBody(req: ChatRequest, target: Target, stream: boolean): Record<string, unknown> {
   const { provider, deployment } = target;
-  // Rest-destructuring instead of `delete`: objects stay in V8's fast mode, which JSON.stringify likes.
-  const { model: _model, max_tokens, max_completion_tokens, stream: _stream, stream_options, ...rest } = req;
-  const body: Record<string, unknown> = provider.type === 'azure-openai' ? rest : { model: deployment.model, ...rest };
-  const maxTokens = max_completion_tokens ?? max_tokens;
+  // Built by assignment instead of `delete`: objects stay in V8's fast mode, which JSON.stringify likes.
+  const body: Record<string, unknown> = provider.type === 'azure-openai' ? {} : { model: deployment.model };
+  const fields = req as Record<string, unknown>;
+  for (const field of Object.keys(fields)) {
+    if (!WRITTEN_HERE.has(field) && forwardsAsIs(field, CHAT_FIELDS, target.passthrough)) body[field] = fields[field];
+  }
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens;
   if (maxTokens != null) body[provider.quirks.maxTokensField] = maxTokens;
   if (stream) {
     body.stream = true;
     // Usage is asked for even when the client did not, so cost and token limits work on streams too;
     // the executor drops the usage chunk again for clients that did not ask.
-    if (provider.quirks.streamUsage) body.stream_options = { ...stream_options, include_usage: true };
+    if (provider.quirks.streamUsage) body.stream_options = { ...req.stream_options, include_usage: true };
+  }
+  return body;
+}
+
+/** The upstream embeddings body, chosen the same way as the chat body. */
+export function toOpenAIEmbeddingsBody(req: EmbeddingsRequest, target: Target): Record<string, unknown> {
+  const body: Record<string, unknown> = target.provider.type === 'azure-openai' ? {} : { model: target.deployment.model };
+  const fields = req as Record<string, unknown>;
+  for (const field of Object.keys(fields)) {
+    if (field !== 'model' && forwardsAsIs(field, EMBEDDINGS_FIELDS, target.passthrough)) body[field] = fields[field];
   }
   return body;
 }
@@ -158,10 +179,7 @@ async function* stream(req: ChatRequest, target: Target, opts: CallOptions): Asy
 }
 
 async function embed(req: EmbeddingsRequest, target: Target, opts: CallOptions): Promise<EmbeddingsResponse> {
-  const body: Record<string, unknown> = { ...req };
-  if (target.provider.type === 'azure-openai') delete body.model;
-  else body.model = target.deployment.model;
-  const res = await httpRequest(endpoint(target, 'embeddings'), body, {
+  const res = await httpRequest(endpoint(target, 'embeddings'), toOpenAIEmbeddingsBody(req, target), {
     headers: headers(target),
     timeouts: target.provider.timeouts,
     signal: opts.signal,

@@ -16,6 +16,11 @@ import type { DeploymentConfig, ProviderConfig } from '../config/types.js';
 export interface Target {
   deployment: DeploymentConfig;
   provider: ProviderConfig;
+  /**
+   * Fields of the client's body the step's alias lets through (`models.<alias>.passthrough`): besides the
+   * canonical fields the adapter knows, only these go upstream (see upstream-fields.ts).
+   */
+  passthrough?: readonly string[];
 }
 
 export interface CallOptions {

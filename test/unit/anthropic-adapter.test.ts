@@ -146,7 +146,7 @@ describe('toAnthropicRequest', () => {
     expect(body.tools).toEqual([{ name: 'now', input_schema: { type: 'object', properties: {} } }]);
   });
 
-  it('maps sampling parameters and drops OpenAI-only fields', () => {
+  it('maps sampling parameters and drops OpenAI-only fields (user goes as metadata.user_id where the alias allows it)', () => {
     const body = toAnthropicRequest(
       req({
         temperature: 1.7,
@@ -160,7 +160,7 @@ describe('toAnthropicRequest', () => {
         logprobs: true,
         metadata: { a: 'b' },
       }),
-      target,
+      { ...target, passthrough: ['user'] },
       true,
     );
     expect(body).toEqual({

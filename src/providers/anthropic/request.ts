@@ -2,10 +2,13 @@
  * Canonical chat request to an Anthropic Messages request. Pure: no I/O, no clock.
  * Only fields Anthropic documents are emitted; OpenAI-only parameters with no equivalent (seed, penalties,
  * logprobs, OpenAI's own `metadata`) are dropped rather than forwarded, since Anthropic rejects unknown fields.
+ * `user` becomes `metadata.user_id` only when the alias allows it, and fields outside the canonical request go
+ * only when the alias lists them (upstream-fields.ts).
  */
 import { contentText, requestedMaxTokens, type ChatRequest } from '../../protocol/chat-request.js';
 import { ProviderError } from '../errors.js';
 import type { Target } from '../types.js';
+import { addPassthrough, CHAT_FIELDS, translates } from '../upstream-fields.js';
 import { assistantBlocks, toolUseId, userBlocks } from './content.js';
 import type { AnthropicBlock, AnthropicMessageParam, AnthropicRequest, AnthropicToolChoice } from './wire.js';
 
@@ -104,7 +107,8 @@ export function toAnthropicRequest(req: ChatRequest, target: Target, stream: boo
     const choice = toolChoice(req);
     if (choice) body.tool_choice = choice;
   }
-  if (req.user) body.metadata = { user_id: req.user };
+  if (req.user && translates('user', target.passthrough)) body.metadata = { user_id: req.user };
   if (stream) body.stream = true;
+  addPassthrough(body, req, CHAT_FIELDS, target.passthrough);
   return body;
 }

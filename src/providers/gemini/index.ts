@@ -50,12 +50,12 @@ async function readJson<T>(res: HttpResponse, opts: CallOptions): Promise<T> {
 }
 
 async function complete(req: ChatRequest, target: Target, opts: CallOptions): Promise<ChatCompletion> {
-  const res = await post(target, 'generateContent', toGeminiRequest(req), opts);
+  const res = await post(target, 'generateContent', toGeminiRequest(req, target.passthrough), opts);
   return fromGeminiResponse(await readJson<GeminiResponse>(res, opts), meta(target));
 }
 
 async function* stream(req: ChatRequest, target: Target, opts: CallOptions): AsyncGenerator<ChatCompletionChunk> {
-  const res = await post(target, 'streamGenerateContent?alt=sse', toGeminiRequest(req), opts);
+  const res = await post(target, 'streamGenerateContent?alt=sse', toGeminiRequest(req, target.passthrough), opts);
   const translator = new GeminiStreamTranslator(meta(target));
   let drained = false;
   try {

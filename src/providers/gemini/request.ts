@@ -1,13 +1,15 @@
 /**
  * Canonical chat request to a Gemini generateContent request. Pure: no I/O, no clock.
  * Only fields Gemini documents are emitted; OpenAI-only parameters without an equivalent (user,
- * parallel_tool_calls, OpenAI's `metadata`) are dropped, since Gemini rejects unknown fields.
+ * parallel_tool_calls, OpenAI's `metadata`) are dropped, since Gemini rejects unknown fields. Fields outside the
+ * canonical request go only when the alias lists them (`passthrough`, upstream-fields.ts), verbatim.
  */
 import { contentText, requestedMaxTokens, type ChatRequest } from '../../protocol/chat-request.js';
 import { ProviderError } from '../errors.js';
 import { functionResponsePart, modelParts, userParts } from './content.js';
 import { toolParameters } from './schema.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
+import { addPassthrough, CHAT_FIELDS } from '../upstream-fields.js';
 
 /** Appends parts, merging into the previous content when the role repeats (Gemini wants alternation). */
 function pushParts(out: GeminiContent[], role: 'user' | 'model', parts: GeminiPart[]): void {
@@ -83,7 +85,7 @@ function toolConfig(choice: ChatRequest['tool_choice']): GeminiRequest['toolConf
   return undefined;
 }
 
-export function toGeminiRequest(req: ChatRequest): GeminiRequest {
+export function toGeminiRequest(req: ChatRequest, passthrough?: readonly string[]): GeminiRequest {
   const { system, contents } = translateMessages(req);
   if (contents.length === 0) {
     throw new ProviderError({ kind: 'bad_request', message: 'Gemini needs at least one non-empty user or assistant message' });
@@ -108,6 +110,7 @@ export function toGeminiRequest(req: ChatRequest): GeminiRequest {
   }
   const config = generationConfig(req);
   if (config) body.generationConfig = config;
+  addPassthrough(body, req, CHAT_FIELDS, passthrough);
   return body;
 }
 

@@ -6,6 +6,7 @@
 import { chatRequestSchema, type ChatRequest } from '../protocol/chat-request.js';
 import { fromZodError } from '../protocol/errors.js';
 import type { BatchLineError } from './types.js';
+import { DEFAULT_MAX_JSON_DEPTH, nestsDeeperThan } from '../util/json-depth.js';
 
 export interface LineCheckContext {
   /** The batch's endpoint: every line's `url` must be it. */
@@ -31,6 +32,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function checkLine(text: string, line: number, ctx: LineCheckContext): CheckedLine {
+  // The request body may nest as deep as an HTTP body may (server.maxJsonDepth's default); the line wraps it once.
+  if (nestsDeeperThan(text, DEFAULT_MAX_JSON_DEPTH + 1)) return problem(line, 'invalid_json_line', `Line ${line} nests deeper than ${DEFAULT_MAX_JSON_DEPTH} levels.`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

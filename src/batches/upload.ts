@@ -55,7 +55,8 @@ export async function receiveUpload(req: Request, store: FileStore, tenant: stri
 function parse(req: Request, tmp: string, maxBytes: number, maxLabel: string): Promise<Received> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 16, fieldSize: 4096, parts: 24 } });
+    // defParamCharset: the SDKs send a raw UTF-8 `filename="…"` (busboy would read it as Latin-1); `filename*` is decoded either way.
+    parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: maxBytes, fields: 16, fieldSize: 4096, parts: 24 } });
   } catch (err) {
     return Promise.reject(invalidRequest(`Malformed multipart/form-data request: ${(err as Error).message}`, null, 'invalid_multipart'));
   }

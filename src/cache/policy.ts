@@ -8,7 +8,8 @@ import type { ChatCompletion } from '../protocol/chat-response.js';
 /**
  * `x-gateway-cache` on a request, comma-separated directives:
  * `no-cache` (do not answer from the cache; the fresh answer is still stored), `no-store` (do not keep this
- * answer), `ttl=SECONDS` (keep it this long instead of the configured TTL).
+ * answer), `ttl=SECONDS` (keep it this long instead of the configured TTL, at most `cache.maxTtlSeconds`: a
+ * client's entry must not outlive what the operator allows, and `ttl=1e306` must not overflow an expiry time).
  */
 export interface CacheControl {
   noCache: boolean;
@@ -18,7 +19,10 @@ export interface CacheControl {
 
 export class CacheControlError extends Error {}
 
-export function parseCacheControl(header: string | undefined): CacheControl {
+/** `cache.maxTtlSeconds`'s default: a week. */
+export const DEFAULT_MAX_TTL_SECONDS = 7 * 86_400;
+
+export function parseCacheControl(header: string | undefined, maxTtlSeconds: number = DEFAULT_MAX_TTL_SECONDS): CacheControl {
   const control: CacheControl = { noCache: false, noStore: false };
   if (!header) return control;
   for (const raw of header.split(',')) {
@@ -29,7 +33,7 @@ export function parseCacheControl(header: string | undefined): CacheControl {
     else if (d.startsWith('ttl=')) {
       const n = Number(d.slice(4));
       if (!Number.isInteger(n) || n <= 0) throw new CacheControlError(`x-gateway-cache: ttl must be a positive whole number of seconds, got '${d.slice(4)}'`);
-      control.ttlSeconds = n;
+      control.ttlSeconds = Math.min(n, maxTtlSeconds);
     } else {
       throw new CacheControlError(`x-gateway-cache: unknown directive '${raw.trim()}' (use no-cache, no-store, ttl=SECONDS)`);
     }

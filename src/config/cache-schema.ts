@@ -73,6 +73,8 @@ export const cacheSchema = z.strictObject({
   maxTemperature: z.number().min(0).max(2).default(1),
   /** How long an answer is served as fresh. */
   ttlSeconds: z.number().int().positive().default(86_400),
+  /** The longest TTL a client may ask for with `x-gateway-cache: ttl=…`; longer asks are cut to this. */
+  maxTtlSeconds: z.number().int().positive().default(7 * 86_400),
   /** How long after expiry the catch-all may still serve an answer, marked stale. */
   staleSeconds: z.number().int().min(0).default(7 * 86_400),
   /** Answers that call tools depend on the world at the time; off by default. */

@@ -241,6 +241,8 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         bodyLimit: z.string().default('4mb'),
+        /** JSON bodies nesting deeper than this (objects and arrays) are refused with 400 before they are parsed. */
+        maxJsonDepth: z.number().int().min(8).max(1024).default(64),
         /** Where this gateway runs; deployments in the same `region` are preferred. */
         gatewayRegion: gatewayRegionSchema,
       })

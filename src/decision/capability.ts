@@ -6,6 +6,7 @@
 import type { Capability } from '../config/schema.js';
 import type { DeploymentConfig, RoutingConfig } from '../config/types.js';
 import { TAG_PATTERN, type CapabilityRule, type RuleCondition } from '../config/routing-rules-schema.js';
+import { ownValue } from '../util/own-value.js';
 
 export const TAGS_HEADER = 'x-gateway-tags';
 export const TAGS_METADATA_KEY = 'tags';
@@ -111,9 +112,9 @@ export function aliasPool(cfg: RoutingConfig, alias: string): readonly string[] 
 function computePool(cfg: RoutingConfig, alias: string): string[] {
   const out = new Set<string>();
   const seen = new Set<string>();
-  for (let a: string | undefined = alias; a !== undefined && !seen.has(a); a = cfg.models[a]?.downgrade) {
+  for (let a: string | undefined = alias; a !== undefined && !seen.has(a); a = ownValue(cfg.models, a)?.downgrade) {
     seen.add(a);
-    for (const group of cfg.models[a]?.groups ?? []) for (const m of group) out.add(m.deployment);
+    for (const group of ownValue(cfg.models, a)?.groups ?? []) for (const m of group) out.add(m.deployment);
   }
   return [...out];
 }

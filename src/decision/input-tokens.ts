@@ -8,6 +8,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import { aliasPool } from './capability.js';
 import { countInputTokens } from './tokens.js';
 import type { RequestTraits } from './traits.js';
+import { ownValue } from '../util/own-value.js';
 
 /** The character estimate is off by well under 2x on real text; beyond that margin the answer cannot change. */
 const MARGIN = 2;
@@ -17,7 +18,7 @@ function near(estimate: number, threshold: number): boolean {
 }
 
 export function needsPreciseCount(cfg: RoutingConfig, alias: string, traits: RequestTraits): boolean {
-  const model = cfg.models[alias];
+  const model = ownValue(cfg.models, alias);
   if (!model) return false;
   const est = traits.estimatedInputTokens;
   const out = traits.maxOutputTokens ?? 0;

@@ -23,6 +23,7 @@ import { applyRouteHint, type RouteHint } from './route-hints.js';
 import { tokenFactor } from './token-estimates.js';
 import type { RequestTraits } from './traits.js';
 import { featureGaps, unsupportedEverywhere, type FeatureGap } from './feature-filter.js';
+import { ownValue } from '../util/own-value.js';
 
 export type Stage = 'primary' | 'switch' | 'downgrade';
 
@@ -129,7 +130,7 @@ interface Candidate {
 }
 
 export function planRoute(cfg: RoutingConfig, alias: string, traits: RequestTraits, random: () => number, ctx: RouteContext = {}): Plan {
-  const model = cfg.models[alias];
+  const model = ownValue(cfg.models, alias);
   if (!model) throw new NoRouteError(alias, 'unknown_model', `The model '${alias}' does not exist`);
   const order = ctx.orderGroup ?? (ctx.snapshot ? balanced(cfg, ctx) : weighted);
   const inputTokens = traits.inputTokens ?? traits.estimatedInputTokens;

@@ -16,6 +16,7 @@ import type { ProviderError } from '../providers/errors.js';
 import { costOfAttempts } from '../ledger/price.js';
 import { UpstreamRejected } from './fast-executor.js';
 import { runWhole, type RunWholeDeps } from './run-alias.js';
+import { ownValue } from '../util/own-value.js';
 
 /** A stage (or judge) alias that ran out of deployments: the cascade moves on to the next stage. */
 export class StageUnavailable extends Error {
@@ -50,7 +51,7 @@ export async function runCascadeFast(cascade: CascadeConfig, request: ChatReques
   } catch (err) {
     if (!(err instanceof CascadeFailedError)) throw err;
     const lastError = err.lastError instanceof StageUnavailable ? err.lastError.lastError : undefined;
-    return { kind: 'catch_all', presetAnswer: ctx.config.models[request.model]?.fallback.catchAll.presetAnswer, reason: err.message, lastError, failed: err };
+    return { kind: 'catch_all', presetAnswer: ownValue(ctx.config.models, request.model)?.fallback.catchAll.presetAnswer, reason: err.message, lastError, failed: err };
   }
 }
 

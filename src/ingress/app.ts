@@ -7,7 +7,7 @@ import { TemporalUnavailable } from '../durable/connection.js';
 import { unavailableError } from '../pipeline/durable-errors.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { HttpError } from '../protocol/errors.js';
-import { sendError } from './errors.js';
+import { clientErrorOf, sendError } from './errors.js';
 import { jsonBody } from './json-body.js';
 import { authenticate, requireAdmin } from './auth.js';
 import { listKeysHandler } from './routes/admin.js';
@@ -34,7 +34,7 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   // Read by their own handlers, not the JSON body reader: multipart uploads, and the SDK's body-less cancel.
   app.post('/v1/files', uploadFileHandler(ctx));
   app.post('/v1/batches/:id/cancel', cancelBatchHandler(ctx));
-  app.use(jsonBody(ctx.config.server.bodyLimit));
+  app.use(jsonBody(ctx.config.server.bodyLimit, ctx.config.server.maxJsonDepth));
   // After the body is read: its stream events would lose the trace context a span sets for the handlers.
   if (obs) app.use(observeRequests(obs));
 
@@ -75,6 +75,8 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
 function errorHandler(ctx: PipelineContext) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (err instanceof HttpError) return sendError(res, err);
+    const clientError = clientErrorOf(err);
+    if (clientError) return sendError(res, clientError);
     if (err instanceof TemporalUnavailable) return sendError(res, unavailableError(err));
     if (res.destroyed || (err as Error)?.name === 'ClientDisconnected') return;
     ctx.logger.error({ err, path: req.path }, 'unhandled error');

@@ -1,12 +1,14 @@
 /**
  * Reads a JSON request body: the size limit (413, checked against Content-Length before reading), a JSON
  * media type (415 for anything else; a missing Content-Type is read as JSON, as curl users expect), strict
- * UTF-8 (400 on invalid bytes rather than silent replacement characters), and JSON syntax (400).
+ * UTF-8 (400 on invalid bytes rather than silent replacement characters), JSON syntax (400), and nesting depth
+ * (400 past `server.maxJsonDepth`: deeper bodies parse, but every recursive walk after parsing overflows the stack).
  * Lean on purpose: it sits on the hot path of every request.
  */
 import type { NextFunction, Request, Response } from 'express';
 import bytes from 'bytes';
 import { HttpError, invalidRequest } from '../protocol/errors.js';
+import { DEFAULT_MAX_JSON_DEPTH, nestsDeeperThan } from '../util/json-depth.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const CHARSET = /;\s*charset\s*=\s*"?([\w-]+)"?/i;
@@ -17,7 +19,11 @@ function unsupported(message: string): HttpError {
   return new HttpError(415, message, 'invalid_request_error', 'unsupported_media_type');
 }
 
-export function jsonBody(limit: string) {
+export function tooDeep(maxDepth: number): HttpError {
+  return invalidRequest(`The JSON body nests deeper than ${maxDepth} levels (the gateway's limit, server.maxJsonDepth)`, null, 'json_too_deep');
+}
+
+export function jsonBody(limit: string, maxDepth = DEFAULT_MAX_JSON_DEPTH) {
   const maxBytes = bytes.parse(limit) ?? 4 * 1024 * 1024;
   const tooLarge = () => new HttpError(413, `Request body is larger than ${limit}`, 'invalid_request_error', 'request_too_large');
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -65,6 +71,7 @@ export function jsonBody(limit: string) {
       } catch {
         return next(invalidRequest('The request body is not valid UTF-8', null, 'invalid_encoding'));
       }
+      if (nestsDeeperThan(text, maxDepth)) return next(tooDeep(maxDepth));
       try {
         req.body = JSON.parse(text);
       } catch (err) {

@@ -11,6 +11,7 @@ import { estimateInputTokens } from '../decision/traits.js';
 import { requestedMaxTokens, type ChatRequest } from '../protocol/chat-request.js';
 import { HttpError, modelNotFound } from '../protocol/errors.js';
 import type { PipelineContext } from './context.js';
+import { ownValue } from '../util/own-value.js';
 
 /** Tokens a request may use, as admission counts them before it runs. */
 export function admissionTokens(request: ChatRequest): number {
@@ -26,7 +27,7 @@ export function assertModelAllowed(principal: Principal, alias: string): void {
 
 /** Admits the request or throws its 404/403/429; the returned settle (absent without limits) runs once, at the end. */
 export async function admit(ctx: PipelineContext, principal: Principal, alias: string, tokens: number): Promise<Settle | undefined> {
-  if (!ctx.config.models[alias]) throw modelNotFound(alias);
+  if (!ownValue(ctx.config.models, alias)) throw modelNotFound(alias);
   assertModelAllowed(principal, alias);
   return ctx.admission?.admit(principal, tokens);
 }

@@ -56,7 +56,7 @@ export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Rep
   const m = { trail: job.trail, reply };
   let control;
   try {
-    control = parseCacheControl(job.cacheControl);
+    control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
   } catch (err) {
     if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
     throw err;

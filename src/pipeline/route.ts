@@ -15,6 +15,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import { invalidRequest, modelNotFound } from '../protocol/errors.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import { semanticMatch } from '../routing/semantic-match.js';
+import { ownValue } from '../util/own-value.js';
 
 export type Routed =
   | { kind: 'plan'; plan: Plan; traits: RequestTraits }
@@ -40,12 +41,12 @@ export interface RouteOptions {
 export function traitsOf(config: GatewayConfig, request: ChatRequest, headerTags: string[] = []): RequestTraits {
   const tags = tagsOf({ [TAGS_HEADER]: headerTags.join(',') }, request.metadata);
   const traits = requestTraits(request, tags);
-  return config.models[request.model] ? withInputTokens(config, request, traits) : traits;
+  return ownValue(config.models, request.model) ? withInputTokens(config, request, traits) : traits;
 }
 
 /** Routes a request, or throws the client's 404 (unknown alias) / 400 (nothing can serve it). */
 export async function routeRequest(deps: RouteDeps, request: ChatRequest, opts: RouteOptions = {}): Promise<Routed> {
-  const model = deps.config.models[request.model];
+  const model = ownValue(deps.config.models, request.model);
   const traits = traitsOf(deps.config, request, opts.tags);
   if (!model) throw modelNotFound(request.model);
   if (model.cascade) return { kind: 'cascade', cascade: model.cascade, traits };

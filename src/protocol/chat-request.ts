@@ -119,7 +119,21 @@ export const chatRequestSchema = z.looseObject({
   metadata: z.record(z.string(), z.string()).optional(),
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+}).superRefine((req, ctx) => {
+  const problem = toolChoiceProblem(req.tool_choice, req.tools?.map((t) => t.function.name));
+  if (problem) ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: problem });
 });
+
+/**
+ * Why a tool choice cannot be honoured, as OpenAI words it; undefined when it can. Checked here rather than left
+ * to the upstream: only OpenAI itself would refuse it, other providers would answer without the forced tool.
+ */
+function toolChoiceProblem(choice: z.infer<typeof toolChoice> | undefined, tools: string[] | undefined): string | undefined {
+  if (choice === undefined) return undefined;
+  if (!tools) return "'tool_choice' is only allowed when 'tools' are specified";
+  if (typeof choice === 'object' && !tools.includes(choice.function.name)) return `no tool named '${choice.function.name}' is in 'tools'`;
+  return undefined;
+}
 
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export type ChatMessage = z.infer<typeof chatMessage>;

@@ -218,8 +218,21 @@ describe('toCanonical', () => {
     expect(choice({ type: 'tool', name: 'get_weather', disable_parallel_tool_use: true })).toEqual([{ type: 'function', function: { name: 'get_weather' } }, false]);
     expect(choice({ type: 'any', disable_parallel_tool_use: true })).toEqual(['required', false]);
     // Without tools there is nothing to choose; OpenAI-family upstreams would reject the field.
-    const bare = canonical({ model: 'a', max_tokens: 1, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: 'x' }] });
+    const bare = canonical({ model: 'a', max_tokens: 1, tool_choice: { type: 'auto' }, messages: [{ role: 'user', content: 'x' }] });
     expect(bare.tool_choice).toBeUndefined();
+  });
+
+  it('refuses a tool_choice that forces a tool the request does not have', () => {
+    const problem = (body: Record<string, unknown>) => {
+      const parsed = messagesRequestSchema.safeParse({ model: 'a', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], ...body });
+      return parsed.success ? undefined : firstProblem(parsed.error);
+    };
+    expect(problem({ tools: [weatherTool], tool_choice: { type: 'tool', name: 'get_time' } })).toEqual({ path: 'tool_choice', message: "no tool named 'get_time' is in 'tools'" });
+    expect(problem({ tool_choice: { type: 'tool', name: 'get_weather' } })?.path).toBe('tool_choice');
+    expect(problem({ tool_choice: { type: 'any' } })?.path).toBe('tool_choice');
+    expect(problem({ tools: [], tool_choice: { type: 'any' } })?.path).toBe('tool_choice');
+    expect(problem({ tools: [weatherTool], tool_choice: { type: 'tool', name: 'get_weather' } })).toBeUndefined();
+    expect(problem({ tool_choice: { type: 'none' } })).toBeUndefined();
   });
 
   it('round-trips a tool conversation through the Anthropic egress adapter unchanged', () => {
@@ -503,5 +516,8 @@ describe('error shape', () => {
     expect(speaksAnthropic({ path: '/v1/messages/count_tokens' })).toBe(true);
     expect(speaksAnthropic({ path: '/v1/messages-x' })).toBe(false);
     expect(speaksAnthropic({ path: '/v1/chat/completions' })).toBe(false);
+    // Express matches routes without regard to case, so the error shape must not depend on it either.
+    expect(speaksAnthropic({ path: '/V1/MESSAGES' })).toBe(true);
+    expect(speaksAnthropic({ path: '/v1/Messages/' })).toBe(true);
   });
 });

@@ -88,11 +88,9 @@ export function fileContentHandler(ctx: PipelineContext) {
     }).catch(() => {
       throw fileNotFound(id);
     });
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(record.bytes),
-      'content-disposition': `attachment; filename="${record.filename.replace(/["\\\r\n]/g, '_')}"`,
-    });
+    // Any name a client uploaded (any script, control characters): an ASCII fallback plus RFC 5987 `filename*`.
+    res.attachment(record.filename);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(record.bytes) });
     stream.pipe(res);
     await new Promise<void>((resolve) => {
       res.once('close', resolve);

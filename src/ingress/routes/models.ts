@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { modelNotFound } from '../../protocol/errors.js';
 import { assertModelAllowed, principalOf } from '../auth.js';
+import { ownValue } from '../../util/own-value.js';
 
 function modelObject(id: string) {
   return { id, object: 'model' as const, created: 0, owned_by: 'gateway' };
@@ -19,7 +20,7 @@ export function listModelsHandler(ctx: PipelineContext) {
 export function getModelHandler(ctx: PipelineContext) {
   return (req: Request, res: Response) => {
     const id = String(req.params.model);
-    if (!ctx.config.models[id]) throw modelNotFound(id);
+    if (!ownValue(ctx.config.models, id)) throw modelNotFound(id);
     assertModelAllowed(req, id);
     res.json(modelObject(id));
   };

@@ -31,8 +31,11 @@ export function anthropicErrorBody(status: number, message: string): AnthropicEr
 
 /**
  * Requests to Anthropic's endpoints get errors in Anthropic's shape. Decided by path because the errors of
- * authentication and body parsing are raised before any route runs.
+ * authentication and body parsing are raised before any route runs; without regard to case, because Express
+ * routes `/V1/MESSAGES` to the same handler.
  */
 export function speaksAnthropic(req: { path: string } | undefined): boolean {
-  return !!req && (req.path === '/v1/messages' || req.path.startsWith('/v1/messages/'));
+  if (!req) return false;
+  const path = req.path.toLowerCase();
+  return path === '/v1/messages' || path.startsWith('/v1/messages/');
 }

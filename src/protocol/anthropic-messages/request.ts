@@ -79,7 +79,21 @@ export const messagesRequestSchema = z.object({
   top_k: z.number().int().min(0).optional(),
   metadata: z.object({ user_id: z.string().nullish() }).optional(),
   stream: z.boolean().optional(),
+}).superRefine((req, ctx) => {
+  const problem = toolChoiceProblem(req.tool_choice, req.tools?.map((t) => t.name));
+  if (problem) ctx.addIssue({ code: 'custom', path: ['tool_choice'], message: problem });
 });
+
+/**
+ * Why a tool choice cannot be honoured; undefined when it can. `auto` and `none` need no tools (they are dropped
+ * when there are none); `any` and `tool` force a call, which no upstream can make without the tool.
+ */
+function toolChoiceProblem(choice: z.infer<typeof toolChoice> | undefined, tools: string[] | undefined): string | undefined {
+  if (choice === undefined || choice.type === 'auto' || choice.type === 'none') return undefined;
+  if (!tools || tools.length === 0) return `tool_choice '${choice.type}' needs at least one tool in 'tools'`;
+  if (choice.type === 'tool' && !tools.includes(choice.name)) return `no tool named '${choice.name}' is in 'tools'`;
+  return undefined;
+}
 
 export type MessagesRequest = z.infer<typeof messagesRequestSchema>;
 type UserBlock = z.infer<typeof userBlock>;

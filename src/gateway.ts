@@ -17,6 +17,8 @@ import { RunFile } from './durable/run-file.js';
 import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
+import { payloadCodecFor } from './durable/payload-codec.js';
+import { codecEndpointUrl } from './ingress/routes/codec.js';
 import { superviseWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
 import { HealthState } from './health/health-state.js';
@@ -151,6 +153,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
           dbFile: dev.dbFile,
           namespace: config.durable.temporal.namespace,
           retentionHours: dev.retentionHours,
+          uiCodecEndpoint: codecEndpointUrl(config, opts.port),
           runFile,
           log: logger,
         });
@@ -159,7 +162,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
-      const target = temporalTarget(config.durable, address);
+      const target = temporalTarget(config.durable, address, payloadCodecFor(config, { embedded: !!devServer, logger }));
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {

@@ -6,7 +6,7 @@
  */
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { GatewayConfig } from '../config/types.js';
-import { TemporalUnavailable, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
+import { dataConverterOf, TemporalUnavailable, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
 import { SA } from '../durable/search-attributes.js';
 import { HttpError, invalidRequest } from '../protocol/errors.js';
 import { newBatchId } from './ids.js';
@@ -61,7 +61,7 @@ export class BatchService {
     private readonly config: GatewayConfig,
   ) {
     this.target = link.target;
-    this.client = new Client({ connection: link.connection, namespace: link.target.namespace });
+    this.client = new Client({ connection: link.connection, namespace: link.target.namespace, dataConverter: dataConverterOf(link.target) });
     this.store = new FileStore(config.batches.dir);
   }
 

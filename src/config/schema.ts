@@ -191,6 +191,12 @@ export const durableSchema = z.strictObject({
   heartbeatTimeoutMs: z.number().int().min(1000).default(10_000),
   /** Upper bound of one provider-call attempt, worker restarts included. */
   attemptTimeoutMs: z.number().int().min(1000).default(600_000),
+  /**
+   * Payloads (prompts, answers) are encrypted with GATEWAY_PAYLOAD_KEYS, or with a key generated into the data
+   * dir for the embedded dev server. Against a cluster without the variable: `required` refuses to start,
+   * `optional` warns and stores plaintext.
+   */
+  payloadEncryption: z.enum(['required', 'optional']).default('optional'),
 });
 
 const keyLimits = z.strictObject({

@@ -1,6 +1,7 @@
 /** Connection settings for the Temporal cluster (or the embedded dev server), shared by client and worker. */
 import { readFileSync } from 'node:fs';
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type TLSConfig } from '@temporalio/client';
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { DurableConfig } from '../config/types.js';
 
@@ -10,9 +11,16 @@ export interface TemporalTarget {
   taskQueue: string;
   tls?: TLSConfig | boolean;
   apiKey?: string;
+  /** Encrypts payloads (payload-codec.ts); every client and worker of the target uses it. None: plaintext. */
+  payloadCodec?: PayloadCodec;
 }
 
-export function temporalTarget(durable: DurableConfig, address: string): TemporalTarget {
+/** The data converter of every Temporal client and worker the gateway creates for `target`. */
+export function dataConverterOf(target: Pick<TemporalTarget, 'payloadCodec'>): DataConverter | undefined {
+  return target.payloadCodec ? { payloadCodecs: [target.payloadCodec] } : undefined;
+}
+
+export function temporalTarget(durable: DurableConfig, address: string, payloadCodec?: PayloadCodec): TemporalTarget {
   const t = durable.temporal;
   let tls: TLSConfig | boolean | undefined;
   if (typeof t.tls === 'object') {
@@ -25,7 +33,7 @@ export function temporalTarget(durable: DurableConfig, address: string): Tempora
   } else tls = t.tls;
   // An API key implies TLS (Temporal Cloud refuses plaintext with keys).
   if (t.apiKey && tls === undefined) tls = true;
-  return { address, namespace: t.namespace, taskQueue: t.taskQueue, tls, apiKey: t.apiKey };
+  return { address, namespace: t.namespace, taskQueue: t.taskQueue, tls, apiKey: t.apiKey, payloadCodec };
 }
 
 /**

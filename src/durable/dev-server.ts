@@ -40,6 +40,11 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; false for a headless server (tests). */
   uiPort: number | false;
+  /**
+   * The Web UI decodes payloads through this codec endpoint (the gateway's `/admin/codec`), from the operator's
+   * browser: encrypted inputs and results are shown in clear to whoever may call it.
+   */
+  uiCodecEndpoint?: string;
   /** SQLite file; undefined keeps everything in memory. */
   dbFile?: string;
   namespace: string;
@@ -89,6 +94,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--namespace', opts.namespace, '--log-level', 'warn'];
   if (opts.uiPort === false) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
+  if (opts.uiPort !== false && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
   // One node, one worker fleet: a single task-queue partition means a task never waits to be forwarded to the

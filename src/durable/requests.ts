@@ -11,13 +11,13 @@ import {
   type WorkflowClientInterceptor,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure, type PayloadCodec } from '@temporalio/common';
 import type { Attempt } from '../decision/attempt.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { requestWorkflow } from '../../workflows/request.js';
-import type { TemporalLink, TemporalTarget } from './connection.js';
+import { dataConverterOf, type TemporalLink, type TemporalTarget } from './connection.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
 import type { RouteHint } from '../decision/route-hints.js';
@@ -100,6 +100,8 @@ const START_DEADLINE_MS = 5_000;
 export class DurableRequests {
   private readonly client: Client;
   private readonly target: TemporalTarget;
+  /** What encrypts this gateway's payloads (the codec endpoint decodes with it for the Temporal UI). */
+  readonly payloadCodec?: PayloadCodec;
 
   /** Over `link`, which its owner closes; `interceptors`: e.g. tracing's, which carry the request's trace into the workflow. */
   constructor(
@@ -108,7 +110,8 @@ export class DurableRequests {
     interceptors: WorkflowClientInterceptor[] = [],
   ) {
     this.target = link.target;
-    this.client = new Client({ connection: link.connection, namespace: link.target.namespace, interceptors: { workflow: interceptors } });
+    this.payloadCodec = link.target.payloadCodec;
+    this.client = new Client({ connection: link.connection, namespace: link.target.namespace, dataConverter: dataConverterOf(link.target), interceptors: { workflow: interceptors } });
   }
 
   /** The latest request workflows on this gateway's task queue, for the status page (no tenant filter: operators only). */

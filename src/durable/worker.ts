@@ -13,7 +13,7 @@ import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Connection } from '@temporalio/client';
-import { CLIENT_CHANNEL_ARGS, type TemporalTarget } from './connection.js';
+import { CLIENT_CHANNEL_ARGS, dataConverterOf, type TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
 import { workflowInterceptorModules } from '../observability/workflow-modules.js';
 
@@ -77,6 +77,8 @@ export async function createGatewayWorker(
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
+    // codecs run in the worker, outside the sandbox: a prebuilt bundle needs nothing of its own for them
+    dataConverter: dataConverterOf(target),
     activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, logger: opts.logger }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,

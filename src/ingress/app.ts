@@ -11,6 +11,7 @@ import { clientErrorOf, sendError } from './errors.js';
 import { jsonBody } from './json-body.js';
 import { authenticate, requireAdmin } from './auth.js';
 import { listKeysHandler } from './routes/admin.js';
+import { CODEC_PATH, codecRoutes } from './routes/codec.js';
 import { deploymentHealthHandler } from './routes/health.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
@@ -39,6 +40,7 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   if (obs) app.use(observeRequests(obs));
 
   app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
+  app.use(CODEC_PATH, codecRoutes(ctx));
   // Liveness: answering at all means the process is up and its event loop turns. Dependencies are /readyz's.
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', uptime_s: Math.round(process.uptime()) });

@@ -36,7 +36,8 @@ import { CompletionAccumulator } from '../src/protocol/accumulate.js';
 import { chunkHasContent } from '../src/protocol/chat-response.js';
 import type { ChatRequest } from '../src/protocol/chat-request.js';
 import type { ChatCompletion } from '../src/protocol/chat-response.js';
-import { ProviderError } from '../src/providers/errors.js';
+import { asProviderError, isUpstreamAttributable } from '../src/providers/errors.js';
+import { redact } from '../src/security/secrets.js';
 import { adapterFor } from '../src/providers/registry.js';
 import type { Target } from '../src/providers/types.js';
 
@@ -155,20 +156,23 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
           await deps.ledger.charge({ chargeId: `${workflowId}:${ctx.info.activityId}`, keyId: input.chargeTo, alias: step.alias, path: 'durable', attempts: [record] });
         }
         return { completion, attempts: [...carried, record] };
-      } catch (err) {
+      } catch (caught) {
         const latencyMs = performance.now() - started;
-        const verdict = !ctx.cancellationSignal.aborted && err instanceof ProviderError ? { kind: err.kind, retryAfterMs: err.retryAfterMs } : {};
-        if (handle) health!.end(handle, { ok: false, latencyMs, ttftMs, ...verdict });
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('request cancelled');
-        if (!(err instanceof ProviderError)) throw err;
-        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message, latencyMs });
+        // a cancellation says nothing about the deployment; anything but a ProviderError is the gateway's own
+        // fault (kind `gateway`), the request's error, and no verdict on the deployment either
+        const err = ctx.cancellationSignal.aborted ? undefined : asProviderError(caught);
+        if (handle) health!.end(handle, { ok: false, latencyMs, ttftMs, ...(err && isUpstreamAttributable(err) && { kind: err.kind, retryAfterMs: err.retryAfterMs }) });
+        if (!err) throw new CancelledFailure('request cancelled');
+        // Scrubbed again on the way into history (ProviderError already did once): a record, a failure message.
+        const message = redact(err.message);
+        Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message, latencyMs });
         const move = failedMove(input.routing, input.plan, input.stepIndex, attemptNo, err, record, Math.random);
         carried.push(record);
         ctx.heartbeat({ attempts: carried });
-        const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, ...(err.upstreamCode !== undefined && { upstreamCode: err.upstreamCode }), attempts: carried };
+        const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, ...(err.upstreamCode !== undefined && { upstreamCode: redact(err.upstreamCode) }), attempts: carried };
         throw ApplicationFailure.create({
           type: err.kind,
-          message: err.message,
+          message,
           nonRetryable: move.action !== 'retry',
           nextRetryDelay: move.action === 'retry' ? Math.max(1, move.delayMs) : undefined,
           details: [details],

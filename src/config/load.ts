@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
+import { secretsOf } from '../security/config-secrets.js';
+import { registerSecrets } from '../security/secrets.js';
 import { BUILTIN_FALLBACK, apiKeySchema, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
 import { defaultEmbedderConfig } from '../embeddings/schema.js';
 import { GENERIC_COMPATIBLE, PRESET_DEFAULTS, TYPE_DEFAULTS } from './presets.js';
@@ -84,7 +86,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
-  return resolvePaths(resolve(parsed.data, problems, source), paths);
+  const config = resolvePaths(resolve(parsed.data, problems, source), paths);
+  // from here on, upstream text, logs and durable failures are scrubbed of this config's keys
+  registerSecrets(secretsOf(config));
+  return config;
 }
 
 /**

@@ -6,6 +6,7 @@
  * - a deployment whose breaker refused the call is passed over (it was not called, so nothing to retry);
  * - a failure after output reached the client cannot be retried invisibly: it goes back to the client;
  * - the client's own fault (bad request, content filter) goes straight back: another provider would refuse it too;
+ * - a call the gateway could not build or send (kind `gateway`) goes back as that request's error;
  * - context length: skip to the next step whose context window is larger, else back to the client;
  * - auth, permission, not found: this deployment is misconfigured; move on without retrying it;
  * - transient kinds listed in retryOn: retry with full-jitter backoff, never sooner than Retry-After,
@@ -57,6 +58,8 @@ export function nextMove(
 
   if (failure.circuitOpen) return advanceFrom(plan, stepIndex, `circuit open on ${step.deployment}`);
   if (failure.afterOutput) return { action: 'return_error', reason: `${kind} after output was sent` };
+  // the gateway could not build or send the call: that request's own failure, whichever deployment it went to
+  if (kind === 'gateway') return { action: 'return_error', reason: 'the gateway could not make the call' };
   if (kind === 'bad_request' || kind === 'content_filter') return { action: 'return_error', reason: kind };
   if (kind === 'context_length') {
     const window = cfg.deployments[step.deployment]!.contextWindow;

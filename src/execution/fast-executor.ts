@@ -10,7 +10,7 @@ import type { CallHandle, CallOutcome, HealthSnapshot, HealthState } from '../he
 import type { RequestTraits } from '../decision/traits.js';
 import type { Attempt } from '../decision/attempt.js';
 import type { Usage } from '../protocol/chat-response.js';
-import { ProviderError } from '../providers/errors.js';
+import { asProviderError, isUpstreamAttributable, ProviderError } from '../providers/errors.js';
 import { adapterFor } from '../providers/registry.js';
 import type { ProviderAdapter, Target } from '../providers/types.js';
 import { priceAttempt } from '../ledger/price.js';
@@ -208,7 +208,8 @@ export class FastPathExecutor {
     const onClientAbort = () => controller.abort(clientSignal!.reason);
     clientSignal?.addEventListener('abort', onClientAbort, { once: true });
     const started = this.deps.now();
-    const promise = call(adapterFor(target.provider.type), target, controller.signal).then(
+    // a call that throws before it returns a promise (a translation failing) ends like any failed call
+    const promise = new Promise<T>((resolve) => resolve(call(adapterFor(target.provider.type), target, controller.signal))).then(
       (value): AttemptResult<T> => {
         record.latencyMs = this.deps.now() - started;
         const settle = this.settler(handle, record, target, started, opts.streaming ? record.latencyMs : undefined);
@@ -221,16 +222,18 @@ export class FastPathExecutor {
       (err: unknown): AttemptResult<T> => {
         record.latencyMs = this.deps.now() - started;
         clientSignal?.removeEventListener('abort', onClientAbort);
-        const verdict = !controller.signal.aborted && !clientSignal?.aborted && err instanceof ProviderError;
+        // An abort (the client left, the hedge was lost) says nothing; anything but a ProviderError is the
+        // gateway's own fault (kind `gateway`): neither feeds the deployment's health.
+        const failure = controller.signal.aborted || clientSignal?.aborted ? undefined : asProviderError(err);
         controller.abort();
-        if (handle) this.deps.health!.end(handle, verdict ? { ok: false, kind: err.kind, retryAfterMs: err.retryAfterMs, latencyMs: record.latencyMs } : { ok: false, latencyMs: record.latencyMs });
+        if (handle) this.deps.health!.end(handle, failure && isUpstreamAttributable(failure) ? { ok: false, kind: failure.kind, retryAfterMs: failure.retryAfterMs, latencyMs: record.latencyMs } : { ok: false, latencyMs: record.latencyMs });
         // a hedge loser keeps its 'cancelled' outcome: its error is only the abort
         if (record.outcome === 'ok') {
+          const described = failure ?? asProviderError(err);
           if (clientSignal?.aborted) Object.assign(record, { outcome: 'cancelled', message: 'the client went away during the call' });
-          else if (err instanceof ProviderError) Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message: err.message });
-          else Object.assign(record, { outcome: 'error', kind: 'server', message: `the gateway failed to make the call: ${String((err as Error)?.message ?? err)}` });
+          else Object.assign(record, { outcome: 'error', kind: described.kind, status: described.status, message: described.message });
         }
-        return { ok: false, error: err };
+        return { ok: false, error: failure ?? err };
       },
     );
     const cancel = () => {

@@ -52,7 +52,10 @@ export interface EngineSnapshot extends EngineStats {
 
 export interface CallOutcome {
   ok: boolean;
-  /** The failure's kind; absent on a failure means no verdict (e.g. the client went away). */
+  /**
+   * The failure's kind; absent on a failure means no verdict (the client went away). `gateway` (the gateway
+   * could not build or send the call) is no verdict either: it is ignored like an absent kind.
+   */
   kind?: ErrorKind;
   retryAfterMs?: number;
   latencyMs: number;
@@ -174,7 +177,7 @@ export class HealthState {
     // clamped: a handle built by hand (not by begin) must not drive the queue negative
     e.queuedTokens = Math.max(0, e.queuedTokens - (handle.queuedTokens ?? 0));
     e.breaker = record(e.breaker, breakerOutcome(outcome, handle.probe), now, this.config.breaker);
-    if (!outcome.ok && outcome.kind) e.lastError = { kind: outcome.kind, at: now };
+    if (!outcome.ok && attributable(outcome)) e.lastError = { kind: outcome.kind!, at: now };
     if (outcome.ttftMs !== undefined) e.ttft.add(outcome.ttftMs, now);
     if (!outcome.ok) return;
     e.latency.add(outcome.latencyMs, now);
@@ -234,8 +237,13 @@ export class HealthState {
 function breakerOutcome(o: CallOutcome, probe: number | undefined): BreakerOutcome {
   const p = probe !== undefined ? { probe } : {};
   if (o.ok) return { type: 'success', ...p };
-  if (o.kind) return { type: 'failure', kind: o.kind, ...(o.retryAfterMs !== undefined && { retryAfterMs: o.retryAfterMs }), ...p };
+  if (attributable(o)) return { type: 'failure', kind: o.kind!, ...(o.retryAfterMs !== undefined && { retryAfterMs: o.retryAfterMs }), ...p };
   return { type: 'released', ...p };
+}
+
+/** Only what the upstream did is evidence about it: a gateway fault, like a client's abort, is no verdict. */
+function attributable(o: CallOutcome): boolean {
+  return o.kind !== undefined && o.kind !== 'gateway';
 }
 
 function cleanTokens(n: number | undefined): number {

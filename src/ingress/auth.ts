@@ -6,6 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { KeyRegistry, Principal } from '../auth/keys.js';
 import { HttpError } from '../protocol/errors.js';
+import { withPresentedKey } from '../security/secrets.js';
 
 export const ANONYMOUS: Principal = { keyId: 'anonymous', tenant: 'default', limits: {} };
 
@@ -35,7 +36,8 @@ export function authenticate(registry: KeyRegistry | undefined) {
     const principal = registry.lookup(key);
     if (!principal) return next(new HttpError(401, 'Invalid API key', 'authentication_error', 'invalid_api_key'));
     principals.set(req, principal);
-    next();
+    // the rest of this request (its upstream errors, its log lines) is scrubbed of the key it presented
+    withPresentedKey(key, next);
   };
 }
 
@@ -45,7 +47,7 @@ export function requireAdmin(registry: KeyRegistry | undefined) {
     if (!registry || !key || !registry.isAdmin(key)) {
       return next(new HttpError(401, 'This endpoint needs the admin key', 'authentication_error', 'invalid_admin_key'));
     }
-    next();
+    withPresentedKey(key, next);
   };
 }
 

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Attempt } from '../decision/attempt.js';
 import type { OpenedStream } from '../execution/open-stream.js';
 import type { ChatCompletionChunk, Usage } from '../protocol/chat-response.js';
-import { ProviderError } from '../providers/errors.js';
+import { isUpstreamAttributable, ProviderError } from '../providers/errors.js';
 import type { StreamEncoder } from './dialect.js';
 import type { Reply } from './reply.js';
 import type { Trail } from './trail.js';
@@ -51,7 +51,9 @@ export async function writeSse(opened: OpenedStream, w: StreamWrite): Promise<Us
     return usage;
   } catch (err) {
     const failure = err instanceof ProviderError ? err : undefined;
-    opened.settle?.({ ok: false, kind: signal.aborted ? undefined : failure?.kind ?? 'server' });
+    // only the upstream's own failure is its health's business: the client leaving, or the gateway failing
+    // to relay (an encoder throwing), is no verdict
+    opened.settle?.({ ok: false, kind: !signal.aborted && isUpstreamAttributable(failure) ? failure.kind : undefined });
     if (signal.aborted) return usage;
     if (failure) failure.afterOutput = true;
     const kind = failure?.kind ?? 'server';

@@ -1,8 +1,10 @@
 /**
  * Turns a provider's non-2xx answer into the error taxonomy. Status codes give the first guess; each
  * family's error body refines it (context length, content filter, overload hide behind 400/429/529).
+ * The body is upstream text: it is scrubbed of secrets before any of it is kept.
  */
 import { retryAfterMs } from '../decision/retry-after.js';
+import { redact } from '../security/secrets.js';
 import { ProviderError, type ErrorKind } from './errors.js';
 import type { HttpResponse } from './http.js';
 
@@ -80,7 +82,8 @@ export async function errorFromResponse(res: HttpResponse, nowMs: number = Date.
   } catch {
     // a body we cannot read still has a status
   }
-  const body = readErrorBody(text);
+  // scrubbed whole before anything is cut from it: a key cut in half at the 500th character would slip past
+  const body = readErrorBody(redact(text));
   const kind = kindFromStatus(res.status, body);
   return new ProviderError({
     kind,

@@ -1,11 +1,12 @@
 /**
  * The one pooled, keep-alive HTTP client every adapter shares. Timeouts are split the way streams fail:
  * connect, first byte (headers), idle between body chunks (a stalled stream), and a total budget.
- * Transport failures come out as ProviderError kinds; a caller's own abort stays an AbortError.
+ * Transport failures come out as ProviderError kinds; a caller's own abort stays an AbortError; a call
+ * the gateway could not build or send (unserialisable body, a URL or header undici refuses) is kind `gateway`.
  */
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { Readable } from 'node:stream';
-import { ProviderError } from './errors.js';
+import { gatewayFault, isStackOverflow, ProviderError, TOO_DEEP } from './errors.js';
 
 export interface Timeouts {
   connectMs: number;
@@ -77,13 +78,16 @@ function callSignal(totalMs: number, caller?: AbortSignal): { signal: AbortSigna
 }
 
 export async function httpRequest(url: string, body: unknown, opts: PostOptions): Promise<HttpResponse> {
-  const { signal, release } = callSignal(opts.timeouts.totalMs, opts.signal);
   const method = opts.method ?? 'POST';
+  // serialised before anything is sent: a body the gateway cannot write is the request's failure, not a
+  // connection failure of the deployment
+  const payload = method === 'POST' ? serialise(body) : undefined;
+  const { signal, release } = callSignal(opts.timeouts.totalMs, opts.signal);
   try {
     const res = await request(url, {
       method,
       headers: method === 'POST' ? { 'content-type': 'application/json', ...opts.headers } : opts.headers,
-      body: method === 'POST' ? JSON.stringify(body) : undefined,
+      body: payload,
       dispatcher: agentFor(opts.timeouts.connectMs),
       headersTimeout: opts.timeouts.firstByteMs,
       bodyTimeout: opts.timeouts.idleMs,
@@ -105,12 +109,31 @@ export async function httpRequest(url: string, body: unknown, opts: PostOptions)
   }
 }
 
+function serialise(body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    throw isStackOverflow(err) ? gatewayFault(TOO_DEEP, 400) : gatewayFault(`the request cannot be serialised: ${(err as Error).message}`, 500);
+  }
+}
+
+/** undici refused the call before sending it (a malformed URL or header): the gateway's doing, not the upstream's. */
+const NOT_SENT = new Set(['UND_ERR_INVALID_ARG', 'ERR_INVALID_URL', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_NOT_SUPPORTED']);
+
 /** Maps a transport failure (undici error, socket error, abort) to the taxonomy. */
 export function transportError(err: unknown, callerSignal?: AbortSignal): unknown {
   if (err instanceof ProviderError) return err;
   if (callerSignal?.aborted) return callerSignal.reason ?? err;
   const e = err as { code?: string; name?: string; message?: string };
   const code = e?.code ?? '';
+  if (NOT_SENT.has(code) || err instanceof undiciErrors.InvalidArgumentError) {
+    return gatewayFault(`the gateway could not send the request (${code || e.name}): ${e.message ?? ''}`, 500);
+  }
+  // Network failures carry a code (ECONNRESET, UND_ERR_SOCKET, …); a bare TypeError or RangeError is the
+  // gateway's own code throwing while it translated (a 5,000-deep value overflowing the stack, a bug).
+  if (!code && (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError)) {
+    return isStackOverflow(err) ? gatewayFault(TOO_DEEP, 400) : gatewayFault(`the gateway failed while translating the call: ${e.message ?? ''}`, 500);
+  }
   if (
     err instanceof undiciErrors.HeadersTimeoutError ||
     err instanceof undiciErrors.BodyTimeoutError ||

@@ -1,0 +1,74 @@
+/**
+ * Scrubs secrets out of text that came from somewhere the gateway does not control (an upstream's error body,
+ * an exception's message) before it reaches a client, a log, a metric, Temporal history, the cache or a batch
+ * file. Two nets: the exact secrets the gateway knows (configured keys, the presenting client's key), longest
+ * first so a key that contains another is replaced whole; and the shapes well-known keys have, for the keys it
+ * does not know (an upstream echoing some other credential, a client key of another tenant in a prompt).
+ */
+
+export const REDACTED = '[redacted]';
+
+/** Shorter values are not treated as secrets: replacing "test" or "none" everywhere would garble messages. */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Well-known key shapes. Each keeps its label (`Bearer `, `key=`) so a message still says what was there.
+ * The body classes stop at quotes, spaces and JSON punctuation, so the rest of a message survives.
+ */
+const SHAPES: ReadonlyArray<readonly [RegExp, string]> = [
+  // a bearer token, whatever it looks like
+  [/\b(Bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`],
+  // header-style key fields: `x-api-key: …`, `"api-key":"…"`, `api_key=…` (values long enough to be keys, so
+  // "x-api-key: header missing" survives)
+  [/\b((?:x-goog-api-key|x-api-key|api[-_]?key|access[-_]?token|client[-_]?secret)["']?\s*[:=]\s*["']?)[A-Za-z0-9._~+/-]{16,}/gi, `$1${REDACTED}`],
+  // a key in a query string (Gemini's `?key=…`)
+  [/([?&](?:key|api[-_]?key|access_token)=)[^&\s"'#]{8,}/gi, `$1${REDACTED}`],
+  // OpenAI (sk-…, sk-proj-…), Anthropic (sk-ant-…), and the like
+  [/\bsk-[A-Za-z0-9_-]{12,}/g, REDACTED],
+  // Google API keys
+  [/\bAIza[0-9A-Za-z_-]{20,}/g, REDACTED],
+  // this gateway's own client keys (`npm run keys -- new`: gw-<base64url>)
+  [/\bgw-[A-Za-z0-9_-]{16,}/g, REDACTED],
+  // JWTs (Temporal Cloud API keys, OAuth tokens)
+  [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED],
+  // AWS access key ids, GitHub, Hugging Face, Groq and Slack tokens
+  [/\b(?:gsk_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,})/g, REDACTED],
+];
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** One alternation of the known secrets, longest first (the regex engine takes the first alternative that matches). */
+function literalPattern(secrets: Iterable<string>): RegExp | undefined {
+  const list = [...new Set([...secrets].filter((s) => typeof s === 'string' && s.length >= MIN_SECRET_LENGTH))];
+  if (list.length === 0) return undefined;
+  list.sort((a, b) => b.length - a.length);
+  return new RegExp(list.map(escapeRegExp).join('|'), 'g');
+}
+
+export class Redactor {
+  private readonly literal: RegExp | undefined;
+
+  constructor(secrets: Iterable<string> = []) {
+    this.literal = literalPattern(secrets);
+  }
+
+  /** `text` with every known secret and every key-shaped token replaced by `[redacted]`. */
+  redact(text: string): string {
+    if (!text) return text;
+    let out = this.literal ? text.replace(this.literal, REDACTED) : text;
+    for (const [pattern, replacement] of SHAPES) out = out.replace(pattern, replacement);
+    return out;
+  }
+
+  /** Strings anywhere inside a plain JSON-like value (objects, arrays), redacted; a new value, the input untouched. */
+  redactDeep<T>(value: T, depth = 0): T {
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (depth > 32 || value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v, depth + 1)) as T;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v, depth + 1);
+    return out as T;
+  }
+}

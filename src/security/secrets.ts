@@ -1,0 +1,52 @@
+/**
+ * The process's set of known secrets and the one redactor built from it, for the places where upstream text
+ * enters the gateway (ProviderError), the logger and the durable failure path. Every loaded config adds its
+ * secrets (the set only grows: a gateway and a worker, or a reloaded config, share one process, and scrubbing
+ * a key that is no longer configured costs nothing). The key a client presented is known only while its
+ * request runs: `withPresentedKey` scopes it (AsyncLocalStorage), so whatever that request's work logs or
+ * builds is scrubbed of it too.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { MIN_SECRET_LENGTH, Redactor } from './redact.js';
+
+const known = new Set<string>();
+let shared = new Redactor();
+/** Built on first use: most requests never redact anything, and a regex per request is not free. */
+interface Presented {
+  key: string;
+  redactor?: Redactor;
+}
+const presented = new AsyncLocalStorage<Presented>();
+
+/** Adds secrets to the process-wide set; the redactor is rebuilt once, and only when something new came in. */
+export function registerSecrets(secrets: Iterable<string>): void {
+  let added = false;
+  for (const s of secrets) {
+    if (typeof s !== 'string' || s.length < MIN_SECRET_LENGTH || known.has(s)) continue;
+    known.add(s);
+    added = true;
+  }
+  if (added) shared = new Redactor(known);
+}
+
+/** Runs `fn` with `key` (a client's presented key) scrubbed from everything redacted inside it, async work included. */
+export function withPresentedKey<T>(key: string | undefined, fn: () => T): T {
+  if (!key || key.length < MIN_SECRET_LENGTH || known.has(key)) return fn();
+  return presented.run({ key }, fn);
+}
+
+/** The redactor for here and now: the process's secrets, plus the presenting client's key inside its request. */
+export function currentRedactor(): Redactor {
+  const scope = presented.getStore();
+  if (!scope) return shared;
+  scope.redactor ??= new Redactor([...known, scope.key]);
+  return scope.redactor;
+}
+
+export function redact(text: string): string {
+  return currentRedactor().redact(text);
+}
+
+export function redactDeep<T>(value: T): T {
+  return currentRedactor().redactDeep(value);
+}

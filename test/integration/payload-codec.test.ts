@@ -176,8 +176,8 @@ describe('the codec endpoint for the Temporal UI', () => {
     const { response } = await client.chat.completions
       .create({ model: 'chat', messages: [{ role: 'user', content: prompt }] }, { headers: { 'x-gateway-durable': 'true' } })
       .withResponse();
-    const [{ history }] = await rawHistories(h.temporal, response.headers.get('x-gateway-request-id')!);
-    const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!;
+    const [run] = await rawHistories(h.temporal, response.headers.get('x-gateway-request-id')!);
+    const started = run!.history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!;
     return started.workflowExecutionStartedEventAttributes!.input!.payloads![0]! as Payload;
   }
   const asJson = (p: Payload) => ({

@@ -157,12 +157,16 @@ async function run(name: string, inner: Embedder, via: string): Promise<Embedder
   return { embedder: name, via, calibration, heldOutAtConfigured: atConfigured, heldOutAtCalibrated: atCalibrated, msPerEmbedding };
 }
 
+// The default local embedder (int8) first: it is the one the target is checked on.
 const real = createEmbedder({ kind: 'local', dir: MODEL_DIR });
+const fp32 = createEmbedder({ kind: 'local', dir: MODEL_DIR, quantized: false });
 const results = [
   await run(`all-MiniLM-L6-v2 (${real.id})`, real, `createEmbedder({ kind: local, dir: ${MODEL_DIR} })`),
+  await run(`all-MiniLM-L6-v2 fp32 (${fp32.id})`, fp32, `createEmbedder({ kind: local, dir: ${MODEL_DIR}, quantized: false })`),
   await run('hashed offline (offline/256)', createEmbedder({ kind: 'offline', dimension: 256 }), 'createEmbedder({ kind: offline })'),
 ];
 await real.close?.();
+await fp32.close?.();
 
 const heldOut = fixture.utterances.filter((_, i) => i % 2 === 1).length;
 const realHeld = results[0]!.heldOutAtConfigured.accuracy;

@@ -112,6 +112,7 @@ models: { chat: { groups: [{ deployments: [d] }] } }
     // Unset thresholds resolve per embedder: the hashed one keeps its own calibration, a real model gets its own.
     expect(cacheThresholds(off, 'offline-hash-v1/256').threshold).toBe(DEFAULT_CACHE_THRESHOLD);
     expect(cacheThresholds(off, 'local:all-MiniLM-L6-v2/384')).toEqual(CACHE_THRESHOLD_DEFAULTS.model);
+    expect(cacheThresholds(off, 'local:all-MiniLM-L6-v2-int8/384')).toEqual(CACHE_THRESHOLD_DEFAULTS.modelInt8);
     const on = parseConfig(`${base}cache: { enabled: true, store: { kind: qdrant, url: "http://q:6333" }, thresholds: { chat: 0.97 } }`, 't', {}).cache!;
     expect(on.store).toEqual({ kind: 'qdrant', url: 'http://q:6333', collection: 'gateway_cache', distance: 'cosine', timeoutMs: 1000, maxEntriesPerTenant: 100000 });
     expect(on.thresholds).toEqual({ chat: 0.97 });

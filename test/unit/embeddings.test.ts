@@ -1,7 +1,8 @@
 /** Embedders: the offline one's properties, the provider embedder over the fake provider (the local model: embeddings-model.test.ts). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { createEmbedder, dot, EmbedderError, embedderSchema } from '../../src/embeddings/index.js';
+import { createEmbedder, defaultEmbedderConfig, dot, EmbedderError, embedderSchema } from '../../src/embeddings/index.js';
+import { defaultThreads } from '../../src/embeddings/local.js';
 import { OfflineEmbedder, stem, tokenize } from '../../src/embeddings/offline.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 
@@ -102,5 +103,17 @@ models: { chat: { groups: [{ deployments: [d] }] } }
 
   it('refuses an unknown provider', () => {
     expect(() => createEmbedder(embedderSchema.parse({ kind: 'provider', provider: 'nope', model: 'm', dimension: 8 }), { providers: {} })).toThrow(/unknown provider 'nope'/);
+  });
+});
+
+describe('local embedder defaults', () => {
+  it('runs the int8 export, from config or from GATEWAY_EMBEDDING_MODEL_DIR alike', () => {
+    expect(embedderSchema.parse({ kind: 'local' })).toMatchObject({ kind: 'local', quantized: true });
+    expect(defaultEmbedderConfig({ GATEWAY_EMBEDDING_MODEL_DIR: '/models/minilm' })).toMatchObject({ kind: 'local', dir: '/models/minilm', quantized: true });
+    expect(embedderSchema.parse({ kind: 'local', quantized: false })).toMatchObject({ quantized: false });
+  });
+
+  it('gives onnxruntime half the CPUs, one on two, at most four', () => {
+    expect([1, 2, 3, 4, 8, 64].map((cpus) => defaultThreads(cpus))).toEqual([1, 1, 1, 2, 4, 4]);
   });
 });

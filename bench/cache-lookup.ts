@@ -66,7 +66,7 @@ const ask = (content: string) => ({ model: 'bench-alias', messages: [{ role: 'us
 
 async function measure(layout: Layout) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cache-lookup-bench-'));
-  const store = await EmbeddedVectorStore.open<CachedAnswer>({ dir, dimension: embedder.dimension, maxEntries: ENTRIES * 2 });
+  const store = await EmbeddedVectorStore.open<CachedAnswer>({ dir, dimension: embedder.dimension, maxEntries: ENTRIES * 2, maxEntriesPerTenant: ENTRIES * 2 });
   const cache = new SemanticCache(cacheSchema.parse({ enabled: true }), store, embedder, { logger: createLogger('silent'), now: () => now });
   // Partitions are what the cache makes of tenant, alias, system prompt, parameters: here, one per tenant.
   const tenantOf = (i: number) => `tenant-${i % layout.partitions}`;
@@ -127,7 +127,7 @@ async function measure(layout: Layout) {
 
   const fileBytes = statSync(path.join(dir, LOG_FILE)).size;
   const reopenStarted = performance.now();
-  const reopened = await EmbeddedVectorStore.open<CachedAnswer>({ dir, dimension: embedder.dimension, maxEntries: ENTRIES * 2 });
+  const reopened = await EmbeddedVectorStore.open<CachedAnswer>({ dir, dimension: embedder.dimension, maxEntries: ENTRIES * 2, maxEntriesPerTenant: ENTRIES * 2 });
   const reopenMs = performance.now() - reopenStarted;
   const reopenedEntries = reopened.size;
   await reopened.close();

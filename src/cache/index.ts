@@ -21,7 +21,12 @@ export async function createSemanticCache(config: CacheConfig, deps: CacheDeps):
   const s = config.store;
   let store: VectorStore<CachedAnswer>;
   if (s.kind === 'embedded') {
-    const embedded = await EmbeddedVectorStore.open<CachedAnswer>({ dir: s.dir, dimension: embedder.dimension, maxEntries: s.maxEntries });
+    const embedded = await EmbeddedVectorStore.open<CachedAnswer>({
+      dir: s.dir,
+      dimension: embedder.dimension,
+      maxEntries: s.maxEntries,
+      maxEntriesPerTenant: s.maxEntriesPerTenant,
+    });
     if (embedded.replay.skipped > 0 || embedded.replay.truncatedBytes > 0) {
       deps.logger.warn({ dir: s.dir, ...embedded.replay }, 'cache file had damaged records; they were skipped');
     }

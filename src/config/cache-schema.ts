@@ -43,8 +43,10 @@ export const cacheStoreSchema = z.discriminatedUnion('kind', [
     kind: z.literal('embedded'),
     /** A relative path is inside `dataDir`. */
     dir: z.string().min(1).default('cache'),
-    /** The oldest entries are dropped beyond this many. */
+    /** Beyond this many entries in all, the oldest of the tenant holding the most are dropped. */
     maxEntries: z.number().int().positive().default(200_000),
+    /** Beyond this many entries of one tenant, its oldest are dropped; other tenants are untouched. */
+    maxEntriesPerTenant: z.number().int().positive().default(100_000),
   }),
   z.strictObject({
     kind: z.literal('qdrant'),
@@ -61,7 +63,7 @@ export const cacheStoreSchema = z.discriminatedUnion('kind', [
 
 export const cacheSchema = z.strictObject({
   enabled: z.boolean().default(false),
-  store: cacheStoreSchema.default({ kind: 'embedded', dir: 'cache', maxEntries: 200_000 }),
+  store: cacheStoreSchema.default({ kind: 'embedded', dir: 'cache', maxEntries: 200_000, maxEntriesPerTenant: 100_000 }),
   /**
    * The offline one here; a config file loaded without an `embedder` gets the local sentence model when
    * GATEWAY_EMBEDDING_MODEL_DIR names one (src/config/load.ts), so the schema stays independent of the environment.

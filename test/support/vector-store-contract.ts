@@ -1,7 +1,8 @@
 /**
  * What every VectorStore must do, run against each implementation (the embedded store and a real Qdrant, both
- * always). `make` is called once per test and should give each test its own directory or collection;
- * partitions and tenants are random per test as well, so runs against a shared server do not collide.
+ * always). `make` is called once per test and should give each test its own directory or collection, with the
+ * bounds it is given; partitions and tenants are random per test as well, so runs against a shared server do
+ * not collide.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -21,7 +22,12 @@ export function unit(axis: number, tilt = 0): Float32Array {
 
 type Payload = { text: string; n?: number };
 
-export function vectorStoreContract(name: string, make: () => Promise<VectorStore<Payload>>): void {
+/** What a test may ask of the store it gets. */
+export interface ContractStoreOptions {
+  maxEntriesPerTenant?: number;
+}
+
+export function vectorStoreContract(name: string, make: (opts?: ContractStoreOptions) => Promise<VectorStore<Payload>>): void {
   describe(name, () => {
     const now = Date.now();
     const later = now + 3_600_000;
@@ -36,8 +42,8 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
       expiresAt,
       payload,
     });
-    const withStore = async (fn: (s: VectorStore<Payload>) => Promise<void>) => {
-      const s = await make();
+    const withStore = async (fn: (s: VectorStore<Payload>) => Promise<void>, opts?: ContractStoreOptions) => {
+      const s = await make(opts);
       try {
         await fn(s);
       } finally {
@@ -120,6 +126,29 @@ export function vectorStoreContract(name: string, make: () => Promise<VectorStor
         expect((await s.search({ ...q, tenant: other, exhaustive: true })).map((h) => h.entry.payload.text)).toEqual(['theirs']);
         expect((await s.get(theirs, now))?.tenant).toBe(other);
       }));
+
+    it("keeps each tenant within its quota by evicting that tenant's oldest, never another tenant's entries", () =>
+      withStore(
+        async (s) => {
+          const other = `t-${id()}`;
+          const p = `p-${id()}`;
+          const theirs = [id(), id()];
+          const mine = [id(), id(), id(), id(), id()];
+          const at = (i: number) => ({ createdAt: now + i });
+          // the other tenant writes first: its entries are the oldest in the store
+          for (const [i, k] of theirs.entries()) await s.put({ ...entry(`p-${id()}`, k, unit(10 + i), { text: `theirs ${i}` }, later, other), ...at(i) });
+          for (const [i, k] of mine.entries()) await s.put({ ...entry(p, k, unit(20 + i), { text: `mine ${i}` }), ...at(10 + i) });
+          const present = async (ids: string[]) => (await Promise.all(ids.map((k) => s.get(k, now)))).map((e) => e !== undefined);
+          expect(await present(mine)).toEqual([false, false, true, true, true]);
+          expect(await present(theirs)).toEqual([true, true]);
+          const oldest = await s.search({ tenant, partition: p, vector: unit(20), minScore: 0.99, expiresAfter: now, exhaustive: true });
+          expect(oldest).toEqual([]);
+          // a tenant's own quota is not spent by another's writes
+          await s.put({ ...entry(`p-${id()}`, id(), unit(30), { text: 'theirs again' }, later, other), ...at(20) });
+          expect(await present([...theirs, ...mine.slice(2)])).toEqual([true, true, true, true, true]);
+        },
+        { maxEntriesPerTenant: 3 },
+      ));
 
     it('answers a ping while it can serve', () => withStore((s) => s.ping()));
 

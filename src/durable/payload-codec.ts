@@ -12,7 +12,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// A default import: Node's ESM loader cannot see `temporal` among this CommonJS module's named exports.
+import proto from '@temporalio/proto';
 import type { GatewayConfig } from '../config/types.js';
 import { choosePayloadKeys, type PayloadKeyRing } from './payload-keys.js';
 
@@ -21,7 +22,7 @@ export const KEY_ID_METADATA = 'encryption-key-id';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-const ProtoPayload = temporal.api.common.v1.Payload;
+const ProtoPayload = proto.temporal.api.common.v1.Payload;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 

@@ -81,5 +81,6 @@ export const FETCHED_MODEL_DIR = '.tools/models/all-MiniLM-L6-v2';
  */
 export function findModelDir(env: NodeJS.ProcessEnv, cwd: string): string | undefined {
   if (env[MODEL_DIR_ENV]) return resolve(cwd, env[MODEL_DIR_ENV]);
-  return [FETCHED_MODEL_DIR, '../shared/models/all-MiniLM-L6-v2'].map((d) => resolve(cwd, d)).find((d) => existsSync(join(d, 'onnx', 'model.onnx')) && existsSync(join(d, 'tokenizer.json')));
+  // The int8 file is what the default embedder loads (fetch-model gets both).
+  return [FETCHED_MODEL_DIR, '../shared/models/all-MiniLM-L6-v2'].map((d) => resolve(cwd, d)).find((d) => existsSync(join(d, 'onnx', 'model_quantized.onnx')) && existsSync(join(d, 'tokenizer.json')));
 }

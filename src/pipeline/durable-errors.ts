@@ -2,6 +2,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { TemporalUnavailable } from '../durable/connection.js';
+import { IdempotencyConflict } from '../durable/requests.js';
 import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type NoRouteDetails, type ProviderFailureDetails } from '../durable/types.js';
 import { ProviderError } from '../providers/errors.js';
 import type { Attempt } from '../decision/attempt.js';
@@ -40,6 +41,8 @@ export function unavailableError(err: TemporalUnavailable): HttpError {
 
 export function httpErrorOfWorkflow(err: unknown, alias: string): HttpError | undefined {
   if (err instanceof TemporalUnavailable) return unavailableError(err);
+  // a durable chat call (x-gateway-durable) reusing a key, as POST /v1/requests answers it (submit.ts)
+  if (err instanceof IdempotencyConflict) return new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
   if (!(err instanceof WorkflowFailedError)) return undefined;
   const cause = err.cause;
   if (cause instanceof CancelledFailure) return new HttpError(409, 'The request was cancelled', 'invalid_request_error', 'request_cancelled');

@@ -1,7 +1,8 @@
 /**
  * Where cached answers live: vectors grouped by partition, each with an expiry and an opaque payload.
  * Two implementations share one contract (test/support/vector-store-contract.ts): the embedded store
- * (in-process, on disk under .data/) and Qdrant.
+ * (in-process, on disk under .data/) and Qdrant. Both bound each tenant's entries (`maxEntriesPerTenant`, its
+ * oldest out first), so one tenant's writes never evict another tenant's answers.
  */
 
 export interface StoredEntry<P = unknown> {

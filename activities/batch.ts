@@ -27,6 +27,7 @@ import { FastPathExecutor } from '../src/execution/fast-executor.js';
 import type { HealthState } from '../src/health/health-state.js';
 import type { SemanticIndex } from '../src/routing/semantic-index.js';
 import type { Ledger } from '../src/ledger/ledger.js';
+import type { Pacer } from '../src/limits/pace.js';
 
 /** Heartbeats on a timer while `fn` runs, so a live activity is never mistaken for a lost worker. */
 async function withHeartbeats<T>(fn: (beat: () => void) => Promise<T>): Promise<T> {
@@ -45,6 +46,8 @@ export interface BatchActivityDeps {
   semantic?: SemanticIndex;
   /** Charges each line once (chargeId `batch:<batchId>:<lineIndex>`) to the key that created the batch. */
   ledger?: Ledger;
+  /** Batch lines count against their key's rpm, tpm and concurrency: each waits for capacity. */
+  pacer?: Pacer;
   logger?: Logger;
 }
 
@@ -100,7 +103,7 @@ export function createBatchActivities(config: GatewayConfig, opts: BatchActivity
     async batchRunChunk(input: ChunkInput): Promise<ChunkResult> {
       const record = await recordOf(input.tenant, input.batchId);
       const signal = Context.current().cancellationSignal;
-      const counts = await withHeartbeats(() => runChunk({ store, answer, aliasLimits, ledger: opts.ledger }, input, record.input_file_id, signal, record.key_id));
+      const counts = await withHeartbeats(() => runChunk({ store, answer, aliasLimits, ledger: opts.ledger, pacer: opts.pacer }, input, record.input_file_id, signal, record.key_id));
       if (signal.aborted) throw new CancelledFailure('batch cancelled');
       return counts;
     },

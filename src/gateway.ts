@@ -4,7 +4,7 @@
  * - `gateway`: HTTP server only, submitting durable requests to a Temporal cluster;
  * - `worker`: the durable path's worker only.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -26,9 +26,12 @@ import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
 import { Ledger } from './ledger/ledger.js';
 import { createApp } from './ingress/app.js';
+import { createHttpServer } from './ingress/http-server.js';
+import { createOperatorApp } from './ingress/operator-app.js';
 import { KeyRegistry } from './auth/keys.js';
 import { Admission } from './limits/admission.js';
 import { createLimitStore, type LimitStore } from './limits/index.js';
+import { Pacer } from './limits/pace.js';
 import { markArrival } from './ingress/request-scope.js';
 import { Observability, type ObservabilityOptions } from './observability/index.js';
 import { createLogger } from './observability/logger.js';
@@ -43,6 +46,8 @@ export interface RunningGateway {
   /** The HTTP base URL (absent for a worker-only process). */
   url: string;
   server?: Server;
+  /** With `server.operator.port`: the operator listener's base URL (operator routes without a key). */
+  operatorUrl?: string;
   temporalAddress?: string;
   temporalUiUrl?: string;
   /** A worker-only process with observability.metrics.workerPort: where its metrics are served. */
@@ -58,6 +63,8 @@ export interface GatewayOptions {
   executorDeps?: Partial<ExecutorDeps>;
   /** Overrides config.server.port (0 = any free port, as tests use). */
   port?: number;
+  /** Overrides config.server.operator.port when one is configured. */
+  operatorPort?: number;
   /** Overrides config.durable.temporal.address (tests point every process at one dev server). */
   temporalAddress?: string;
   worker?: GatewayWorkerOptions;
@@ -79,20 +86,37 @@ async function listen(
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
   const app = createApp({ config, executor, logger, durable, keys, admission, ledger, health, cache, batches, semantic, readiness }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
-  const server = createServer((req, res) => {
+  const server = createHttpServer(config.server, (req, res) => {
     markArrival(req);
     app(req, res);
   });
+  const url = await listenOn(server, config.server.host, opts.port ?? config.server.port);
+  const operator = config.server.operator;
+  if (operator.port === undefined) return { server, url };
+  const operatorServer = createHttpServer(config.server, createOperatorApp({ config, executor, logger, durable, keys, admission, ledger, health, cache, batches, semantic, readiness }, obs));
+  const operatorUrl = await listenOn(operatorServer, operator.host, opts.operatorPort ?? operator.port);
+  cleanups.push(() => closeServer(operatorServer));
+  logger.info({ url: operatorUrl }, 'operator routes (/status, /metrics, /health/deployments) served without a key here');
+  return { server, url, operatorUrl };
+}
+
+async function listenOn(server: Server, host: string, port: number): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? config.server.port, config.server.host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  // Longer than typical client and load-balancer idle timeouts, so pooled client connections are not cut.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  const { port } = server.address() as AddressInfo;
-  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-  return { server, url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
+  const bound = (server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown === '[::]' ? '[::1]' : shown}:${bound}`;
+}
+
+/** Requests in flight get a grace period; connections a client opened but never used would otherwise hold close() for the whole keep-alive timeout. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2_000).unref();
+  });
 }
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<RunningGateway> {
@@ -166,7 +190,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {
-        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, observe: obs.workerOptions(), ...opts.worker });
+        const pacer = admission && keys ? new Pacer(admission, (keyId) => keys.byId(keyId)) : undefined;
+        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, pacer, observe: obs.workerOptions(), ...opts.worker });
         cleanups.push(() => worker.stop());
         await worker.firstAttempt;
       }
@@ -191,18 +216,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger }, batches, new Readiness(readinessChecks));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-          // Requests in flight get a grace period; connections a client opened but never used would
-          // otherwise hold close() for the whole keep-alive timeout.
-          setTimeout(() => server.closeAllConnections(), 2_000).unref();
-        }),
-    );
-    return { url, server, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, devServer, close };
+    const { server, url, operatorUrl } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger }, batches, new Readiness(readinessChecks));
+    cleanups.push(() => closeServer(server));
+    return { url, server, operatorUrl, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, devServer, close };
   } catch (err) {
     await close();
     throw err;

@@ -2,13 +2,19 @@
  * Runs a slice of a batch's lines: each line's answer is stored under its index as soon as it arrives, and a
  * line that already has one is not run again, so a chunk retried after its worker died redoes only the lines
  * that were in flight. Concurrency is bounded twice: per chunk (the batch's share) and per alias across the
- * whole worker (so one alias's huge batch cannot take every slot from the others).
+ * whole worker (so one alias's huge batch cannot take every slot from the others). Each line is admitted
+ * against the limits of the key that created the batch (requests and tokens per minute, concurrency), the
+ * same counters its synchronous requests take: a line waits for capacity (src/limits/pace.ts) before it
+ * takes an alias slot, so a limited key's batch runs at its limit without holding slots others could use.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { LineDeps } from './run-line.js';
 import type { Ledger } from '../ledger/ledger.js';
+import type { Settle } from '../limits/admission.js';
+import type { Pacer } from '../limits/pace.js';
+import { HttpError } from '../protocol/errors.js';
 import { isSuccess } from './output.js';
-import { parseLine, runLine, type LineRun } from './run-line.js';
+import { lineTokens, parseLine, runLine, usedTokens, type LineRun, type ParsedLine } from './run-line.js';
 import type { FileStore } from './store.js';
 import type { ChunkInput, ChunkResult, LineResult } from './types.js';
 
@@ -29,6 +35,8 @@ export interface ChunkDeps {
   aliasLimits: KeyedLimits;
   /** Charges each line (once, by batch and line index) to the key that created the batch, and stops answering once its budget is spent. */
   ledger?: Ledger;
+  /** Admits each line against the key's rpm, tpm and concurrency, waiting for capacity (absent: no per-key limits). */
+  pacer?: Pick<Pacer, 'admit'>;
 }
 
 /** `keyId`: the key that created the batch (absent with `auth.mode: none`). */
@@ -54,14 +62,24 @@ export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: 
       return void count(stored);
     }
     if (signal.aborted) return;
-    const run = await deps.aliasLimits.for(line.alias)(async (): Promise<LineRun | undefined> => {
-      if (signal.aborted) return undefined;
-      const refusal = keyId && deps.ledger ? await deps.ledger.refusal(keyId) : undefined;
-      // a spent budget answers the line as the synchronous endpoint would: a 429 of its own
-      if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() } };
-      return runLine(deps.answer, line, signal, { keyId: keyId ?? 'anonymous', tenant: input.tenant });
-    });
-    if (!run) return;
+    const admitted = await admitLine(deps, line, signal, keyId);
+    if ('refused' in admitted) return finish(index, line, admitted.refused);
+    let run: LineRun | undefined;
+    try {
+      run = await deps.aliasLimits.for(line.alias)(async (): Promise<LineRun | undefined> => {
+        if (signal.aborted) return undefined;
+        const refusal = keyId && deps.ledger ? await deps.ledger.refusal(keyId) : undefined;
+        // a spent budget answers the line as the synchronous endpoint would: a 429 of its own
+        if (refusal) return { result: { custom_id: line.customId, status_code: refusal.status, body: refusal.body() } };
+        return runLine(deps.answer, line, signal, { keyId: keyId ?? 'anonymous', tenant: input.tenant });
+      });
+    } finally {
+      await admitted.settle?.({ tokens: run && usedTokens(run.result) });
+    }
+    if (run) await finish(index, line, run);
+  };
+
+  const finish = async (index: number, line: ParsedLine, run: LineRun): Promise<void> => {
     // Stored before it is charged: if the charge fails, the retried chunk finds the answer and charges it.
     await store.putResult(input.tenant, input.batchId, index, run.result);
     await charge(index, line.alias, run.result);
@@ -74,4 +92,19 @@ export async function runChunk(deps: ChunkDeps, input: ChunkInput, inputFileId: 
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
   return counts;
+}
+
+/**
+ * The line's admission against its key's limits: waits for capacity; a refusal that does not pass (a spent
+ * budget) answers the line with that 429. A line that is not valid chat (validation proved it is) is left
+ * for runLine to answer.
+ */
+async function admitLine(deps: ChunkDeps, line: ParsedLine, signal: AbortSignal, keyId: string | undefined): Promise<{ settle?: Settle } | { refused: LineRun }> {
+  if (!deps.pacer || !keyId) return {};
+  try {
+    return { settle: await deps.pacer.admit(keyId, lineTokens(line), signal) };
+  } catch (err) {
+    if (err instanceof HttpError && !signal.aborted) return { refused: { result: { custom_id: line.customId, status_code: err.status, body: err.body() } } };
+    throw err;
+  }
 }

@@ -11,6 +11,7 @@ import { collectedReply } from '../pipeline/collected-reply.js';
 import { openAIDialect } from '../pipeline/dialect.js';
 import { runChat } from '../pipeline/run-chat.js';
 import type { Trail } from '../pipeline/trail.js';
+import { admissionTokens } from '../pipeline/admit.js';
 import { chatRequestSchema } from '../protocol/chat-request.js';
 import { HttpError } from '../protocol/errors.js';
 import type { LineResult } from './types.js';
@@ -27,13 +28,26 @@ export function parseLine(text: string): ParsedLine {
   return { customId: line.custom_id, body: line.body, alias: String(line.body.model) };
 }
 
+/** Tokens the line may use, as admission counts them for a synchronous request (0 for a body that is not chat: runLine answers it). */
+export function lineTokens(line: ParsedLine): number {
+  const parsed = chatRequestSchema.safeParse(line.body);
+  return parsed.success ? admissionTokens(parsed.data) : 0;
+}
+
+/** Tokens an answered line used (its usage), for the key's tokens-per-minute; undefined when unknown. */
+export function usedTokens(result: LineResult): number | undefined {
+  const usage = (result.body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (!usage || typeof usage.prompt_tokens !== 'number') return undefined;
+  return usage.prompt_tokens + (typeof usage.completion_tokens === 'number' ? usage.completion_tokens : 0);
+}
+
 /** A line's stored answer, with the attempts that made it (what the ledger charges). */
 export interface LineRun {
   result: LineResult;
 }
 
 export interface LineDeps {
-  /** The pipeline's context on the worker: config, executor, semantic routes, logger (no admission: the batch was admitted). */
+  /** The pipeline's context on the worker: config, executor, semantic routes, logger (no admission: the chunk admits each line, src/limits/pace.ts). */
   pipeline: PipelineContext;
   /** Wraps each provider call (bounds calls in flight per deployment). */
   aroundCall?: <T>(deployment: string, call: () => Promise<T>) => Promise<T>;

@@ -13,6 +13,7 @@ import { gatewayRegionSchema, routingPolicySchema } from './balance-schema.js';
 import { cascadeSchema, checkCascadeReferences } from './cascade-schema.js';
 import { checkSemanticReferences, semanticRoutingSchema } from './semantic-routing-schema.js';
 import { observabilitySchema } from './observability-schema.js';
+import { operatorSchema, serverConnectionFields } from './server-schema.js';
 import { capabilityRulesSchema, checkRuleReferences } from './routing-rules-schema.js';
 
 const timeouts = z.strictObject({
@@ -251,6 +252,9 @@ export const configSchema = z
         maxJsonDepth: z.number().int().min(8).max(1024).default(64),
         /** Where this gateway runs; deployments in the same `region` are preferred. */
         gatewayRegion: gatewayRegionSchema,
+        /** Where the operator routes are served and who may read them (server-schema.ts). */
+        operator: operatorSchema.prefault({}),
+        ...serverConnectionFields,
       })
       .prefault({}),
     /** `bodies: true` puts prompts and answers in the request log records; off by default (they may hold personal data). */

@@ -3,6 +3,7 @@
  * decision layer (and so the durable workflow) may see; provider keys live only in ProviderConfig.
  */
 import type { CompatiblePreset, ProviderType, WireQuirks } from './presets.js';
+import type { ServerSettings } from './server-schema.js';
 import type { Capability, FallbackPolicy, apiKeySchema, authSchema, durableSchema } from './schema.js';
 import type { z } from 'zod';
 import type { CapabilityRule } from './routing-rules-schema.js';
@@ -85,7 +86,7 @@ export interface RoutingConfig {
 export interface GatewayConfig extends RoutingConfig {
   /** Where state lives, as resolved at load (absolute when loaded from a file). Absent in configs built by hand. */
   dataDir?: string;
-  server: { host: string; port: number; bodyLimit: string; maxJsonDepth?: number; gatewayRegion?: string };
+  server: { host: string; port: number; bodyLimit: string; maxJsonDepth?: number; gatewayRegion?: string } & ServerSettings;
   durable: DurableConfig;
   auth: AuthConfig;
   logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent'; bodies: boolean };

@@ -199,17 +199,22 @@ export class DurableRequests {
     return { id, object: 'gateway.request', status: 'queued', model, created_at: now, completed_at: null, attempts: [], result: null, error: null };
   }
 
-  /** The request as the API shows it; `waitMs` long-polls a running request until it ends or the time is up. */
-  async view(id: string, tenant: string, waitMs = 0): Promise<RequestView> {
-    return this.link.call(() => this.readView(id, tenant, waitMs));
+  /**
+   * The request as the API shows it; `waitMs` long-polls a running request until it ends or the time is up,
+   * or until `signal` aborts (the client went away: the wait ends with it, throwing the signal's reason).
+   */
+  async view(id: string, tenant: string, waitMs = 0, signal?: AbortSignal): Promise<RequestView> {
+    return this.link.call(() => this.readView(id, tenant, waitMs, signal));
   }
 
-  private async readView(id: string, tenant: string, waitMs: number): Promise<RequestView> {
+  private async readView(id: string, tenant: string, waitMs: number, signal?: AbortSignal): Promise<RequestView> {
     let { handle, desc } = await this.handleFor(id, tenant);
     let finished: DurableResult | undefined;
     if (desc.status.name === 'RUNNING' && waitMs > 0) {
       // The long-poll's own result is kept: fetching it again would cost another history read.
-      finished = await this.client.connection.withAbortSignal(AbortSignal.timeout(waitMs), () => handle.result()).catch(() => undefined);
+      const waited = signal ? AbortSignal.any([AbortSignal.timeout(waitMs), signal]) : AbortSignal.timeout(waitMs);
+      finished = await this.client.connection.withAbortSignal(waited, () => handle.result()).catch(() => undefined);
+      if (signal?.aborted) throw signal.reason;
       desc = await handle.describe();
     }
     const base: RequestView = {

@@ -12,6 +12,7 @@ import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
 import { Ledger } from '../ledger/ledger.js';
+import type { Pacer } from '../limits/pace.js';
 import { Connection } from '@temporalio/client';
 import { CLIENT_CHANNEL_ARGS, dataConverterOf, type TemporalTarget } from './connection.js';
 import { durableMetricsSinks } from '../observability/durable-metrics.js';
@@ -63,6 +64,8 @@ export interface GatewayWorkerOptions {
    * Without it the worker keeps a ledger of its own: charges logged, no budgets, no metric.
    */
   ledger?: Ledger;
+  /** Admits each batch line against its key's rpm, tpm and concurrency, waiting for capacity (the gateway's limit store). */
+  pacer?: Pacer;
 }
 
 export async function createGatewayWorker(
@@ -79,7 +82,7 @@ export async function createGatewayWorker(
     taskQueue: target.taskQueue,
     // codecs run in the worker, outside the sandbox: a prebuilt bundle needs nothing of its own for them
     dataConverter: dataConverterOf(target),
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, logger: opts.logger }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, pacer: opts.pacer, logger: opts.logger }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

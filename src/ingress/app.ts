@@ -9,10 +9,10 @@ import type { PipelineContext } from '../pipeline/context.js';
 import { HttpError } from '../protocol/errors.js';
 import { clientErrorOf, sendError } from './errors.js';
 import { jsonBody } from './json-body.js';
-import { authenticate, requireAdmin } from './auth.js';
+import { authenticate } from './auth.js';
+import { adminCheckOf, requireAdminKey, requireOperator } from './operator-auth.js';
 import { listKeysHandler } from './routes/admin.js';
 import { CODEC_PATH, codecRoutes } from './routes/codec.js';
-import { deploymentHealthHandler } from './routes/health.js';
 import { requestScope } from './request-scope.js';
 import { chatCompletionsHandler } from './routes/chat.js';
 import { embeddingsHandler } from './routes/embeddings.js';
@@ -22,11 +22,12 @@ import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from '.
 import { deleteFileHandler, fileContentHandler, getFileHandler, listFilesHandler, uploadFileHandler } from './routes/files.js';
 import { cancelBatchHandler, createBatchHandler, getBatchHandler, listBatchesHandler } from './routes/batches.js';
 import type { Observability } from '../observability/index.js';
-import { mountObservability, observeRequests } from './observability-routes.js';
+import { mountOperatorRoutes, observeRequests } from './observability-routes.js';
 
 /** `obs`: metrics, tracing and the status page (absent: none of them, as in unit tests of the routes). */
 export function createApp(ctx: PipelineContext, obs?: Observability): express.Express {
   const app = express();
+  const admin = adminCheckOf(ctx.config.auth, ctx.keys);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestScope(ctx.logger));
@@ -39,7 +40,7 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   // After the body is read: its stream events would lose the trace context a span sets for the handlers.
   if (obs) app.use(observeRequests(obs));
 
-  app.get('/admin/keys', requireAdmin(ctx.keys), listKeysHandler(ctx));
+  app.get('/admin/keys', requireAdminKey(admin), listKeysHandler(ctx));
   app.use(CODEC_PATH, codecRoutes(ctx));
   // Liveness: answering at all means the process is up and its event loop turns. Dependencies are /readyz's.
   app.get('/healthz', (_req, res) => {
@@ -49,14 +50,13 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
     const report = ctx.readiness ? await ctx.readiness.report() : { status: 'ready', checks: {} };
     res.status(report.status === 'ready' ? 200 : 503).json(report);
   });
-  app.get('/health/deployments', deploymentHealthHandler(ctx));
   app.get('/v1/models', listModelsHandler(ctx));
   app.get('/v1/models/:model', getModelHandler(ctx));
   app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
   app.post('/v1/messages', messagesHandler(ctx));
   app.post('/v1/embeddings', embeddingsHandler(ctx));
   app.post('/v1/requests', submitRequestHandler(ctx));
-  app.get('/v1/requests/:id', getRequestHandler(ctx));
+  app.get('/v1/requests/:id', getRequestHandler(ctx, obs?.metrics));
   app.delete('/v1/requests/:id', cancelRequestHandler(ctx));
   app.get('/v1/files', listFilesHandler(ctx));
   app.get('/v1/files/:id', getFileHandler(ctx));
@@ -65,7 +65,8 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   app.post('/v1/batches', createBatchHandler(ctx));
   app.get('/v1/batches', listBatchesHandler(ctx));
   app.get('/v1/batches/:id', getBatchHandler(ctx));
-  if (obs) mountObservability(app, ctx, obs);
+  // Operators only: the admin key, or (where the config allows it) a client on this machine.
+  mountOperatorRoutes(app, ctx, obs, requireOperator({ registry: admin, localWithoutKey: ctx.config.server.operator.localWithoutKey }));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, `Unknown request URL: ${req.method} ${req.path}`, 'invalid_request_error', 'unknown_url'));

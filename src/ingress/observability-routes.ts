@@ -1,13 +1,14 @@
 /**
  * The observability side of the HTTP app: a middleware that follows every model request (in flight, its
- * trace span, its record into the metrics and the status counters), and the routes `/metrics` (Prometheus),
- * `/status` (the live page) and `/status.json` (what the page polls). None of them needs a key: they hold no
- * secrets and no tenant data, and are meant for the operator's network (put them behind the proxy's auth
- * if the gateway's port is public).
+ * trace span, its record into the metrics and the status counters), and the operator routes: `/metrics`
+ * (Prometheus), `/status` (the live page), `/status.json` (what the page polls: it lists recent durable
+ * requests of every tenant) and `/health/deployments` (what routing sees). They are for operators only:
+ * mounted behind a guard on the main port (operator-auth.ts), and open on the operator listener, which binds
+ * loopback unless the config says otherwise (operator-app.ts).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { PipelineContext } from '../pipeline/context.js';
 import { onRequestDone, trailOf } from './request-log.js';
 import { requestStart } from './request-scope.js';
@@ -16,6 +17,7 @@ import type { Observability } from '../observability/index.js';
 import type { FinishedRequest } from '../observability/request-record.js';
 import { statusDocument, type HealthViewForStatus } from '../observability/status.js';
 import { routingView } from '../health/routing-view.js';
+import { deploymentHealthHandler } from './routes/health.js';
 
 /** The routes that call models: the only ones counted in flight, traced and recorded. */
 const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/messages', '/v1/embeddings', '/v1/requests']);
@@ -48,10 +50,22 @@ export function observeRequests(obs: Observability) {
 
 const STATUS_PAGE = fileURLToPath(new URL('../observability/status-page/index.html', import.meta.url));
 
-export function mountObservability(app: Express, ctx: PipelineContext, obs: Observability): void {
+/** The operator routes' paths, as mounted (the metrics path is configurable). */
+export function operatorPaths(obs: Observability | undefined): string[] {
+  const paths = ['/health/deployments'];
+  if (obs?.metrics) paths.push(obs.config.metrics.path);
+  if (obs?.config.statusPage.enabled) paths.push('/status', '/status.json');
+  return paths;
+}
+
+/** Mounts the operator routes, each behind `guard` (none: open, as on the loopback operator listener). */
+export function mountOperatorRoutes(app: Express, ctx: PipelineContext, obs: Observability | undefined, guard?: RequestHandler): void {
+  const guarded: RequestHandler[] = guard ? [guard] : [];
+  app.get('/health/deployments', ...guarded, deploymentHealthHandler(ctx));
+  if (!obs) return;
   const { metrics } = obs;
   if (metrics) {
-    app.get(obs.config.metrics.path, async (_req, res) => {
+    app.get(obs.config.metrics.path, ...guarded, async (_req, res) => {
       const { contentType, body } = await metrics.render();
       res.setHeader('content-type', contentType);
       res.setHeader('cache-control', 'no-store');
@@ -60,12 +74,12 @@ export function mountObservability(app: Express, ctx: PipelineContext, obs: Obse
   }
   if (obs.config.statusPage.enabled) {
     const page = readFileSync(STATUS_PAGE);
-    app.get('/status', (_req, res) => {
+    app.get('/status', ...guarded, (_req, res) => {
       res.setHeader('content-type', 'text/html; charset=utf-8');
       res.setHeader('cache-control', 'no-store');
       res.end(page);
     });
-    app.get('/status.json', async (_req, res) => {
+    app.get('/status.json', ...guarded, async (_req, res) => {
       const durable = ctx.durable;
       const doc = await statusDocument({
         config: ctx.config,

@@ -8,7 +8,8 @@
  * the laptop case, `npm start` and a browser on http://localhost:8080/status.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { KeyRegistry } from '../auth/keys.js';
+import { hashKey, type KeyRegistry } from '../auth/keys.js';
+import type { AuthConfig } from '../config/types.js';
 import { HttpError } from '../protocol/errors.js';
 
 const REALM = 'Basic realm="llm-gateway operator", charset="UTF-8"';
@@ -32,8 +33,18 @@ export function presentedAdminKey(req: Pick<Request, 'headers'>): string | undef
   return typeof x === 'string' && x.length > 0 ? x : undefined;
 }
 
+/** Who the admin is: the key registry, or with `auth.mode: none` (no registry) the configured hash alone. */
+export type AdminCheck = Pick<KeyRegistry, 'isAdmin'>;
+
+/** The admin check whatever `auth.mode` says: an open gateway still has an admin key when one is configured. */
+export function adminCheckOf(auth: Pick<AuthConfig, 'adminKeyHash'>, registry?: KeyRegistry): AdminCheck {
+  if (registry) return registry;
+  const hash = auth.adminKeyHash;
+  return { isAdmin: (presented) => hash !== undefined && hashKey(presented) === hash };
+}
+
 /** True when the request carries the configured admin key. */
-export function isAdminRequest(req: Pick<Request, 'headers'>, registry: KeyRegistry | undefined): boolean {
+export function isAdminRequest(req: Pick<Request, 'headers'>, registry: AdminCheck | undefined): boolean {
   const key = presentedAdminKey(req);
   return !!registry && !!key && registry.isAdmin(key);
 }
@@ -60,14 +71,15 @@ export interface AdminKeyOptions {
 }
 
 /** 401 unless the request carries the admin key. */
-export function requireAdminKey(registry: KeyRegistry | undefined, opts: AdminKeyOptions = {}) {
+export function requireAdminKey(registry: AdminCheck | undefined, opts: AdminKeyOptions = {}) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     next(isAdminRequest(req, registry) ? undefined : refused(opts.challenge ?? false));
   };
 }
 
 export interface OperatorAccess {
-  registry: KeyRegistry | undefined;
+  /** The admin check (adminCheckOf: a bare KeyRegistry is absent with `auth.mode: none`). */
+  registry: AdminCheck | undefined;
   /** Local clients (see isLocalClient) need no key. */
   localWithoutKey: boolean;
 }

@@ -15,8 +15,24 @@ export interface SpendBucket {
   ttlMs: number;
 }
 
-export function tooMany(message: string, code: string, retryAfterMs: number): HttpError {
-  return new HttpError(429, message, 'rate_limit_error', code, null, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+/** A 429 of the key's own limits, with the exact wait (the Retry-After header is in whole seconds). */
+export class LimitRefusal extends HttpError {
+  constructor(
+    message: string,
+    code: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(429, message, 'rate_limit_error', code, null, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+  }
+
+  /** Capacity comes back within a minute (requests, tokens, concurrency); a spent budget only with the next day or month. */
+  get passes(): boolean {
+    return this.code !== 'budget_exceeded';
+  }
+}
+
+export function tooMany(message: string, code: string, retryAfterMs: number): LimitRefusal {
+  return new LimitRefusal(message, code, retryAfterMs);
 }
 
 export function spendBuckets(keyId: string, now: Date): { day: string; month: string } {

@@ -43,7 +43,7 @@ const ask = (apiKey: string, model = 'chat', extra: Partial<OpenAI.ChatCompletio
   client(apiKey).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 /** Requests the gateway refused before calling any provider, as /metrics counts them. */
 const refused = async () =>
-  valueOf(parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text()), 'llm_gateway_requests_total', { alias: 'chat', outcome: 'refused' });
+  valueOf(parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).text()), 'llm_gateway_requests_total', { alias: 'chat', outcome: 'refused' });
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as APIError);
 
 describe('keys', () => {

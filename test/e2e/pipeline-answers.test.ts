@@ -101,7 +101,7 @@ async function spentToday(keyId: string): Promise<number> {
 const requestLog = (requestId: string) => until(`the request log of ${requestId}`, () => logs.find((l) => l.msg === 'request' && l.requestId === requestId));
 
 async function metrics() {
-  return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text());
+  return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).text());
 }
 
 describe('a streamed cost-aware cascade', () => {

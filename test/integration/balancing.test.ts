@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDurableHarness, type DurableHarness } from '../support/durable-harness.js';
+import { operatorFetch } from '../support/operator.js';
 
 const vllmPage = (waiting: number, running: number, kv: number) => `# HELP vllm:num_requests_running Number of requests currently running on GPU.
 # TYPE vllm:num_requests_running gauge
@@ -125,7 +126,7 @@ describe('load balancing', () => {
   it.each<Path>(['fast', 'durable'])('a vLLM server reporting a long queue and a full KV cache is passed over (%s path)', async (path) => {
     // the scraper polls every 200 ms; the first round runs at start
     await expect
-      .poll(async () => ((await (await fetch(`${h.gateway.url}/health/deployments`)).json()) as any).deployments['vllm-busy'].engine?.waiting, { timeout: 5_000 })
+      .poll(async () => ((await (await operatorFetch(`${h.gateway.url}/health/deployments`)).json()) as any).deployments['vllm-busy'].engine?.waiting, { timeout: 5_000 })
       .toBe(40);
     const picked = [];
     for (let i = 0; i < 5; i++) picked.push((await chat(path, 'engines')).deployment);
@@ -135,7 +136,7 @@ describe('load balancing', () => {
 
 describe('latency feedback on weights', () => {
   const weights = async () => {
-    const body = (await (await fetch(`${h.gateway.url}/health/deployments`)).json()) as any;
+    const body = (await (await operatorFetch(`${h.gateway.url}/health/deployments`)).json()) as any;
     return Object.fromEntries(body.aliases['fb-pair'][0].map((w: any) => [w.deployment, w]));
   };
 

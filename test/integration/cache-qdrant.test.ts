@@ -19,6 +19,7 @@ import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
 import { startQdrant, type QdrantServer } from '../support/qdrant-server.js';
 import { sharedQdrantUrl } from '../support/shared-qdrant.js';
 import { modelDirForTests } from '../support/model-dir.js';
+import { operatorFetch, TEST_ADMIN_KEY_HASH } from '../support/operator.js';
 
 const A = 'gw-qdrant-tenant-a-key-aaaaaaaaaaaaaaaaaaaa';
 const B = 'gw-qdrant-tenant-b-key-bbbbbbbbbbbbbbbbbbbb';
@@ -33,6 +34,7 @@ const collectionName = () => `gateway_it_${randomUUID().replaceAll('-', '').slic
 /** Everything but the `durable` block (the durable harness brings its own). */
 const body = (url: string, collection: string, cacheExtra = '') => `
 auth:
+  adminKeyHash: "${TEST_ADMIN_KEY_HASH}"
   keys:
     - { id: a, tenant: alpha, hash: "${hashKey(A)}" }
     - { id: b, tenant: bravo, hash: "${hashKey(B)}" }
@@ -97,7 +99,7 @@ const allProvidersDown = (h: { fake: Harness['fake'] }) => {
   h.fake.scriptFor('claude-main', { kind: 'error', status: 529 });
 };
 const cacheResults = async (gatewayUrl: string, result: string) =>
-  valueOf(parsePrometheus(await (await fetch(`${gatewayUrl}/metrics`)).text()), 'llm_gateway_cache_requests_total', { result });
+  valueOf(parsePrometheus(await (await operatorFetch(`${gatewayUrl}/metrics`)).text()), 'llm_gateway_cache_requests_total', { result });
 
 describe('semantic cache on the run’s Qdrant', () => {
   let h: DurableHarness;

@@ -78,7 +78,7 @@ beforeAll(async () => {
   writeFileSync(
     configPath,
     `
-server: { host: 127.0.0.1, port: ${port} }
+server: { host: 127.0.0.1, port: ${port}, operator: { localWithoutKey: true } }
 logging: { level: info }
 auth: { mode: none }
 durable: { temporal: { taskQueue: compiled-${randomUUID()} } }

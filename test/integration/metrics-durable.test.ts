@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useDurableHarness } from '../support/durable-harness.js';
 import { parsePrometheus, valueOf, type Sample } from '../support/prometheus-text.js';
+import { operatorFetch } from '../support/operator.js';
 
 const yaml = `
 providers:
@@ -23,7 +24,7 @@ defaults:
 const h = useDurableHarness(yaml);
 
 async function scrape(): Promise<Sample[]> {
-  return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text());
+  return parsePrometheus(await (await operatorFetch(`${h.gateway.url}/metrics`)).text());
 }
 
 async function until(check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {

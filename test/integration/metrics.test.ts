@@ -11,6 +11,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { withTestDefaults } from '../support/harness.js';
 import { parsePrometheus, valueOf, type Sample } from '../support/prometheus-text.js';
+import { operatorFetch } from '../support/operator.js';
 
 const yaml = (extra = '') => `
 server: { host: 127.0.0.1 }
@@ -55,7 +56,7 @@ async function start(extra = ''): Promise<Running> {
 }
 
 async function scrape(r: Running): Promise<Sample[]> {
-  const res = await fetch(`${r.gateway.url}/metrics`);
+  const res = await operatorFetch(`${r.gateway.url}/metrics`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   return parsePrometheus(await res.text());

@@ -187,7 +187,7 @@ async function spendToday(): Promise<Record<string, number>> {
 }
 
 async function scrape(): Promise<Sample[]> {
-  return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`)).text());
+  return parsePrometheus(await (await fetch(`${h.gateway.url}/metrics`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).text());
 }
 
 /** What every scenario added: the charges it must produce and, where the fake's usage makes it knowable, its cost. */

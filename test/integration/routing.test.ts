@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useDurableHarness } from '../support/durable-harness.js';
+import { operatorFetch } from '../support/operator.js';
 
 // Long enough that a durable request on a busy machine still finds the breaker open.
 const COOLDOWN_MS = 2_000;
@@ -85,7 +86,7 @@ const ask = (model: string, content = 'hello') => ({ model, messages: [{ role: '
 const callsTo = (model: string) => h.fake.requests.filter((r) => r.kind === 'chat' && r.model === model).length;
 
 async function breakerOf(deployment: string): Promise<{ state: string; reason: string | null }> {
-  const res = await fetch(`${h.gateway.url}/health/deployments`);
+  const res = await operatorFetch(`${h.gateway.url}/health/deployments`);
   const body = (await res.json()) as any;
   return body.deployments[deployment].breaker;
 }

@@ -95,9 +95,9 @@ describe('secrets stay secret', () => {
     const admin = await fetch(`${h.gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${SECRETS.admin}` } });
     seen.push(await admin.text());
     // what operators scrape and watch: both must show this run's traffic, and no key
-    const metrics = await (await fetch(`${h.gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.gateway.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.admin}` } })).text();
     expect(metrics).toMatch(/llm_gateway_attempts_total\{[^}]*deployment="an-main"/);
-    const status = await (await fetch(`${h.gateway.url}/status.json`)).text();
+    const status = await (await fetch(`${h.gateway.url}/status.json`, { headers: { authorization: `Bearer ${SECRETS.admin}` } })).text();
     expect(status).toContain('"an-main"');
     seen.push(metrics, status);
 

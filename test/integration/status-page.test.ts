@@ -18,6 +18,7 @@ import type { StatusDocument } from '../../src/observability/status.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { withTestDefaults } from '../support/harness.js';
 import { launchChromium } from '../support/chromium.js';
+import { operatorFetch, TEST_ADMIN_KEY } from '../support/operator.js';
 
 const UI = 'http://temporal-ui.example:8233';
 
@@ -87,7 +88,7 @@ describe('status page', () => {
     const done = await fetch(`${gateway.url}/v1/requests/${submitted.body.id}?wait=20s`);
     expect(((await done.json()) as any).status).toBe('succeeded');
 
-    const json = (await (await fetch(`${gateway.url}/status.json`)).json()) as StatusDocument;
+    const json = (await (await operatorFetch(`${gateway.url}/status.json`)).json()) as StatusDocument;
     const an = json.deployments.find((d) => d.name === 'an-main')!;
     const oa = json.deployments.find((d) => d.name === 'oa-main')!;
     expect(an).toMatchObject({ breaker: 'open', successRate: 0, calls: 2, errors: 2, weight: 1 });
@@ -97,7 +98,8 @@ describe('status page', () => {
     expect(recent).toMatchObject({ alias: 'chat', status: 'COMPLETED', outcome: 'success', deployment: 'oa-main' });
     expect(recent.url).toBe(`${UI}/namespaces/default/workflows/${recent.id}/${recent.runId}/history`);
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    // an operator's browser: the page's 401 asks for the admin key (Basic), and the page's own polls carry it
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, httpCredentials: { username: 'operator', password: TEST_ADMIN_KEY } });
     try {
       await page.goto(`${gateway.url}/status?refresh=300`);
       await page.waitForSelector('tr[data-deployment="an-main"] td[data-field="breaker"][data-value="open"]', { timeout: 10_000 });
@@ -170,10 +172,13 @@ describe('status page', () => {
     }
   }, 90_000);
 
-  it('serves Prometheus metrics and the page without a build step', async () => {
-    const metrics = await fetch(`${gateway.url}/metrics`);
+  it('serves Prometheus metrics and the page without a build step, to the admin key only', async () => {
+    const metrics = await operatorFetch(`${gateway.url}/metrics`);
     expect(await metrics.text()).toMatch(/^llm_gateway_circuit_breaker_state\{deployment="an-main"\} 2$/m);
-    const page = await fetch(`${gateway.url}/status`);
+    const refused = await fetch(`${gateway.url}/status`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
+    const page = await operatorFetch(`${gateway.url}/status`);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(await page.text()).toContain('<title>LLM gateway · status</title>');
   });

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+import { TEST_ADMIN_KEY_HASH } from './operator.js';
 
 export interface Harness {
   fake: FakeProvider;
@@ -20,12 +21,12 @@ export interface Harness {
 
 /**
  * Test defaults a template can override with its own top-level block:
- * - `auth`: tests that are not about keys run open;
+ * - `auth`: tests that are not about keys run open, with the test admin key for the operator routes;
  * - `health`: breakers that never open, since fallback tests script failures on purpose and an open breaker
  *   would reroute the tests that follow them (breaker tests bring their own `health:`).
  */
 export function withTestDefaults(yaml: string): string {
-  const auth = /^auth:/m.test(yaml) ? '' : 'auth: { mode: none }\n';
+  const auth = /^auth:/m.test(yaml) ? '' : `auth: { mode: none, adminKeyHash: "${TEST_ADMIN_KEY_HASH}" }\n`;
   const health = /^health:/m.test(yaml) ? '' : 'health: { breaker: { consecutiveFailures: 1000000, minRequests: 1000000 } }\n';
   return `${auth}${health}${yaml}`;
 }

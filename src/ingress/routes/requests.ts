@@ -16,17 +16,26 @@ import { tenantOf } from '../tenant.js';
 import { chatJobOf } from '../chat-job.js';
 import { httpReply } from '../http-reply.js';
 import { parseChatRequest } from './chat.js';
+import { clientAbortSignal } from '../request-scope.js';
 
-const MAX_WAIT_MS = 60_000;
+/** What counts long-polls waiting now (the in-flight gauge, route `LONG_POLL_ROUTE`). */
+export interface WaitGauge {
+  requestBegan(route: string): () => void;
+}
 
-/** `30s`, `1500ms`, `2m` or plain seconds; capped so a long-poll never outlives proxies' idle timeouts. */
-export function parseWait(raw: unknown): number {
+export const LONG_POLL_ROUTE = '/v1/requests/{id}?wait';
+
+/**
+ * `30s`, `1500ms`, `2m` or plain seconds; capped at `maxMs` (`server.longPollMaxMs`) so a long-poll never
+ * outlives proxies' idle timeouts and a client cannot park connections for long.
+ */
+export function parseWait(raw: unknown, maxMs = 60_000): number {
   if (raw === undefined) return 0;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(String(raw));
   if (!m) throw invalidRequest(`Invalid wait '${String(raw)}': use e.g. 30s, 500ms or 2m`, 'wait', 'invalid_value');
   const n = Number(m[1]);
   const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-  return Math.min(MAX_WAIT_MS, Math.round(ms));
+  return Math.min(maxMs, Math.round(ms));
 }
 
 function notFound(err: unknown): never {
@@ -46,12 +55,18 @@ export function submitRequestHandler(ctx: PipelineContext) {
   };
 }
 
-export function getRequestHandler(ctx: PipelineContext) {
+/** A long-poll holds a Temporal call open: it ends when the request ends, the wait is up, or the client leaves. */
+export function getRequestHandler(ctx: PipelineContext, gauge?: WaitGauge) {
   return async (req: Request, res: Response): Promise<void> => {
     const durable = requireDurable(ctx);
-    const wait = parseWait(req.query.wait);
-    const view = await durable.view(String(req.params.id), tenantOf(req), wait).catch(notFound);
-    send(res, view);
+    const wait = parseWait(req.query.wait, ctx.config.server.longPollMaxMs);
+    if (wait === 0) return send(res, await durable.view(String(req.params.id), tenantOf(req)).catch(notFound));
+    const waiting = gauge?.requestBegan(LONG_POLL_ROUTE);
+    try {
+      send(res, await durable.view(String(req.params.id), tenantOf(req), wait, clientAbortSignal(req, res)).catch(notFound));
+    } finally {
+      waiting?.();
+    }
   };
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { secretsOf } from '../security/config-secrets.js';
+import { keyHashesOf, secretsOf } from '../security/config-secrets.js';
 import { registerSecrets } from '../security/secrets.js';
 import { BUILTIN_FALLBACK, apiKeySchema, configSchema, type FallbackPolicy, type FallbackPolicyInput, type RawConfig } from './schema.js';
 import { defaultEmbedderConfig } from '../embeddings/schema.js';
@@ -87,8 +87,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const config = resolvePaths(resolve(parsed.data, problems, source), paths);
-  // from here on, upstream text, logs and durable failures are scrubbed of this config's keys
-  registerSecrets(secretsOf(config));
+  // from here on, upstream text, logs and durable failures are scrubbed of this config's keys (client and
+  // admin keys by their hashes)
+  registerSecrets(secretsOf(config), keyHashesOf(config.auth));
   return config;
 }
 
@@ -111,7 +112,10 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, o
     throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
   const config = parseConfig(text, path, env, { baseDir: dirname(resolvePath(path)), dataDir: opts.dataDir });
-  if (config.auth.keysFile) config.auth.keys = [...config.auth.keys, ...loadKeysFile(config.auth.keysFile, config)];
+  if (config.auth.keysFile) {
+    config.auth.keys = [...config.auth.keys, ...loadKeysFile(config.auth.keysFile, config)];
+    registerSecrets([], keyHashesOf(config.auth));
+  }
   return config;
 }
 

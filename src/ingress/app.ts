@@ -9,6 +9,7 @@ import type { PipelineContext } from '../pipeline/context.js';
 import { HttpError } from '../protocol/errors.js';
 import { clientErrorOf, sendError } from './errors.js';
 import { jsonBody } from './json-body.js';
+import { scopePresentedKey } from './auth.js';
 import { authenticate } from './auth.js';
 import { adminCheckOf, requireAdminKey, requireOperator } from './operator-auth.js';
 import { listKeysHandler } from './routes/admin.js';
@@ -37,6 +38,8 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   app.post('/v1/files', uploadFileHandler(ctx));
   app.post('/v1/batches/:id/cancel', cancelBatchHandler(ctx));
   app.use(jsonBody(ctx.config.server.bodyLimit, ctx.config.server.maxJsonDepth));
+  // the rest of the request is scrubbed of the key it presented (its upstream errors, its log lines)
+  app.use('/v1', scopePresentedKey);
   // After the body is read: its stream events would lose the trace context a span sets for the handlers.
   if (obs) app.use(observeRequests(obs));
 

@@ -41,6 +41,14 @@ export function authenticate(registry: KeyRegistry | undefined) {
   };
 }
 
+/**
+ * Mounted after the body reader: its stream events run outside the scope `authenticate` opened, so the
+ * presented key's scope is opened again here, around the handlers (which is where upstream text comes in).
+ */
+export function scopePresentedKey(req: Request, _res: Response, next: NextFunction): void {
+  withPresentedKey(presentedKey(req), next);
+}
+
 export function requireAdmin(registry: KeyRegistry | undefined) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const key = presentedKey(req);

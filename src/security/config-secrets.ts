@@ -3,7 +3,7 @@
  * added later (another provider type, an exporter, a store with a key) is covered without anyone remembering
  * to add it here: every string under a key-like field name (apiKey, token, secret, password, credentials),
  * and every value of a header map (provider headers, OTLP headers), which is where extra keys are carried.
- * Client and admin keys are configured as hashes only: their plaintext is known when presented (secrets.ts).
+ * Client and admin keys are configured as hashes only (keyHashesOf): they are found by hash (redact.ts).
  */
 
 const SECRET_FIELD = /(?:api[-_]?key|token|secret|password|passphrase|credentials?)$/i;
@@ -28,4 +28,9 @@ export function secretsOf(config: unknown): string[] {
   };
   walk(config, false, 0);
   return [...found];
+}
+
+/** `sha256:<hex>` of every client key and of the admin key: the only form in which the config holds them. */
+export function keyHashesOf(auth: { keys?: ReadonlyArray<{ hash: string }>; adminKeyHash?: string } | undefined): string[] {
+  return [...(auth?.keys ?? []).map((k) => k.hash), ...(auth?.adminKeyHash ? [auth.adminKeyHash] : [])];
 }

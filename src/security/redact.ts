@@ -1,10 +1,12 @@
 /**
  * Scrubs secrets out of text that came from somewhere the gateway does not control (an upstream's error body,
  * an exception's message) before it reaches a client, a log, a metric, Temporal history, the cache or a batch
- * file. Two nets: the exact secrets the gateway knows (configured keys, the presenting client's key), longest
- * first so a key that contains another is replaced whole; and the shapes well-known keys have, for the keys it
- * does not know (an upstream echoing some other credential, a client key of another tenant in a prompt).
+ * file. Three nets: the exact secrets the gateway knows (configured keys, the presenting client's key), longest
+ * first so a key that contains another is replaced whole; the keys it knows only by hash (client and admin
+ * keys are configured as `sha256:<hex>`): any key-like token whose hash is one of them; and the shapes
+ * well-known keys have, for the keys it does not know (an upstream echoing some other credential).
  */
+import { createHash } from 'node:crypto';
 
 export const REDACTED = '[redacted]';
 
@@ -47,17 +49,39 @@ function literalPattern(secrets: Iterable<string>): RegExp | undefined {
   return new RegExp(list.map(escapeRegExp).join('|'), 'g');
 }
 
+/**
+ * Runs of key characters long enough to be a hashed key (shorter client keys are not looked for: hashing
+ * every word of every log line would cost more than such keys are worth). Two alphabets: base64url and dash
+ * (generated keys, most hand-made ones), so `key=…` or `….` around a key does not hide it; and the wider one
+ * of keys that also use `.~+/=`.
+ */
+export const MIN_HASHED_KEY_LENGTH = 16;
+const TOKEN = /[A-Za-z0-9_-]{16,}/g;
+const WIDE_TOKEN = /[A-Za-z0-9._~+/=-]{16,}/g;
+const WIDE_ONLY = /[.~+/=]/;
+
+function sha256(s: string): string {
+  return `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
+}
+
 export class Redactor {
   private readonly literal: RegExp | undefined;
+  private readonly hashes: ReadonlySet<string>;
 
-  constructor(secrets: Iterable<string> = []) {
+  /** `keyHashes`: `sha256:<hex>` of keys whose plaintext the gateway never holds (client keys, the admin key). */
+  constructor(secrets: Iterable<string> = [], keyHashes: Iterable<string> = []) {
     this.literal = literalPattern(secrets);
+    this.hashes = new Set(keyHashes);
   }
 
   /** `text` with every known secret and every key-shaped token replaced by `[redacted]`. */
   redact(text: string): string {
     if (!text) return text;
     let out = this.literal ? text.replace(this.literal, REDACTED) : text;
+    if (this.hashes.size > 0) {
+      out = out.replace(TOKEN, (token) => (this.hashes.has(sha256(token)) ? REDACTED : token));
+      out = out.replace(WIDE_TOKEN, (token) => (WIDE_ONLY.test(token) && this.hashes.has(sha256(token)) ? REDACTED : token));
+    }
     for (const [pattern, replacement] of SHAPES) out = out.replace(pattern, replacement);
     return out;
   }

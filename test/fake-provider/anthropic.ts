@@ -157,5 +157,5 @@ export const anthropicAdapter: ChatAdapter = {
     return frames;
   },
 
-  midstreamError: (ctx) => sse(anthropicErrorBody(529, ctx.requestId)),
+  midstreamError: (ctx, message) => sse(anthropicErrorBody(529, ctx.requestId, message)),
 };

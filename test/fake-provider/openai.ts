@@ -158,6 +158,6 @@ export function createOpenAIAdapter(protocol: Extract<Protocol, 'openai' | 'azur
       return frames;
     },
 
-    midstreamError: () => `data: ${JSON.stringify(openaiErrorBody(500))}\n\n`,
+    midstreamError: (_ctx, message) => `data: ${JSON.stringify(openaiErrorBody(500, message))}\n\n`,
   };
 }

@@ -113,6 +113,15 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
     if (buffered) await writeAsync(res, buffered);
   }
 
+  /** What a careless upstream repeats back: every credential header it got, and a `key` query parameter. */
+  function credentialsOf(req: IncomingMessage): string {
+    const names = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'];
+    const parts = names.filter((n) => req.headers[n] !== undefined).map((n) => `${n}=${String(req.headers[n])}`);
+    const key = new URL(req.url ?? '/', 'http://fake').searchParams.get('key');
+    if (key) parts.push(`key=${key}`);
+    return parts.join(' ') || 'no credentials';
+  }
+
   async function handleChat(
     req: IncomingMessage,
     res: ServerResponse,
@@ -135,8 +144,9 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
         delayMs = step.delayMs ?? 0;
         break;
       case 'error': {
-        const err = adapter.error(step, ctx);
-        const headers: Record<string, string> = { ...ids, ...err.headers };
+        const echoed = step.echoCredentials ? `${credentialsOf(req)} for prompt "${conv.lastUserText.slice(0, 200)}"` : undefined;
+        const err = adapter.error(echoed ? { ...step, message: `${step.message ?? 'request rejected'}; received ${echoed}` } : step, ctx);
+        const headers: Record<string, string> = { ...ids, ...err.headers, ...(echoed && { 'x-echo-credentials': echoed }) };
         if (step.retryAfter !== undefined) headers['retry-after'] = step.retryAfter;
         if (step.retryAfterMs !== undefined) headers['retry-after-ms'] = String(step.retryAfterMs);
         if (step.msRetryAfter !== undefined) headers['x-ms-retry-after-ms'] = String(step.msRetryAfter);
@@ -193,7 +203,7 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
         return void req.socket.destroy();
       case 'midstream-error': {
         await streamFrames(res, frames, plan, signal, step.afterChunks);
-        const event = adapter.midstreamError(ctx);
+        const event = adapter.midstreamError(ctx, step.echoCredentials ? `stream failed; received ${credentialsOf(req)}` : undefined);
         if (event === undefined) return void req.socket.destroy();
         res.end(event);
         return;

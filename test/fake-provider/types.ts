@@ -26,12 +26,14 @@ export const StepSchema = z.discriminatedUnion('kind', [
     msRetryAfter: z.number().min(0).optional(),
     code: z.string().optional(),
     message: z.string().optional(),
+    /** Like some proxies and self-hosted servers: the error text (and a header) repeats the credentials and prompt received. */
+    echoCredentials: z.boolean().optional(),
   }),
   z.strictObject({ kind: z.literal('timeout') }),
   z.strictObject({ kind: z.literal('delay'), ms: z.number().min(0), ...shaped }),
   z.strictObject({ kind: z.literal('stall'), afterChunks, ...shaped }),
   z.strictObject({ kind: z.literal('cut'), afterChunks, ...shaped }),
-  z.strictObject({ kind: z.literal('midstream-error'), afterChunks, ...shaped }),
+  z.strictObject({ kind: z.literal('midstream-error'), afterChunks, ...shaped, echoCredentials: z.boolean().optional() }),
   z.strictObject({ kind: z.literal('hold'), ...shaped }),
 ]);
 
@@ -116,5 +118,5 @@ export interface ChatAdapter {
   streamContentType(ctx: ChatContext): string;
   frames(plan: Plan, ctx: ChatContext): Frame[];
   /** An in-band error event; undefined means the protocol has none and the socket is cut instead. */
-  midstreamError(ctx: ChatContext): string | undefined;
+  midstreamError(ctx: ChatContext, message?: string): string | undefined;
 }

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { generateKey, hashKey } from '../../src/auth/keys.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { readErrorBody } from '../../src/providers/classify.js';
@@ -31,6 +32,15 @@ describe('Redactor', () => {
     for (const [input, expected] of cases) expect(r.redact(input)).toBe(expected);
     // messages that merely talk about keys are left readable
     for (const ok of ['x-api-key header is missing', 'Invalid API key', "Unknown key: 'response_format'", 'Bearer token required']) expect(r.redact(ok)).toBe(ok);
+  });
+
+  it('finds the keys it holds only as hashes (client and admin keys), whatever is around them', () => {
+    const handMade = 'tenant-one-handmade-key-42';
+    const generated = generateKey();
+    const wide = 'abc.def~ghi+jkl/mno=pqr';
+    const r = new Redactor([], [hashKey(handMade), hashKey(generated), hashKey(wide)]);
+    expect(r.redact(`prompt: "check ${handMade}." and key=${handMade}&x=1`)).toBe('prompt: "check [redacted]." and key=[redacted]&x=1');
+    expect(r.redact(`${generated},${wide} tenant-one-handmade-key-43`)).toBe('[redacted],[redacted] tenant-one-handmade-key-43');
   });
 
   it('redacts strings anywhere in a JSON-like value, without touching the input', () => {

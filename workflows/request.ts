@@ -262,7 +262,7 @@ async function runRequest(input: DurableRequestInput, options: RequestWorkflowOp
     phase = 'catch_all';
     show('every deployment failed: catch-all');
     const fallback = await catchAll({ alias, request: input.request, tenant: input.tenant, nowSeconds: Math.floor(Date.now() / 1000) });
-    if (fallback.completion) return finish({ completion: fallback.completion, catchAll: fallback.source, cacheSimilarity: fallback.similarity }, true);
+    if (fallback.completion) return finish({ completion: fallback.completion, catchAll: fallback.source, cacheSimilarity: fallback.similarity, cacheVerdict: fallback.verdict }, true);
     return fail(FAILURE_SERVICE_BUSY, `All providers for model '${alias}' are unavailable (last error: ${kind})`, details);
   };
 

@@ -90,6 +90,8 @@ export interface CatchAllResult {
   source?: 'preset' | 'cache';
   /** For a cached (stale) answer: its similarity to the request. */
   similarity?: number;
+  /** For a cached (stale) answer: the cache verifier's verdict (`verified`). */
+  verdict?: string;
 }
 
 export interface DurableResult {
@@ -101,6 +103,8 @@ export interface DurableResult {
   catchAll?: 'preset' | 'cache';
   /** With `catchAll: 'cache'`: the stale answer's similarity to the request. */
   cacheSimilarity?: number;
+  /** With `catchAll: 'cache'`: the cache verifier's verdict on it, for x-gateway-cache-verdict. */
+  cacheVerdict?: string;
   /** What the request cost: every attempt (cascade stages and judges included), as charged to the key. */
   costUsd?: number;
   /** Cascades: what happened at each stage. */

@@ -127,6 +127,6 @@ export async function staleAnswer(route: RouteCache | undefined, m: CacheMarks, 
 
 /** A durable answer: a stale one from the worker's catch-all is marked; a provider's answer is stored. */
 export function durableCacheOutcome(route: RouteCache | undefined, m: CacheMarks, result: DurableResult): void {
-  if (result.catchAll === 'cache') mark(m, 'stale', result.cacheSimilarity);
+  if (result.catchAll === 'cache') mark(m, 'stale', result.cacheSimilarity, result.cacheVerdict);
   else if (result.outcome !== 'catch_all') storeAnswer(route, result.completion);
 }

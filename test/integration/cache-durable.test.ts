@@ -57,9 +57,11 @@ describe('durable catch-all and the cache', () => {
     const similarity = Number(stale.headers.get('x-gateway-cache-similarity'));
     expect(similarity).toBeGreaterThan(0.5);
     expect(similarity).toBeLessThan(1);
+    // The verifier passed it, as on the fast path.
+    expect(stale.headers.get('x-gateway-cache-verdict')).toBe('verified');
     expect(((await stale.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('Echo: What are the opening hours of the museum?');
     const wf = h.temporal.workflow.getHandle(stale.headers.get('x-gateway-request-id')!);
-    expect(await wf.result()).toMatchObject({ outcome: 'catch_all', catchAll: 'cache' });
+    expect(await wf.result()).toMatchObject({ outcome: 'catch_all', catchAll: 'cache', cacheVerdict: 'verified' });
 
     allDown();
     const preset = await post(ask('Something unrelated to anything cached'), { 'x-gateway-durable': 'true' });

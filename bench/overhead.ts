@@ -38,11 +38,12 @@ import { Pool } from 'undici';
 import { freePort } from '../src/durable/dev-server.js';
 import { BenchError, children, describeFailure, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake, startUrlChild } from './lib/fake.js';
-import { ALIAS, DEPLOYMENT, EXPECTED_TEXT, PROMPT, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './lib/gateway.js';
+import { ALIAS, DEPLOYMENT, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './lib/gateway.js';
 import { gatewayArgs, type LaunchMode } from './lib/launch.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
-import { ERROR_LIMIT, Errors, round3, summarize as summarizeAny, type Summary } from './lib/stats.js';
+import { addedOver, closedLoop, completeOnce, makeTarget, orderFor, overheadHeader, streamOnce, summarize, type Added, type Phase as LoadPhase, type Sample, type StreamSample, type Target as LoadTarget } from './lib/load.js';
+import { Errors, round3, type Summary } from './lib/stats.js';
 
 
 // ---------------------------------------------------------------------------------------------- settings
@@ -104,127 +105,12 @@ async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): 
 // ---------------------------------------------------------------------------------------------- load generator
 
 type TargetName = 'direct' | 'reference' | 'gateway' | 'gateway-tsx';
-
-interface Target {
-  name: TargetName;
-  pool: Pool;
-  headers: Record<string, string>;
-  body: string;
-  streamBody: string;
-}
-
-function makeTarget(name: Target['name'], origin: string, model: string): Target {
-  const messages = [{ role: 'user', content: PROMPT }];
-  return {
-    name,
-    // One keep-alive pool per target, big enough for the highest concurrency.
-    pool: new Pool(origin, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000 }),
-    headers: { 'content-type': 'application/json', authorization: 'Bearer bench-key' },
-    body: JSON.stringify({ model, messages }),
-    streamBody: JSON.stringify({ model, messages, stream: true }),
-  };
-}
-
-interface Sample {
-  ms: number;
-  /** x-gateway-overhead-ms, when the gateway answered. */
-  overheadMs?: number;
-}
-
-function overheadHeader(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const v = headers['x-gateway-overhead-ms'];
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined) return undefined;
-  const n = Number(s);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** One non-streamed chat request, timed from send to the last byte of the body. */
-async function completeOnce(t: Target): Promise<Sample> {
-  const t0 = performance.now();
-  const res = await t.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: t.headers, body: t.body });
-  const text = await res.body.text();
-  const ms = performance.now() - t0;
-  if (res.statusCode !== 200) throw new BenchError(`${t.name}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
-  const content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
-  if (content !== EXPECTED_TEXT) throw new BenchError(`${t.name}: unexpected answer ${JSON.stringify(content)}`);
-  return { ms, overheadMs: overheadHeader(res.headers) };
-}
-
-interface StreamSample {
-  /** Time to the first SSE event with non-empty choices[0].delta.content. */
-  ttftMs: number;
-  totalMs: number;
-  overheadMs?: number;
-}
-
-/** One streamed chat request: TTFT is when the bytes holding the first content event arrived. */
-async function streamOnce(t: Target): Promise<StreamSample> {
-  const t0 = performance.now();
-  const res = await t.pool.request({ path: '/v1/chat/completions', method: 'POST', headers: t.headers, body: t.streamBody });
-  if (res.statusCode !== 200) throw new BenchError(`${t.name}: HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
-  const decoder = new TextDecoder();
-  let buf = '';
-  let ttftMs: number | undefined;
-  let text = '';
-  let done = false;
-  for await (const chunk of res.body) {
-    const arrived = performance.now();
-    buf += decoder.decode(chunk as Uint8Array, { stream: true }).replace(/\r\n?/g, '\n');
-    for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
-      const event = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      const data = event
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).replace(/^ /, ''))
-        .join('\n');
-      if (data === '') continue;
-      if (data === '[DONE]') {
-        done = true;
-        continue;
-      }
-      const parsed = JSON.parse(data) as { error?: unknown; choices?: Array<{ delta?: { content?: unknown } }> };
-      if (parsed.error) throw new BenchError(`${t.name}: error event in stream: ${data.slice(0, 300)}`);
-      const content = parsed.choices?.[0]?.delta?.content;
-      if (typeof content === 'string' && content !== '') {
-        ttftMs ??= arrived - t0;
-        text += content;
-      }
-    }
-  }
-  const totalMs = performance.now() - t0;
-  if (!done) throw new BenchError(`${t.name}: stream ended without [DONE]`);
-  if (text !== EXPECTED_TEXT) throw new BenchError(`${t.name}: unexpected streamed answer ${JSON.stringify(text)}`);
-  if (ttftMs === undefined) throw new BenchError(`${t.name}: stream had no content`);
-  return { ttftMs, totalMs, overheadMs: overheadHeader(res.headers) };
-}
-
-// ---------------------------------------------------------------------------------------------- statistics
-
-/** Finer than bench/durable.ts: added latencies here are fractions of a millisecond, and p99.9 is in the JSON. */
-const summarize = (values: number[]): Summary => summarizeAny(values, { digits: 4, withP999: true });
+type Target = LoadTarget<TargetName>;
+type Phase = LoadPhase<TargetName>;
 
 // ---------------------------------------------------------------------------------------------- measurements
 
-/** Each iteration sends one request to every target, in an order rotated (and reversed) per iteration. */
-function orderFor<T>(items: T[], i: number): T[] {
-  const k = i % items.length;
-  const rotated = [...items.slice(k), ...items.slice(0, k)];
-  return Math.floor(i / items.length) % 2 === 0 ? rotated : rotated.reverse();
-}
-
 type PerTarget<T> = Partial<Record<TargetName, T>>;
-
-interface Added {
-  p50: number;
-  p99: number;
-  mean: number;
-}
-
-function addedOver(base: Summary, s: Summary): Added {
-  return { p50: round3(s.p50 - base.p50), p99: round3(s.p99 - base.p99), mean: round3(s.mean - base.mean) };
-}
 
 /** Concurrency 1, non-stream, targets interleaved request by request. */
 async function measureSequential(targets: Target[]) {
@@ -283,49 +169,6 @@ async function measureStreaming(targets: Target[], { warmup, requests }: { warmu
   const addedTtftMs: PerTarget<Added> = {};
   for (const t of targets) if (t.name !== 'direct') addedTtftMs[t.name] = addedOver(ttftMs.direct!, ttftMs[t.name]!);
   return { warmup, requests, ttftMs, totalMs, addedTtftMs, overheadHeaderMs: summarize(overhead), errors: errors.toJSON() };
-}
-
-interface Phase {
-  target: TargetName;
-  round: number;
-  requests: number;
-  errors: number;
-  firstError?: string;
-  seconds: number;
-  rps: number;
-  latencyMs: Summary;
-}
-
-/** `concurrency` closed-loop workers for `ms`; requests in flight at the deadline are finished and counted. */
-async function closedLoop(t: Target, concurrency: number, ms: number, round: number): Promise<Phase> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const start = performance.now();
-  const deadline = start + ms;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      try {
-        latencies.push((await completeOnce(t)).ms);
-      } catch (err) {
-        errors++;
-        firstError ??= (err as Error).message;
-        if (errors > ERROR_LIMIT) throw new BenchError(`${t.name} at concurrency ${concurrency}: too many errors, first: ${firstError}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - start) / 1000;
-  return {
-    target: t.name,
-    round,
-    requests: latencies.length,
-    errors,
-    ...(firstError ? { firstError } : {}),
-    seconds: round3(seconds),
-    rps: Math.round(latencies.length / seconds),
-    latencyMs: summarize(latencies),
-  };
 }
 
 interface ThroughputResult {
@@ -501,7 +344,7 @@ async function main(): Promise<void> {
 
     const direct = makeTarget('direct', fake.url, UPSTREAM_MODEL);
     const gateway = makeTarget('gateway', gw.url, ALIAS);
-    const targets = [direct, gateway];
+    const targets: Target[] = [direct, gateway];
     if (ref) targets.splice(1, 0, makeTarget('reference', ref.url, ALIAS));
     if (gwTsx) targets.push(makeTarget('gateway-tsx', gwTsx.url, ALIAS));
     pools.push(...targets.map((t) => t.pool));

@@ -21,12 +21,13 @@ export interface Child {
 /** Every child started, in start order. */
 export const children: Child[] = [];
 
+/** `command`: what to run instead of this Node binary (the peers benchmark starts a Python proxy). */
 export function startChild(
   name: string,
   args: string[],
-  { env = process.env, onLine }: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+  { env = process.env, onLine, command = process.execPath }: { env?: NodeJS.ProcessEnv; onLine?: (line: string) => void; command?: string } = {},
 ): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line);

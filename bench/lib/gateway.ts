@@ -10,13 +10,16 @@ export const API_KEY = 'bench-key';
 export const PROMPT = 'Say hello to the benchmark.';
 export const EXPECTED_TEXT = `Echo: ${PROMPT}`;
 
-/** One alias → one deployment on the fake provider. `extra`: more top-level lines, after `auth`. */
-export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, extra: string[] = []): string {
+/**
+ * One alias → one deployment on the fake provider. `extra`: more top-level lines, after `auth`. `logLevel`: warn
+ * by default (no per-request log line, so logging costs nothing; readiness is polled on /healthz instead); the
+ * peers benchmark runs `info`, as production does, since the peers log each request too.
+ */
+export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, extra: string[] = [], { logLevel = 'warn' }: { logLevel?: 'warn' | 'info' } = {}): string {
   return [
     `# written by ${writtenBy}`,
     `server: { host: 127.0.0.1, port: ${port} }`,
-    // warn: no per-request log line (so logging costs nothing); readiness is polled on /healthz instead.
-    'logging: { level: warn }',
+    `logging: { level: ${logLevel} }`,
     // A real key check, as in production: the load generator sends `Bearer bench-key` everywhere.
     'auth:',
     `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
@@ -32,19 +35,19 @@ export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, ex
 }
 
 /**
- * Polls `${url}/healthz` until it answers 200 (true) or the gateway exits (false, once its output is read, so the
+ * Polls `${url}${probe}` until it answers 200 (true) or the child exits (false, once its output is read, so the
  * caller can look at `child.tail` to decide on a retry); throws after `timeoutMs`.
  */
-export async function waitForHealthz(child: Child, url: string, timeoutMs: number): Promise<boolean> {
+export async function waitForHealthz(child: Child, url: string, timeoutMs: number, probe = '/healthz'): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!running(child)) {
       await child.exited;
       return false;
     }
-    if (Date.now() > deadline) throw describeFailure(child, `did not answer /healthz within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline) throw describeFailure(child, `did not answer ${probe} within ${timeoutMs / 1000} s`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${url}${probe}`);
       await res.arrayBuffer();
       if (res.ok) return true;
     } catch {

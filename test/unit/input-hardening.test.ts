@@ -96,6 +96,10 @@ describe('JSON nesting depth', () => {
     expect(nestsDeeperThan(JSON.stringify({ s: '[[[[[[{{{{{{' }), 2)).toBe(false);
     expect(nestsDeeperThan(JSON.stringify({ s: 'say \\"[[[[[[\\" \\\\' }), 1)).toBe(false);
     expect(nestsDeeperThan(`{"s":"\\"","t":[[[[]]]]}`, 4)).toBe(true);
+    // a string ending in a backslash: its closing quote is not escaped
+    expect(nestsDeeperThan(JSON.stringify({ s: 'a\\', t: [[[[]]]] }), 4)).toBe(true);
+    expect(nestsDeeperThan(JSON.stringify({ s: 'a\\', t: [[[]]] }), 4)).toBe(false);
+    expect(nestsDeeperThan('{"s":"unterminated [[[[[', 2)).toBe(false);
   });
 
   it('refuses a batch line nested deeper than an HTTP body may be', () => {

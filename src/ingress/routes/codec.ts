@@ -13,7 +13,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { GatewayConfig } from '../../config/types.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { HttpError } from '../../protocol/errors.js';
-import { requireOperator } from '../operator-auth.js';
+import { adminCheckOf, requireOperator } from '../operator-auth.js';
 
 export const CODEC_PATH = '/admin/codec';
 
@@ -47,7 +47,7 @@ function cors(origins: Set<string>) {
     if (origin && origins.has(origin)) {
       res.setHeader('access-control-allow-origin', origin);
       res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+      res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
       res.setHeader('access-control-allow-headers', 'Content-Type, X-Namespace, Authorization, Authorization-Extras');
       res.setHeader('access-control-max-age', '600');
       if (req.headers['access-control-request-private-network'] === 'true') res.setHeader('access-control-allow-private-network', 'true');
@@ -100,8 +100,14 @@ export function codecRoutes(ctx: PipelineContext): Router {
   router.use(cors(uiOrigins(ctx.config)));
   // configs built by hand (tests) may lack the operator section the schema fills in
   const operator = (ctx.config.server as { operator?: { localWithoutKey?: boolean } }).operator;
-  router.use(requireOperator({ registry: ctx.keys, localWithoutKey: operator?.localWithoutKey ?? false }));
+  router.use(requireOperator({ registry: adminCheckOf(ctx.config.auth, ctx.keys), localWithoutKey: operator?.localWithoutKey ?? false }));
   const codec = () => ctx.durable?.payloadCodec;
+  // Opened once in the operator's browser: the Basic challenge asks for the admin key, which the browser then
+  // sends with the UI's credentialed codec calls under this path.
+  router.get('/', (_req, res) => {
+    const c = codec() as { currentKeyId?: string } | undefined;
+    res.json({ object: 'codec_endpoint', encrypted: !!c, encrypts_with: c?.currentKeyId ?? null, decode: `${CODEC_PATH}/decode`, encode: `${CODEC_PATH}/encode` });
+  });
   router.post('/decode', async (req, res) => {
     const payloads = fromJson(req.body);
     const c = codec();

@@ -74,11 +74,15 @@ export class Redactor {
     this.hashes = new Set(keyHashes);
   }
 
-  /** `text` with every known secret and every key-shaped token replaced by `[redacted]`. */
-  redact(text: string): string {
+  /**
+   * `text` with every known secret and every key-shaped token replaced by `[redacted]`. `byHash: false` skips
+   * the hash net (a SHA-256 per long token, ~50 µs on a 1 KB line): for log lines, whose upstream text was
+   * scrubbed whole where it entered.
+   */
+  redact(text: string, byHash = true): string {
     if (!text) return text;
     let out = this.literal ? text.replace(this.literal, REDACTED) : text;
-    if (this.hashes.size > 0) {
+    if (byHash && this.hashes.size > 0) {
       out = out.replace(TOKEN, (token) => (this.hashes.has(sha256(token)) ? REDACTED : token));
       out = out.replace(WIDE_TOKEN, (token) => (WIDE_ONLY.test(token) && this.hashes.has(sha256(token)) ? REDACTED : token));
     }

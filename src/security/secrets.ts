@@ -57,6 +57,11 @@ export function redact(text: string): string {
   return currentRedactor().redact(text);
 }
 
+/** For every log line: the known secrets and the shapes, without the hash net (see Redactor.redact). */
+export function redactLogLine(line: string): string {
+  return currentRedactor().redact(line, false);
+}
+
 export function redactDeep<T>(value: T): T {
   return currentRedactor().redactDeep(value);
 }

@@ -14,6 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../src/durable/dev-server.js';
 import { readRecord } from '../../src/durable/run-file.js';
+import { AesGcmPayloadCodec } from '../../src/durable/payload-codec.js';
+import { devPayloadKeys } from '../../src/durable/payload-keys.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { LaunchedGateway } from '../support/launched-gateway.js';
 import { until } from '../support/gateway-processes.js';
@@ -124,7 +126,8 @@ async function crashAndRestart(name: string, victim: (first: LaunchedGateway, ru
   // One completed workflow per request, on the restarted dev server (same db file).
   const connection = await Connection.connect({ address: t.temporal });
   try {
-    const client = new Client({ connection });
+    // the embedded dev server's payloads (memo included) are encrypted with the key generated into the data dir
+    const client = new Client({ connection, dataConverter: { payloadCodecs: [new AesGcmPayloadCodec(devPayloadKeys(join(t.dir, 'data')))] } });
     const done: string[] = [];
     for await (const wf of client.workflow.list({ query: `TaskQueue = 'crash-restart-${name}'` })) {
       expect(wf.status.name).toBe('COMPLETED');

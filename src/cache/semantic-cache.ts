@@ -17,6 +17,7 @@ import { bypassReason, refuseToStore, type CacheControl, type StoreFacts } from 
 import { requestKey, type RequestKey } from './request-key.js';
 import { verify, type Verdict } from './verify.js';
 import type { SearchHit, VectorStore } from './vector-store.js';
+import { ownValue } from '../util/own-value.js';
 
 export interface CachedAnswer {
   completion: ChatCompletion;
@@ -97,7 +98,7 @@ export class SemanticCache {
   async lookup(t: CacheTicket, signal?: AbortSignal): Promise<CacheHit | undefined> {
     if (t.bypass || t.control.noCache) return undefined;
     if (this.backingOff(t)) return undefined;
-    const threshold = this.config.thresholds[t.alias] ?? this.thresholds.threshold;
+    const threshold = ownValue(this.config.thresholds, t.alias) ?? this.thresholds.threshold;
     return this.find(t, this.now(), threshold, false, signal);
   }
 

@@ -14,9 +14,11 @@ const MIN_WAIT_MS = 25;
 const MAX_WAIT_MS = 5_000;
 
 export interface PacerOptions {
-  /** Called with each wait, before it starts (tests and logs). */
-  onWait?: (keyId: string, ms: number, code: string | null) => void;
+  /** How a wait is spent (tests pass one that moves a fake clock); rejects when `signal` aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
+
+const realSleep = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal });
 
 export class Pacer {
   constructor(
@@ -42,8 +44,7 @@ export class Pacer {
       } catch (err) {
         if (!(err instanceof LimitRefusal) || !err.passes) throw err;
         const ms = Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, err.retryAfterMs));
-        this.opts.onWait?.(keyId, ms, err.code);
-        await sleep(ms, undefined, { signal });
+        await (this.opts.sleep ?? realSleep)(ms, signal);
       }
     }
   }

@@ -41,7 +41,12 @@ function stubExecutor(delayMs: number) {
     },
   };
   // every alias exists as a plain alias, planned by the stub
-  const models = new Proxy({}, { get: (_t, alias) => (typeof alias === 'string' ? { rules: [], groups: [], fallback: { catchAll: {} } } : undefined) });
+  const alias = { rules: [], groups: [], fallback: { catchAll: {} } };
+  // own properties too: the pipeline looks aliases up prototype-safely (Object.hasOwn)
+  const models = new Proxy({}, {
+    get: (_t, name) => (typeof name === 'string' ? alias : undefined),
+    getOwnPropertyDescriptor: (_t, name) => (typeof name === 'string' ? { value: alias, configurable: true, enumerable: true, writable: false } : undefined),
+  });
   const config = { models, deployments: {} } as unknown as GatewayConfig;
   const answer = { pipeline: { config, executor: executor as unknown as FastPathExecutor, logger: pino({ level: 'silent' }) } };
   return { answer, calls, peak };

@@ -26,8 +26,8 @@ export interface DurableHarness {
 }
 
 export function durableYaml(body: string, taskQueue: string, extraDurable = ''): string {
-  return `server: { host: 127.0.0.1 }
-durable:
+  // a body with a server block of its own keeps it (it must bind loopback too)
+  return `${/^server:/m.test(body) ? '' : 'server: { host: 127.0.0.1 }\n'}durable:
   temporal: { taskQueue: ${taskQueue} }
   heartbeatTimeoutMs: 2000
 ${extraDurable}

@@ -90,6 +90,11 @@ export class Redactor {
     return out;
   }
 
+  /** Only the exact secrets (no shapes, no hashes): for a model's answer, where key-like text may be legitimate. */
+  redactKnown(text: string): string {
+    return this.literal && text ? text.replace(this.literal, REDACTED) : text;
+  }
+
   /** Strings anywhere inside a plain JSON-like value (objects, arrays), redacted; a new value, the input untouched. */
   redactDeep<T>(value: T, depth = 0): T {
     if (typeof value === 'string') return this.redact(value) as T;

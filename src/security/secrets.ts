@@ -65,3 +65,8 @@ export function redactLogLine(line: string): string {
 export function redactDeep<T>(value: T): T {
   return currentRedactor().redactDeep(value);
 }
+
+/** The exact known secrets only (configured keys, and inside a request the key it presented): for answers. */
+export function redactKnownSecrets(text: string): string {
+  return currentRedactor().redactKnown(text);
+}

@@ -105,7 +105,7 @@ describe('only what upstreams did counts', () => {
     for (const model of ['openai', 'anthropic', 'gemini']) expect(await post(JSON.stringify({ model, messages: msg }))).toBe(200);
 
     const view = (await (await operatorFetch(`${h.gateway.url}/health/deployments`)).json()) as {
-      deployments: Record<string, { breaker: { state: string; failures: number; consecutiveFailures: number; opens: number }; lastError: unknown; inFlight: number }>;
+      deployments: Record<string, { breaker: { state: string; requests: number; failures: number; consecutiveFailures: number; opens: number }; lastError: unknown; inFlight: number }>;
     };
     for (const name of ['oa1', 'an1', 'gm1']) {
       const d = view.deployments[name]!;

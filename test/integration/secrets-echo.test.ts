@@ -117,6 +117,21 @@ describe('an upstream that echoes credentials', () => {
     }
   }, 60_000);
 
+  it('an answer whose text echoes the upstream key: scrubbed on both paths, sync and stream', async () => {
+    const echoed = { kind: 'reply' as const, text: `your credential is ${UPSTREAM.azure} as sent` };
+    for (const [stream, headers] of [
+      [false, {}],
+      [true, {}],
+      [false, { 'x-gateway-durable': 'true' }],
+    ] as const) {
+      h.fake.scriptFor('azure-echo', echoed);
+      const r = await call('/v1/chat/completions', chat('azure', stream), headers);
+      expect(r.status).toBe(200);
+      expect(r.text).toContain(stream ? '[redacted]' : 'your credential is [redacted]');
+      expect(r.text).not.toContain(UPSTREAM.azure);
+    }
+  }, 60_000);
+
   it('durable: the answer, GET /v1/requests/{id} and the attempts of a retried call', async () => {
     h.fake.scriptFor('gpt-echo', echoError());
     const answered = await call('/v1/chat/completions', chat('openai'), { 'x-gateway-durable': 'true' });

@@ -75,7 +75,7 @@ describe('gateway-side failures feed no health state', () => {
         for (let i = 0; i < 5; i++) {
           const req = deepRequest(alias, stream);
           const plan = ex.plan(alias, requestTraits({ ...req, tools: undefined }));
-          const run = ex.run(plan, (adapter, target, signal) => (stream ? openStream(adapter, req, target, signal) : adapter.complete(req, target, { signal })));
+          const run = ex.run<unknown>(plan, (adapter, target, signal) => (stream ? openStream(adapter, req, target, signal) : adapter.complete(req, target, { signal })));
           const err = await run.then(
             () => undefined,
             (e: unknown) => e,

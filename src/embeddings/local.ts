@@ -40,9 +40,9 @@ export const DEFAULT_MEMO_ENTRIES = 1024;
 
 /**
  * Half the CPUs, at most 4: the other half is left to the event loop and the rest of the machine. A prompt is
- * 10-50 tokens, too little work to split well: on 2 CPUs one thread embedded a prompt in 2.95 ms (int8) where two
- * took 3.95 ms without spinning and 11 ms with it (bench/embedder.ts), since every operator waits for the slower
- * thread, and a busy machine preempts one of them.
+ * 10-50 tokens, too little work to split well: every operator waits for the slower thread, and a busy machine
+ * preempts one of them. On 2 shared CPUs (bench/embedder.ts) the int8 model embedded a prompt in 3.4 ms p50 on one
+ * thread and 5.0 ms on two; with spinning (ORT's default) two took 11 ms in a raw session.run test: no spinning.
  */
 export function defaultThreads(cpus = availableParallelism()): number {
   return Math.max(1, Math.min(4, Math.floor(cpus / 2)));

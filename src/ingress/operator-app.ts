@@ -10,6 +10,7 @@ import { HttpError } from '../protocol/errors.js';
 import type { Observability } from '../observability/index.js';
 import { sendError } from './errors.js';
 import { mountOperatorRoutes } from './observability-routes.js';
+import { CODEC_PATH, codecRoutes } from './routes/codec.js';
 
 export function createOperatorApp(ctx: PipelineContext, obs?: Observability): express.Express {
   const app = express();
@@ -19,6 +20,8 @@ export function createOperatorApp(ctx: PipelineContext, obs?: Observability): ex
     res.json({ status: 'ok', uptime_s: Math.round(process.uptime()) });
   });
   mountOperatorRoutes(app, ctx, obs);
+  // the Temporal UI's codec: on this listener, as the other operator routes, without a key
+  app.use(CODEC_PATH, codecRoutes(ctx, { operatorListener: true }));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, `Unknown request URL: ${req.method} ${req.path}`, 'invalid_request_error', 'unknown_url'));
   });

@@ -14,9 +14,14 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureBuild } from '../../scripts/build-state.js';
 import { freePort } from '../../src/durable/dev-server.js';
+import { newPayloadKeyEntry } from '../../src/durable/payload-keys.js';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Both processes get the same payload keys, as a cluster deployment must give them. */
+const PAYLOAD_KEYS = newPayloadKeyEntry('compiled');
 
 interface Started {
   child: ChildProcess;
@@ -34,7 +39,7 @@ let client: OpenAI;
 /** Starts `node dist/main.js` in a role and resolves once it logs that it is up (or rejects with its output). */
 async function startCompiled(role: 'gateway' | 'worker', configPath: string): Promise<Started> {
   // Only what a container would have: no NODE_OPTIONS (a loader there would run TypeScript), no bundle override.
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), TEMPORAL_ADDRESS: inject('temporalAddress') };
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), TEMPORAL_ADDRESS: inject('temporalAddress'), GATEWAY_PAYLOAD_KEYS: PAYLOAD_KEYS };
   const child = spawn(process.execPath, ['dist/main.js', '--role', role, '--config', configPath], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const proc: Started = { child, output: () => output };
@@ -162,6 +167,23 @@ describe('the compiled build', () => {
     };
     expect(done.status).toBe('succeeded');
     expect(done.result?.choices[0]?.message.content).toBe('Echo: submitted hello');
+  });
+
+  it('encrypts durable payloads with GATEWAY_PAYLOAD_KEYS, in the gateway and the worker on the prebuilt bundle', async () => {
+    const marker = `compiled-secret-${randomUUID()}`;
+    const { data, response } = await client.chat.completions
+      .create({ model: 'chat', messages: [{ role: 'user', content: marker }] }, { headers: { 'x-gateway-durable': 'true' } })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe(`Echo: ${marker}`);
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const raw = await connection.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: response.headers.get('x-gateway-request-id')! } });
+      const input = raw.history!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      expect(Buffer.from(input.metadata!.encoding!).toString()).toBe('binary/encrypted');
+      expect(Buffer.from(temporal.api.history.v1.History.encode(raw.history!).finish()).includes(marker)).toBe(false);
+    } finally {
+      await connection.close();
+    }
   });
 
   it('serves the status page, an asset the build copies', async () => {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const yaml = `
 dataDir: "${dataDir}"
-server: { host: 127.0.0.1, port: ${port} }
+server: { host: 127.0.0.1, port: ${port}, operator: { port: 0 } }
 durable:
   temporal: { taskQueue: codec-ui-${randomUUID()} }
   devServer: { port: ${temporalPort}, uiPort: ${uiPort} }
@@ -112,6 +112,28 @@ describe('the Temporal UI through the codec endpoint', () => {
     } finally {
       await connection.close();
     }
+  });
+
+  it('the operator listener (loopback) decodes without a key; the main port asks for it', async () => {
+    const id = await durableRequest(`operator listener ${randomUUID()}`);
+    const connection = await Connection.connect({ address: gateway.temporalAddress! });
+    let input: { metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null };
+    try {
+      const raw = await new Client({ connection }).workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: id } });
+      input = raw.history!.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    } finally {
+      await connection.close();
+    }
+    const body = JSON.stringify({
+      payloads: [{ metadata: Object.fromEntries(Object.entries(input.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(input.data!).toString('base64') }],
+    });
+    const post = (base: string) => fetch(`${base}/admin/codec/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(gateway.operatorUrl).toBeTruthy();
+    const open = await post(gateway.operatorUrl!);
+    expect(open.status).toBe(200);
+    const decoded = (await open.json()) as { payloads: { data: string }[] };
+    expect(Buffer.from(decoded.payloads[0]!.data, 'base64').toString()).toContain('operator listener');
+    expect((await post(gateway.url)).status).toBe(401);
   });
 
   it('shows the decoded input to an operator who gave the admin key; not to a browser that did not', async () => {

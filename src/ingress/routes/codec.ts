@@ -5,7 +5,8 @@
  *
  * Operators only: the admin key (Bearer, x-api-key, or HTTP Basic — a browser that logged in once sends it with
  * the UI's "Include cross-origin credentials"), or a client on this machine where
- * `server.operator.localWithoutKey` allows it (the UI in a browser on the gateway's host, or behind an SSH tunnel).
+ * `server.operator.localWithoutKey` allows it; on the operator listener (`server.operator.port`) without a key, as
+ * the other operator routes there (a browser on the operator's network, or behind an SSH tunnel).
  * The UI calls from its own origin: CORS answers for the Temporal UI's origins only, with credentials.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -95,18 +96,31 @@ async function decodeEach(codec: PayloadCodec, payloads: Payload[]): Promise<Pay
   return Promise.all(payloads.map(async (p) => (await codec.decode([p]).catch(() => [p]))[0]!));
 }
 
-export function codecRoutes(ctx: PipelineContext): Router {
+export interface CodecRouteOptions {
+  /**
+   * Served on the operator listener (`server.operator.port`, loopback unless opened): reaching it is the
+   * access control, as for the other operator routes there, so no key is asked.
+   */
+  operatorListener?: boolean;
+}
+
+export function codecRoutes(ctx: PipelineContext, opts: CodecRouteOptions = {}): Router {
   const router = express.Router();
   router.use(cors(uiOrigins(ctx.config)));
-  // configs built by hand (tests) may lack the operator section the schema fills in
-  const operator = (ctx.config.server as { operator?: { localWithoutKey?: boolean } }).operator;
-  router.use(requireOperator({ registry: adminCheckOf(ctx.config.auth, ctx.keys), localWithoutKey: operator?.localWithoutKey ?? false }));
+  if (!opts.operatorListener) {
+    // configs built by hand (tests) may lack the operator section the schema fills in
+    const localWithoutKey = ctx.config.server.operator?.localWithoutKey ?? false;
+    router.use(requireOperator({ registry: adminCheckOf(ctx.config.auth, ctx.keys), localWithoutKey }));
+  }
+  // The operator listener has no body reader of its own; on the main port the JSON body is read already.
+  const json = express.json({ limit: ctx.config.server.bodyLimit });
+  router.use((req, res, next) => (req.body === undefined ? json(req, res, next) : next()));
   const codec = () => ctx.durable?.payloadCodec;
   // Opened once in the operator's browser: the Basic challenge asks for the admin key, which the browser then
   // sends with the UI's credentialed codec calls under this path.
   router.get('/', (_req, res) => {
     const c = codec() as { currentKeyId?: string } | undefined;
-    res.json({ object: 'codec_endpoint', encrypted: !!c, encrypts_with: c?.currentKeyId ?? null, decode: `${CODEC_PATH}/decode`, encode: `${CODEC_PATH}/encode` });
+    res.json({ object: 'codec_endpoint', encrypted: !!c?.currentKeyId, encrypts_with: c?.currentKeyId ?? null, decode: `${CODEC_PATH}/decode`, encode: `${CODEC_PATH}/encode` });
   });
   router.post('/decode', async (req, res) => {
     const payloads = fromJson(req.body);

@@ -19,14 +19,18 @@ providers:
   oa: { type: openai, baseUrl: "{{FAKE}}/v1", apiKey: sk-health-upstream-0123456789 }
   an: { type: anthropic, baseUrl: "{{FAKE}}", apiKey: sk-ant-health-upstream-0123456789 }
   gm: { type: gemini, baseUrl: "{{FAKE}}/v1beta", apiKey: gemini-health-upstream-0123456789 }
+  # a header no HTTP client will send: every call fails in the gateway, before anything leaves it
+  broken: { type: openai, baseUrl: "{{FAKE}}/v1", apiKey: sk-health-upstream-0123456789, headers: { x-team: "line\\nbreak" } }
 deployments:
   oa1: { provider: oa, model: gpt-h }
   an1: { provider: an, model: claude-h }
   gm1: { provider: gm, model: gemini-h }
+  broken1: { provider: broken, model: gpt-h }
 models:
   openai: { groups: [{ deployments: [oa1] }] }
   anthropic: { groups: [{ deployments: [an1] }] }
   gemini: { groups: [{ deployments: [gm1] }] }
+  broken: { groups: [{ deployments: [broken1] }] }
 `);
 }, 60_000);
 afterAll(async () => {
@@ -116,4 +120,27 @@ describe('only what upstreams did counts', () => {
       expect(d.breaker.requests, name).toBeGreaterThan(0);
     }
   }, 120_000);
+
+  it('a call the gateway cannot send is that request\'s 500 on both paths, and no failure of the deployment', async () => {
+    for (const durable of [false, true]) {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${h.gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(durable && { 'x-gateway-durable': 'true' }) },
+          body: JSON.stringify({ model: 'broken', messages: msg }),
+        });
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(res.status, JSON.stringify(body)).toBe(500);
+        expect(body.error.code).toBe('gateway_error');
+        expect(body.error.message).toMatch(/could not send the request/);
+      }
+    }
+    // nothing reached the upstream, and nothing was blamed on the deployment
+    expect(h.fake.requests.filter((r) => JSON.stringify(r.headers).includes('line'))).toEqual([]);
+    const view = (await (await operatorFetch(`${h.gateway.url}/health/deployments`)).json()) as {
+      deployments: Record<string, { breaker: { state: string; failures: number; opens: number }; lastError: unknown }>;
+    };
+    expect(view.deployments.broken1!.breaker).toMatchObject({ state: 'closed', failures: 0, opens: 0 });
+    expect(view.deployments.broken1!.lastError).toBeNull();
+  }, 60_000);
 });

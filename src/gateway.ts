@@ -18,6 +18,7 @@ import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { payloadCodecFor } from './durable/payload-codec.js';
+import { openClaimCheck, withClaimCheck } from './durable/claim-check.js';
 import { codecEndpointUrl } from './ingress/routes/codec.js';
 import { superviseWorker, type GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
@@ -186,7 +187,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
-      const target = temporalTarget(config.durable, address, payloadCodecFor(config, { embedded: !!devServer, logger }));
+      // large bodies and answers go to the claim-check store (after encryption), history holds references
+      const claimCheck = openClaimCheck(config, logger);
+      cleanups.push(async () => claimCheck.stop());
+      const target = temporalTarget(config.durable, address, withClaimCheck(payloadCodecFor(config, { embedded: !!devServer, logger }), claimCheck.codec));
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {

@@ -198,6 +198,24 @@ export const durableSchema = z.strictObject({
    * `optional` warns and stores plaintext.
    */
   payloadEncryption: z.enum(['required', 'optional']).default('optional'),
+  /**
+   * The claim check (src/durable/claim-check.ts): payloads above `thresholdBytes` (after encryption) are kept in
+   * a blob store and history holds a reference, so a 4 MB body or answer stays far from Temporal's ~2 MB
+   * payload limit. `local`: a directory in the data dir; `shared`: a directory every gateway and worker mounts.
+   */
+  claimCheck: z
+    .strictObject({
+      thresholdBytes: z.number().int().min(1).max(1024 * 1024).default(64 * 1024),
+      store: z
+        .discriminatedUnion('kind', [
+          z.strictObject({ kind: z.literal('local'), dir: z.string().min(1).optional() }),
+          z.strictObject({ kind: z.literal('shared'), dir: z.string().min(1) }),
+        ])
+        .default({ kind: 'local' }),
+      /** Blobs neither written nor read for this long are deleted: at least the longest run plus the namespace retention. */
+      retentionHours: z.number().positive().default(168),
+    })
+    .prefault({}),
 });
 
 const keyLimits = z.strictObject({

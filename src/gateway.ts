@@ -214,7 +214,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       const port = obs.config.metrics.workerPort;
       let metricsUrl: string | undefined;
       if (obs.metrics && port !== undefined) {
-        const served = await serveMetrics(obs.metrics, config.server.host, port, obs.config.metrics.path);
+        // an operator listener like server.operator's: it binds the operator host (loopback unless opened)
+        const served = await serveMetrics(obs.metrics, config.server.operator.host, port, obs.config.metrics.path);
         cleanups.push(() => new Promise<void>((resolve) => served.server.close(() => resolve())));
         metricsUrl = served.url;
       }

@@ -50,14 +50,6 @@ export function observeRequests(obs: Observability) {
 
 const STATUS_PAGE = fileURLToPath(new URL('../observability/status-page/index.html', import.meta.url));
 
-/** The operator routes' paths, as mounted (the metrics path is configurable). */
-export function operatorPaths(obs: Observability | undefined): string[] {
-  const paths = ['/health/deployments'];
-  if (obs?.metrics) paths.push(obs.config.metrics.path);
-  if (obs?.config.statusPage.enabled) paths.push('/status', '/status.json');
-  return paths;
-}
-
 /** Mounts the operator routes, each behind `guard` (none: open, as on the loopback operator listener). */
 export function mountOperatorRoutes(app: Express, ctx: PipelineContext, obs: Observability | undefined, guard?: RequestHandler): void {
   const guarded: RequestHandler[] = guard ? [guard] : [];

@@ -35,7 +35,7 @@ const listener = useHarness(template('{ host: 127.0.0.1, operator: { port: 0 } }
 describe('operator routes on the gateway port', () => {
   it('refuse a caller without the admin key with 401 and a Basic challenge, in OpenAI shape', async () => {
     for (const path of ROUTES) {
-      for (const headers of [{}, { authorization: `Bearer ${CLIENT}` }, { 'x-api-key': CLIENT }, { authorization: basic('wrong') }]) {
+      for (const headers of [{}, { authorization: `Bearer ${CLIENT}` }, { 'x-api-key': CLIENT }, { authorization: basic('wrong') }] as Record<string, string>[]) {
         const res = await fetch(`${keyed.gateway.url}${path}`, { headers });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
@@ -46,7 +46,7 @@ describe('operator routes on the gateway port', () => {
 
   it('answer the admin key as Bearer, x-api-key or Basic password', async () => {
     for (const path of ROUTES) {
-      for (const headers of [{ authorization: `Bearer ${ADMIN}` }, { 'x-api-key': ADMIN }, { authorization: basic(ADMIN) }]) {
+      for (const headers of [{ authorization: `Bearer ${ADMIN}` }, { 'x-api-key': ADMIN }, { authorization: basic(ADMIN) }] as Record<string, string>[]) {
         expect((await fetch(`${keyed.gateway.url}${path}`, { headers })).status, `${path} ${JSON.stringify(headers)}`).toBe(200);
       }
     }

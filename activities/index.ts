@@ -40,14 +40,22 @@ import { asProviderError, isUpstreamAttributable } from '../src/providers/errors
 import { redact } from '../src/security/secrets.js';
 import { adapterFor } from '../src/providers/registry.js';
 import type { Target } from '../src/providers/types.js';
+import type { StreamLog } from '../src/streams/stream-log.js';
+import { StreamPublisher } from '../src/streams/publisher.js';
+import { chunksOf } from '../src/protocol/chunks-of.js';
 
 /**
  * Streams from the provider when the deployment can, so each chunk proves progress; folds it to one answer.
  * `onFirstContent` marks the time to first token for the latency windows.
  */
-async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, progress: () => void, onFirstContent: () => void): Promise<ChatCompletion> {
+async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, progress: () => void, onFirstContent: () => void, publisher?: StreamPublisher): Promise<ChatCompletion> {
   const adapter = adapterFor(target.provider.type);
-  if (!target.deployment.capabilities.includes('streaming')) return adapter.complete({ ...req, stream: false }, target, { signal });
+  if (!target.deployment.capabilities.includes('streaming')) {
+    const whole = await adapter.complete({ ...req, stream: false }, target, { signal });
+    // a deployment that cannot stream still fills a live stream: with its whole answer at once
+    if (publisher) for (const c of chunksOf(whole)) publisher.chunk(c);
+    return whole;
+  }
   const acc = new CompletionAccumulator();
   let first = true;
   for await (const chunk of adapter.stream({ ...req, stream: true, stream_options: { include_usage: true } }, target, { signal })) {
@@ -55,6 +63,7 @@ async function callOnce(req: ChatRequest, target: Target, signal: AbortSignal, p
       first = false;
       onFirstContent();
     }
+    publisher?.chunk(structuredClone(chunk));
     acc.push(chunk);
     progress();
   }
@@ -70,6 +79,8 @@ export interface ActivityDeps {
   semantic?: SemanticIndex;
   /** Charges each durable request once, at the end of its workflow (chargeRequest). */
   ledger?: Ledger;
+  /** Where live durable streams go (src/streams): chunks are published there when the gateway opened a log. */
+  streamLog?: StreamLog;
 }
 
 export function createActivities(config: GatewayConfig, deps: ActivityDeps = {}) {
@@ -113,7 +124,9 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
       // The alias's passthrough list as the plan was made with it (it rides in the routing slice).
       const passthrough = input.routing.models[step.alias]?.passthrough;
       const target: Target = { deployment, provider: config.providers[deployment.provider]!, ...(passthrough && { passthrough }) };
-      const carried = ((ctx.info.heartbeatDetails as { attempts?: Attempt[] } | undefined)?.attempts ?? []).slice();
+      const beatDetails = ctx.info.heartbeatDetails as { attempts?: Attempt[]; streamed?: number } | undefined;
+      const carried = (beatDetails?.attempts ?? []).slice();
+      const lostBefore = carried.length;
       // Earlier tries of this activity that left no record died with their worker: they go in the trail as
       // such, but do not use up the provider's attempts (the provider did not fail; we did).
       for (let lost = ctx.info.attempt - 1 - carried.length; lost > 0; lost--) {
@@ -130,6 +143,9 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
           next: 'retry on another worker',
         });
       }
+      // the attempt just before this one heartbeated how many chunks it had streamed when it was lost
+      const lastLost = carried.length > lostBefore ? carried.at(-1) : undefined;
+      if (lastLost && beatDetails?.streamed !== undefined) lastLost.chunks = beatDetails.streamed;
       const attemptNo = input.priorAttempts + carried.filter((a) => !a.workerLost).length + 1;
       const handle = health?.begin(step.deployment, { queuedTokens: queuedTokensOf(input.request) });
       if (handle && !handle.allowed) {
@@ -140,19 +156,26 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         const details: ProviderFailureDetails = { kind: 'overloaded', circuitOpen: true, attempts: carried };
         throw ApplicationFailure.create({ type: 'circuit_open', message: `circuit breaker open on ${step.deployment}`, nonRetryable: true, details: [details] });
       }
-      const beat = () => ctx.heartbeat({ attempts: carried });
+      const workflowId = ctx.info.workflowExecution?.workflowId;
+      const publisher = await StreamPublisher.open(deps.streamLog, workflowId, `${ctx.info.activityId}.${ctx.info.attempt}`, (err) =>
+        ctx.log.warn('stream log unavailable: this stream continues without live chunks', { error: String((err as Error)?.message ?? err) }),
+      );
+      const beat = () => ctx.heartbeat({ attempts: carried, ...(publisher && { streamed: publisher.chunks }) });
       const interval = setInterval(beat, Math.max(500, Math.floor((ctx.info.heartbeatTimeoutMs ?? 10_000) / 3)));
       const started = performance.now();
       const record = attemptRecord(step, target.provider.name, input.priorAttempts + carried.length + 1);
       let ttftMs: number | undefined;
       try {
-        const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started));
+        const completion = await callOnce(input.request, target, ctx.cancellationSignal, beat, () => (ttftMs = performance.now() - started), publisher);
         record.latencyMs = performance.now() - started;
+        if (publisher) {
+          Object.assign(record, { chunks: publisher.chunks, streamEnd: completion.choices[0]?.finish_reason ?? 'stop' });
+          await publisher.end(true);
+        }
         if (handle) health!.end(handle, { ok: true, latencyMs: record.latencyMs, ttftMs, outputTokens: completion.usage?.completion_tokens });
         priceAttempt(record, completion.usage, deployment.price);
         // Only histories from before the charge-once-at-end patch charge here, once per call.
         if (input.chargeTo && deps.ledger) {
-          const workflowId = ctx.info.workflowExecution?.workflowId;
           await deps.ledger.charge({ chargeId: `${workflowId}:${ctx.info.activityId}`, keyId: input.chargeTo, alias: step.alias, path: 'durable', attempts: [record] });
         }
         return { completion, attempts: [...carried, record] };
@@ -162,13 +185,17 @@ export function createActivities(config: GatewayConfig, deps: ActivityDeps = {})
         // fault (kind `gateway`), the request's error, and no verdict on the deployment either
         const err = ctx.cancellationSignal.aborted ? undefined : asProviderError(caught);
         if (handle) health!.end(handle, { ok: false, latencyMs, ttftMs, ...(err && isUpstreamAttributable(err) && { kind: err.kind, retryAfterMs: err.retryAfterMs }) });
+        if (publisher) {
+          Object.assign(record, { chunks: publisher.chunks, streamEnd: err?.kind ?? 'cancelled' });
+          await publisher.end(false, err?.kind ?? 'cancelled');
+        }
         if (!err) throw new CancelledFailure('request cancelled');
         // Scrubbed again on the way into history (ProviderError already did once): a record, a failure message.
         const message = redact(err.message);
         Object.assign(record, { outcome: 'error', kind: err.kind, status: err.status, message, latencyMs });
         const move = failedMove(input.routing, input.plan, input.stepIndex, attemptNo, err, record, Math.random);
         carried.push(record);
-        ctx.heartbeat({ attempts: carried });
+        ctx.heartbeat({ attempts: carried, ...(publisher && { streamed: publisher.chunks }) });
         const details: ProviderFailureDetails = { kind: err.kind, status: err.status, retryAfterMs: err.retryAfterMs, ...(err.upstreamCode !== undefined && { upstreamCode: redact(err.upstreamCode) }), attempts: carried };
         throw ApplicationFailure.create({
           type: err.kind,

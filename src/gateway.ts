@@ -25,6 +25,7 @@ import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.j
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
 import { embedderSource, SemanticIndex } from './routing/semantic-index.js';
+import { createStreamLog, type StreamLog } from './streams/stream-log.js';
 import { Ledger } from './ledger/ledger.js';
 import { createApp } from './ingress/app.js';
 import { createHttpServer } from './ingress/http-server.js';
@@ -83,9 +84,9 @@ async function listen(
   batches?: BatchService,
   readiness?: Readiness,
 ) {
-  const { health, cache, semantic, keys, admission, ledger } = shared;
+  const { health, cache, semantic, keys, admission, ledger, streamLog } = shared;
   const executor = new FastPathExecutor(config, { ...opts.executorDeps, health, onAttempt: obs.onAttempt(opts.executorDeps?.onAttempt) });
-  const app = createApp({ config, executor, logger, durable, keys, admission, ledger, health, cache, batches, semantic, readiness }, obs);
+  const app = createApp({ config, executor, logger, durable, keys, admission, ledger, health, cache, batches, semantic, readiness, streamLog }, obs);
   // The arrival time is taken before Express sees the request, so the overhead header includes routing too.
   const server = createHttpServer(config.server, (req, res) => {
     markArrival(req);
@@ -155,6 +156,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     const ledger = new Ledger({ store, keys, logger, metrics: obs.metrics });
     cleanups.push(() => ledger.close());
     obs.metrics?.readHealthFrom(() => health.view());
+    const streamLog = config.durable.enabled ? await openStreamLog(config, role, logger, cleanups) : undefined;
     // Every role routes (the gateway plans fast-path calls, the worker durable ones), so every role scrapes.
     const vllm = vllmTargets(config);
     if (vllm.length > 0) {
@@ -195,7 +197,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {
         const pacer = admission && keys ? new Pacer(admission, (keyId) => keys.byId(keyId)) : undefined;
-        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, pacer, observe: obs.workerOptions(), ...opts.worker });
+        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, pacer, streamLog, observe: obs.workerOptions(), ...opts.worker });
         cleanups.push(() => worker.stop());
         await worker.firstAttempt;
       }
@@ -221,7 +223,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       return { url: '', temporalAddress: address, temporalUiUrl: obs.temporalUiUrl, metricsUrl, close };
     }
-    const { server, url, operatorUrl } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger }, batches, new Readiness(readinessChecks));
+    const { server, url, operatorUrl } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger, streamLog }, batches, new Readiness(readinessChecks));
     cleanups.push(() => closeServer(server));
     return { url, server, operatorUrl, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, devServer, close };
   } catch (err) {
@@ -238,6 +240,17 @@ interface Shared {
   keys?: KeyRegistry;
   admission?: Admission;
   ledger: Ledger;
+  streamLog?: StreamLog;
+}
+
+/** Where live durable streams wait for their gateway (one per process); in memory it reaches only this process. */
+async function openStreamLog(config: GatewayConfig, role: Role, logger: Logger, cleanups: Array<() => Promise<void>>): Promise<StreamLog> {
+  const log = await createStreamLog(config.durable.streamLog);
+  cleanups.push(() => log.close());
+  if (role !== 'all' && config.durable.streamLog.kind === 'memory') {
+    logger.warn(`role '${role}' with durable.streamLog.kind memory: durable streams arrive whole at their end (set kind: redis to share live streams between gateways and workers)`);
+  }
+  return log;
 }
 
 /** Gateway keys and the store behind their limits; none with `auth.mode: none`. */

@@ -199,6 +199,23 @@ export const durableSchema = z.strictObject({
    */
   payloadEncryption: z.enum(['required', 'optional']).default('optional'),
   /**
+   * Live durable streams (src/streams): where provider chunks wait for the gateway that forwards them. `memory`
+   * for one process (role `all`), `redis` when gateways and workers are separate processes. It holds answer
+   * text outside Temporal, in plaintext: bounded per stream and by time.
+   */
+  streamLog: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('memory'), retentionSeconds: z.number().int().min(1).default(600), maxEvents: z.number().int().min(16).default(20_000) }),
+      z.strictObject({
+        kind: z.literal('redis'),
+        url: z.string().min(1),
+        prefix: z.string().optional(),
+        retentionSeconds: z.number().int().min(1).default(600),
+        maxEvents: z.number().int().min(16).default(20_000),
+      }),
+    ])
+    .default({ kind: 'memory', retentionSeconds: 600, maxEvents: 20_000 }),
+  /**
    * The claim check (src/durable/claim-check.ts): payloads above `thresholdBytes` (after encryption) are kept in
    * a blob store and history holds a reference, so a 4 MB body or answer stays far from Temporal's ~2 MB
    * payload limit. `local`: a directory in the data dir; `shared`: a directory every gateway and worker mounts.

@@ -33,6 +33,10 @@ export interface Attempt {
   outputTokens?: number;
   /** Streams: time from the call's start to the first content token. */
   ttftMs?: number;
+  /** Durable live streams: chunks this call published to the stream log (for a lost call: as last heartbeated). */
+  chunks?: number;
+  /** Durable live streams: where this call's stream ended (the finish reason, or the error kind). */
+  streamEnd?: string;
 }
 
 /** How a run ended, in the words operators filter by (a search attribute on the durable path). */

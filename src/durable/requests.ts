@@ -67,6 +67,8 @@ export interface SubmitOptions {
   /** The gateway's plan, used by the worker instead of planning again (absent for cascades). */
   plan?: Plan;
   routing?: RoutingConfig;
+  /** Runs once the id is known, before the workflow starts (a live stream opens its log here: src/streams). */
+  beforeStart?: (id: string) => Promise<void>;
 }
 
 function digest(...parts: string[]): string {
@@ -149,6 +151,7 @@ export class DurableRequests {
     const id = this.idFor(opts.tenant, opts.idempotencyKey);
     const bodyHash = digest(canonicalJson(request)).slice(0, 32);
     const body = { ...request, stream: false };
+    await opts.beforeStart?.(id);
     // Sent but unanswered (deadline, connection lost): it may have started, so the 503 names the id it has.
     const start = () => this.client.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => this.client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
         workflowId: id,

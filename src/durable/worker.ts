@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { HealthState } from '../health/health-state.js';
 import type { SemanticIndex } from '../routing/semantic-index.js';
+import type { StreamLog } from '../streams/stream-log.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { Pacer } from '../limits/pace.js';
 import { Connection } from '@temporalio/client';
@@ -64,6 +65,8 @@ export interface GatewayWorkerOptions {
    * Without it the worker keeps a ledger of its own: charges logged, no budgets, no metric.
    */
   ledger?: Ledger;
+  /** Live durable streams: where provider calls publish their chunks (src/streams). */
+  streamLog?: StreamLog;
   /** Admits each batch line against its key's rpm, tpm and concurrency, waiting for capacity (the gateway's limit store). */
   pacer?: Pacer;
 }
@@ -82,7 +85,7 @@ export async function createGatewayWorker(
     taskQueue: target.taskQueue,
     // codecs run in the worker, outside the sandbox: a prebuilt bundle needs nothing of its own for them
     dataConverter: dataConverterOf(target),
-    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, pacer: opts.pacer, logger: opts.logger }) },
+    activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger, streamLog: opts.streamLog }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, pacer: opts.pacer, logger: opts.logger }) },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,

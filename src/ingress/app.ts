@@ -20,6 +20,7 @@ import { embeddingsHandler } from './routes/embeddings.js';
 import { messagesHandler } from './routes/messages.js';
 import { getModelHandler, listModelsHandler } from './routes/models.js';
 import { cancelRequestHandler, getRequestHandler, submitRequestHandler } from './routes/requests.js';
+import { resumeStreamHandler } from './routes/request-stream.js';
 import { deleteFileHandler, fileContentHandler, getFileHandler, listFilesHandler, uploadFileHandler } from './routes/files.js';
 import { cancelBatchHandler, createBatchHandler, getBatchHandler, listBatchesHandler } from './routes/batches.js';
 import type { Observability } from '../observability/index.js';
@@ -59,6 +60,7 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   app.post('/v1/messages', messagesHandler(ctx));
   app.post('/v1/embeddings', embeddingsHandler(ctx));
   app.post('/v1/requests', submitRequestHandler(ctx));
+  app.get('/v1/requests/:id/stream', resumeStreamHandler(ctx));
   app.get('/v1/requests/:id', getRequestHandler(ctx, obs?.metrics));
   app.delete('/v1/requests/:id', cancelRequestHandler(ctx));
   app.get('/v1/files', listFilesHandler(ctx));

@@ -11,6 +11,7 @@ import type { SemanticIndex } from '../routing/semantic-index.js';
 import type { SemanticCache } from '../cache/semantic-cache.js';
 import type { BatchService } from '../batches/service.js';
 import type { Readiness } from '../health/readiness.js';
+import type { StreamLog } from '../streams/stream-log.js';
 
 export interface PipelineContext {
   config: GatewayConfig;
@@ -34,4 +35,6 @@ export interface PipelineContext {
   semantic?: SemanticIndex;
   /** What `/readyz` checks (Temporal, workers, cache store); absent: always ready. */
   readiness?: Readiness;
+  /** Live durable streams (src/streams); absent without the durable path. */
+  streamLog?: StreamLog;
 }

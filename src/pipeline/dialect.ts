@@ -6,6 +6,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion, ChatCompletionChunk } from '../protocol/chat-response.js';
 import type { ProviderError } from '../providers/errors.js';
 import { sseData } from '../protocol/sse.js';
+import type { StreamProtocol } from '../streams/stream-log.js';
 
 /** How a committed stream is written in the client's protocol. */
 export interface StreamEncoder {
@@ -20,6 +21,8 @@ export interface StreamEncoder {
 export interface Dialect {
   completion(c: ChatCompletion): unknown;
   stream(): StreamEncoder;
+  /** How a live durable stream records this dialect, so a reader on another instance spells it alike. */
+  live?: StreamProtocol;
 }
 
 function openAIStream(includeUsage: boolean): StreamEncoder {
@@ -43,5 +46,6 @@ function openAIStream(includeUsage: boolean): StreamEncoder {
 }
 
 export function openAIDialect(request: ChatRequest): Dialect {
-  return { completion: (c) => c, stream: () => openAIStream(request.stream_options?.include_usage === true) };
+  const includeUsage = request.stream_options?.include_usage === true;
+  return { completion: (c) => c, stream: () => openAIStream(includeUsage), live: { protocol: 'openai', includeUsage } };
 }

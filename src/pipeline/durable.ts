@@ -3,6 +3,7 @@
  * plan it is given). `x-gateway-durable: true` waits for the end and answers like the fast path; if the client
  * goes away the workflow keeps running (that is the point of durability) and the worker still charges it. A
  * retry with the same Idempotency-Key finds the same request and its result. POST /v1/requests answers at once.
+ * A stream on a plain alias is live: chunks flow as the provider sends them, resumable (durable-stream.ts).
  */
 import { CASCADE_HEADER, COST_HEADER, formatUsd } from '../decision/cascade.js';
 import { upstreamMs, waitedMs } from '../execution/chain.js';
@@ -20,6 +21,9 @@ import type { Reply } from './reply.js';
 import type { Routed } from './route.js';
 import { writeSse } from './sse.js';
 import { chunksOf } from '../protocol/chunks-of.js';
+import type { DurableResult } from '../durable/types.js';
+import type { StreamLog, StreamProtocol } from '../streams/stream-log.js';
+import { followDurable } from './durable-stream.js';
 
 export function requireDurable(ctx: PipelineContext): DurableRequests {
   if (!ctx.durable) throw new HttpError(501, 'The durable path is not enabled on this gateway', 'invalid_request_error', 'durable_disabled');
@@ -43,25 +47,44 @@ export function submitOptions(ctx: PipelineContext, job: ChatJob, routed: Routed
 export async function runDurable(ctx: PipelineContext, job: ChatJob, reply: Reply, dialect: Dialect, routed: Routed, cache?: RouteCache): Promise<void> {
   const durable = requireDurable(ctx);
   const { trail } = job;
+  const start = (extra: Partial<SubmitOptions> = {}) => durable.run(job.request, { ...submitOptions(ctx, job, routed), ...extra }, job.signal, (id) => (trail.durableId = id));
+  const live = job.request.stream && ctx.streamLog && routed.kind === 'plan' ? dialect.live : undefined;
+  if (live) return streamLive(ctx, ctx.streamLog!, job, reply, { ...dialect, live }, cache, start);
   let run;
   try {
-    run = await durable.run(job.request, submitOptions(ctx, job, routed), job.signal, (id) => (trail.durableId = id));
+    run = await start();
   } catch (err) {
-    const attempts = attemptsOfWorkflowError(err) ?? [];
-    trail.attempts = attempts;
-    const failed = httpErrorOfWorkflow(err, job.request.model);
-    if (!failed) throw err;
-    const id = requestIdOfFailure(err);
-    if (id) reply.header('x-gateway-request-id', id);
-    setGatewayHeaders(reply, performance.now(), {
-      startedAt: job.startedAt,
-      attempts,
-      timing: { upstreamMs: upstreamMs(attempts), waitedMs: waitedMs(attempts) },
-      ...(isUpstreamRejection(err) && { rejectedBy: rejectedByOf(attempts) }),
-    });
-    throw failed;
+    throw failedRun(job, reply, err);
   }
   const { id, result } = run;
+  answeredHeaders(job, reply, id, result, cache);
+  if (job.request.stream) {
+    await writeSse({ head: chunksOf(result.completion) }, { reply, trail, encoder: dialect.stream(), signal: job.signal, logger: ctx.logger });
+    return;
+  }
+  reply.json(dialect.completion(result.completion));
+}
+
+/** The error a failed run answers with (headers set while the head is open), or what it threw. */
+function failedRun(job: ChatJob, reply: Reply, err: unknown): unknown {
+  const attempts = attemptsOfWorkflowError(err) ?? [];
+  job.trail.attempts = attempts;
+  const failed = err instanceof HttpError ? err : httpErrorOfWorkflow(err, job.request.model);
+  if (!failed) return err;
+  const id = requestIdOfFailure(err) ?? job.trail.durableId;
+  if (id) reply.header('x-gateway-request-id', id);
+  setGatewayHeaders(reply, performance.now(), {
+    startedAt: job.startedAt,
+    attempts,
+    timing: { upstreamMs: upstreamMs(attempts), waitedMs: waitedMs(attempts) },
+    ...(isUpstreamRejection(err) && { rejectedBy: rejectedByOf(attempts) }),
+  });
+  return failed;
+}
+
+/** The trail and (while the head is open) the headers of an answered request. */
+function answeredHeaders(job: ChatJob, reply: Reply, id: string, result: DurableResult, cache?: RouteCache): void {
+  const { trail } = job;
   trail.attempts = result.attempts;
   trail.catchAll = result.outcome === 'catch_all';
   durableCacheOutcome(cache, { trail, reply }, result);
@@ -77,9 +100,23 @@ export async function runDurable(ctx: PipelineContext, job: ChatJob, reply: Repl
     ...(result.deployment && result.provider && { answeredBy: { deployment: result.deployment, provider: result.provider } }),
     catchAll: trail.catchAll,
   });
-  if (job.request.stream) {
-    await writeSse({ head: chunksOf(result.completion) }, { reply, trail, encoder: dialect.stream(), signal: job.signal, logger: ctx.logger });
-    return;
-  }
-  reply.json(dialect.completion(result.completion));
+}
+
+/**
+ * A live durable stream (durable-stream.ts): the head goes out with the first chunk, so it carries the request
+ * id but not what only the end knows (cost, who answered); the request log gets those from the result.
+ */
+async function streamLive(
+  ctx: PipelineContext,
+  log: StreamLog,
+  job: ChatJob,
+  reply: Reply,
+  dialect: Dialect & { live: StreamProtocol },
+  cache: RouteCache | undefined,
+  start: (extra: Partial<SubmitOptions>) => Promise<{ id: string; result: DurableResult }>,
+): Promise<void> {
+  const { follow, result, failed } = await followDurable(ctx, log, job, reply, dialect, async (beforeStart) => (await start({ beforeStart })).result);
+  if (failed !== undefined && !reply.committed) throw failedRun(job, reply, failed);
+  if (result) answeredHeaders(job, reply, job.trail.durableId ?? '', result, cache);
+  if (follow.restarts > 0) ctx.logger.info({ requestId: job.requestId, durableId: job.trail.durableId, restarts: follow.restarts }, 'durable stream restarted its answer in-band');
 }

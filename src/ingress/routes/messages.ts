@@ -30,8 +30,9 @@ function sse(events: AnthropicStreamEvent[]): string {
   return out;
 }
 
-function anthropicDialect(model: string): Dialect {
+export function anthropicDialect(model: string): Dialect {
   return {
+    live: { protocol: 'anthropic', model },
     completion: (c) => toAnthropicMessage(c, model),
     stream() {
       const encoder = new AnthropicStreamEncoder(model);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
+import type { temporal as proto } from '@temporalio/proto';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
@@ -81,7 +81,7 @@ async function submit(prompt: string): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-type Event = temporal.api.history.v1.IHistoryEvent;
+type Event = proto.api.history.v1.IHistoryEvent;
 const markers = (events: Event[]) =>
   events
     .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')

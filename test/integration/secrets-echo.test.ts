@@ -9,7 +9,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { captureLogLines } from '../support/log-lines.js';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
@@ -26,13 +26,7 @@ const UPSTREAM = {
 /** Not of the `gw-…` shape: the gateway knows it only by its hash (and while it is presented). */
 const CLIENT = 'tenant-one-presented-key-0123456789';
 
-const logLines: string[] = [];
-const sink = new Writable({
-  write(chunk, _enc, cb) {
-    logLines.push(chunk.toString());
-    cb();
-  },
-});
+const { lines: logLines, sink } = captureLogLines();
 
 let h: DurableHarness;
 let client: OpenAI;

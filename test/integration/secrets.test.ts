@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { captureLogLines } from '../support/log-lines.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -20,13 +20,7 @@ const SECRETS = {
   admin: 'gw-SECRET-admin-key-0123456789abcdef',
 };
 
-const logLines: string[] = [];
-const sink = new Writable({
-  write(chunk, _enc, cb) {
-    logLines.push(chunk.toString());
-    cb();
-  },
-});
+const { lines: logLines, sink } = captureLogLines();
 
 let h: DurableHarness;
 const seen: string[] = [];

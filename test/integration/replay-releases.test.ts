@@ -5,11 +5,16 @@
  * A change to a workflow, or to decision code a workflow runs, that alters the commands of a history
  * recorded before fails here: wrap it in `patched()`, see the README ("The durable path", upgrades).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../../src/durable/worker.js';
+import { workflowInterceptorModules } from '../../src/observability/workflow-modules.js';
 import { HISTORY_SCENARIOS } from '../support/history-scenarios.js';
-import { replayFailures } from '../support/replay-guard.js';
+import { replayFailures, replayOptions } from '../support/replay-guard.js';
 
 const ROOT = 'test/fixtures/histories';
 
@@ -45,4 +50,44 @@ describe('recorded releases replay against the current workflow code', () => {
       expect(await replayFailures(histories), 'a workflow change breaks histories recorded by this release: wrap it in patched() (README: upgrades)').toEqual([]);
     }, 60_000);
   }
+});
+
+const VARIANT_DIR = fileURLToPath(new URL('../support/decision-variant/', import.meta.url));
+const VARIANT_FALLBACK = join(VARIANT_DIR, 'fallback.ts');
+
+/** The real workflows bundled with src/decision/fallback.ts swapped for the variant (outside the variant itself). */
+async function bundleWithTunedDecision(): Promise<string> {
+  const swap = {
+    apply(compiler: { hooks: { normalModuleFactory: { tap(name: string, fn: (nmf: { hooks: { beforeResolve: { tap(name: string, fn: (data: { request: string; context: string }) => void): void } } }) => void): void } } }) {
+      compiler.hooks.normalModuleFactory.tap('tuned-decision', (nmf) =>
+        nmf.hooks.beforeResolve.tap('tuned-decision', (data) => {
+          if (/(^|\/)decision\/fallback(\.js)?$/.test(data.request) && !data.context.startsWith(dirname(VARIANT_FALLBACK))) data.request = VARIANT_FALLBACK;
+        }),
+      );
+    },
+  };
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: workflowInterceptorModules({ tracing: false }),
+    webpackConfigHook: (config) => ({ ...config, plugins: [...(config.plugins ?? []), swap] }),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+  expect(code, 'the variant was bundled in place of src/decision/fallback.ts').toContain('not switched (tuned)');
+  const path = join(mkdtempSync(join(tmpdir(), 'tuned-decision-')), 'workflows.js');
+  writeFileSync(path, code);
+  return path;
+}
+
+describe('the guard covers decision code the workflow runs', () => {
+  it('a change to src/decision alone (no switching after a failed deployment) fails the replay of the switch and downgrade histories', async () => {
+    const latest = releases.at(-1)!;
+    const pick = (name: string) => latest.scenarios.find((s) => s.workflow === 'requestWorkflow' && s.name === name)!;
+    const histories = [pick('switch'), pick('downgrade'), pick('answer'), pick('retry')].map((s) => ({
+      workflowId: s.name,
+      history: JSON.parse(readFileSync(join(ROOT, latest.release, s.files[0]!), 'utf8')) as unknown,
+    }));
+    const failures = await replayFailures(histories, replayOptions(await bundleWithTunedDecision()));
+    expect(failures.map((f) => f.split(':')[0]).sort()).toEqual(['downgrade', 'switch']);
+    expect(failures.join('\n')).toMatch(/[Nn]ondetermin/);
+  }, 120_000);
 });

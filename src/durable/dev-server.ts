@@ -24,6 +24,8 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   'matching.numTaskqueueReadPartitions=1',
   'matching.numTaskqueueWritePartitions=1',
   'history.transferProcessorMaxPollRPS=1000',
+  // New timers and retry backoffs fire no sooner than now + this shift (default 1 s): a 200 ms retry waited 1 s.
+  'history.timerProcessorMaxTimeShift="10ms"',
 ];
 
 /** What a closed workflow is kept for when nothing is configured: the dev server's own default. */

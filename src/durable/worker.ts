@@ -21,6 +21,16 @@ import { workflowInterceptorModules } from '../observability/workflow-modules.js
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
+/**
+ * Concurrency of the gateway's worker (the durable benchmark's baseline worker uses the same, so the two compare
+ * like for like). Provider calls mostly wait on the network; the limits are far above what one process runs.
+ */
+export const WORKER_TUNING = {
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentLocalActivityExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 100,
+} satisfies Partial<WorkerOptions>;
+
 let runtimeInstalled = false;
 
 /** Expected events the SDK logs as warnings: a failed provider call is already in the request's own log record. */
@@ -86,9 +96,8 @@ export async function createGatewayWorker(
     // codecs run in the worker, outside the sandbox: a prebuilt bundle needs nothing of its own for them
     dataConverter: dataConverterOf(target),
     activities: { ...createActivities(config, { health: opts.health, cache: opts.cache, semantic: opts.semantic, ledger, streamLog: opts.streamLog }), ...createBatchActivities(config, { health: opts.health, semantic: opts.semantic, ledger, pacer: opts.pacer, logger: opts.logger }) },
-    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
-    maxConcurrentLocalActivityExecutions: 200,
-    maxConcurrentWorkflowTaskExecutions: 100,
+    ...WORKER_TUNING,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? WORKER_TUNING.maxConcurrentActivityTaskExecutions,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     // the workflow-side interceptors call these sinks, so they are registered even with nothing to count
     ...withoutBundledModules(opts.observe ?? { sinks: durableMetricsSinks(undefined), interceptors: { workflowModules: workflowInterceptorModules({ tracing: false }) } }, !!opts.workflowBundle),

@@ -88,7 +88,13 @@ const markers = (events: Event[]) =>
     .map((e) => (JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!).toString()) as { id: string }).id);
 const completedCharges = (events: Event[]) => {
   const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargeRequest').map((e) => String(e.eventId)));
-  return events.filter((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''))).length;
+  const asActivity = events.filter((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''))).length;
+  // since the planned-input-local-charge patch the charge is a local activity: its marker holds the activity type
+  const asLocal = events.filter((e) => {
+    const m = e.markerRecordedEventAttributes;
+    return m?.markerName === 'core_local_activity' && !m.failure && Buffer.from(m.details?.data?.payloads?.[0]?.data ?? []).toString().includes('"chargeRequest"');
+  }).length;
+  return asActivity + asLocal;
 };
 
 describe('a deploy with durable requests in flight', () => {

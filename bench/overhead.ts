@@ -14,7 +14,11 @@
  * A third target, measured the same way and interleaved with the other two, is a reference: a minimal Node
  * pass-through proxy (bench/null-proxy.ts) in its own process. What it adds is the floor under the gateway's
  * added latency on this machine (the extra process hop), so "gateway − reference" is what the gateway's own
- * code costs. It has no targets; BENCH_REFERENCE=0 leaves it out.
+ * code costs. The c=64 throughput target is a share of its throughput (BENCH_REFERENCE=0 leaves it out, and
+ * that check with it). The gateway's RSS is sampled during its throughput phases.
+ *
+ * The gateway is configured as in production apart from the durable path: logging at `info`, metrics on,
+ * keys checked. bench/results/overhead-before.json, when present, is shown as a "before" column.
  *
  * The gateway runs compiled (`node dist/main.js`, built first when dist/ is stale), as production runs it. The
  * same gateway run from source via tsx is a fourth target, interleaved with the others, so the two are compared
@@ -30,7 +34,7 @@
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +47,7 @@ import { gatewayArgs, type LaunchMode } from './lib/launch.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
 import { addedOver, closedLoop, completeOnce, makeTarget, orderFor, overheadHeader, streamOnce, summarize, type Added, type Phase as LoadPhase, type Sample, type StreamSample, type Target as LoadTarget } from './lib/load.js';
+import { sampleRss } from './lib/rss.js';
 import { Errors, round3, type Summary } from './lib/stats.js';
 
 
@@ -57,12 +62,20 @@ const SETTINGS = {
   throughput: { concurrencies: [16, 64], rounds: QUICK ? 1 : 3, phaseMs: QUICK ? 1000 : 3000, warmupMs: QUICK ? 300 : 1000 },
 };
 
+/**
+ * Issue #16's targets. Throughput is a share of the minimal pass-through proxy's in the same run (what any
+ * extra Node hop could reach on this machine), not of the direct calls: so it needs the reference target.
+ */
 const TARGETS = {
-  addedP50Ms: 0.25,
-  addedP99Ms: 0.8,
-  throughputRatioC64: 0.2,
+  addedP50Ms: 0.3,
+  addedP99Ms: 1,
+  throughputShareOfReferenceC64: 0.5,
   addedTtftP99Ms: 1,
+  rssMaxMb: 200,
 };
+
+/** A run before a change, kept beside the current one: its `measured` column is shown as "before". */
+const BEFORE_JSON = path.join(RESULTS_DIR, 'overhead-before.json');
 
 const REFERENCE_ENTRY = path.join(ROOT, 'bench/null-proxy.ts');
 
@@ -78,8 +91,8 @@ stopChildrenOnExit(() => Promise.all(children.map((c) => stopChild(c, 2000))));
 const DURABLE_OFF = ['durable: { enabled: false }'];
 
 /**
- * Starts the gateway on a port picked here (its logs stay at `warn`, so per-request logging costs nothing and
- * the `gateway listening` line is not printed) and waits for /healthz. Retries if the port was taken meanwhile.
+ * Starts the gateway on a port picked here, as production runs it: logging at `info` (one line per request),
+ * metrics on (the default), keys checked; waits for /healthz. Retries if the port was taken meanwhile.
  */
 async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): Promise<{ child: Child; url: string; yaml: string }> {
   const profDir = process.env.BENCH_CPU_PROF;
@@ -87,7 +100,7 @@ async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = path.join(tmpDir, `gateway-${mode}.yaml`);
-    const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : []);
+    const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : [], { logLevel: 'info' });
     writeFileSync(configPath, yaml);
     const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [];
     const child = startChild(mode === 'tsx' ? 'gateway (tsx)' : 'gateway', [...nodeArgs, ...gatewayArgs(mode), '--config', configPath]);
@@ -177,11 +190,31 @@ interface ThroughputResult {
   rps: PerTarget<number>;
   /** rps of each target / rps direct. */
   ratio: PerTarget<number>;
+  /** rps of the gateway / rps of the minimal proxy, when it ran. */
+  gatewayShareOfReference?: number;
+  /** The gateway process's RSS sampled during its phases (MB). */
+  gatewayRssMb?: Summary;
+  /** CPU time (user + system) the process spent per request in its phases, µs: less noisy than req/s on a busy machine. */
+  cpuUsPerRequest: PerTarget<number>;
   phases: Phase[];
 }
 
 /** Phases of `phaseMs` per target, in rounds whose order rotates, so slow drifts hit every target alike. */
-async function measureThroughput(targets: Target[], resetFake: () => Promise<void>): Promise<ThroughputResult[]> {
+/** CPU seconds (user + system) a process used so far, from /proc (Linux; undefined elsewhere). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+async function measureThroughput(targets: Target[], resetFake: () => Promise<void>, pids: PerTarget<number>): Promise<ThroughputResult[]> {
+  const gatewayPid = pids.gateway;
   const { concurrencies, rounds, phaseMs, warmupMs } = SETTINGS.throughput;
   const out: ThroughputResult[] = [];
   for (const c of concurrencies) {
@@ -191,10 +224,22 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
       await resetFake();
     }
     const phases: Phase[] = [];
+    const rss: number[] = [];
+    const cpu = new Map<TargetName, { seconds: number; requests: number }>();
     for (let r = 0; r < rounds; r++) {
       for (const t of orderFor(targets, r)) {
         await sleep(100);
-        phases.push(await closedLoop(t, c, phaseMs, r));
+        const sampler = t.name === 'gateway' && gatewayPid !== undefined ? sampleRss(gatewayPid) : undefined;
+        const pid = pids[t.name];
+        const cpu0 = pid === undefined ? undefined : cpuSeconds(pid);
+        const phase = await closedLoop(t, c, phaseMs, r);
+        phases.push(phase);
+        const cpu1 = pid === undefined ? undefined : cpuSeconds(pid);
+        if (cpu0 !== undefined && cpu1 !== undefined) {
+          const acc = cpu.get(t.name) ?? { seconds: 0, requests: 0 };
+          cpu.set(t.name, { seconds: acc.seconds + cpu1 - cpu0, requests: acc.requests + phase.requests });
+        }
+        if (sampler) rss.push(...sampler.stop());
         await resetFake(); // the fake keeps every request it received; do not let that grow through the run
       }
     }
@@ -205,8 +250,19 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
     }
     const ratio: PerTarget<number> = {};
     for (const t of targets) if (t.name !== 'direct') ratio[t.name] = round3(rps[t.name]! / rps.direct!);
-    out.push({ concurrency: c, rps, ratio, phases });
-    console.log(`  concurrency ${c}: ${targets.map((t) => `${t.name} ${rps[t.name]} req/s`).join(', ')}`);
+    const share = rps.reference ? round3(rps.gateway! / rps.reference) : undefined;
+    const cpuUsPerRequest: PerTarget<number> = {};
+    for (const [name, { seconds, requests }] of cpu) if (requests > 0) cpuUsPerRequest[name] = Math.round((1e6 * seconds) / requests);
+    out.push({
+      concurrency: c,
+      rps,
+      ratio,
+      ...(share !== undefined ? { gatewayShareOfReference: share } : {}),
+      ...(rss.length > 0 ? { gatewayRssMb: summarize(rss) } : {}),
+      cpuUsPerRequest,
+      phases,
+    });
+    console.log(`  concurrency ${c}: ${targets.map((t) => `${t.name} ${rps[t.name]} req/s`).join(', ')}; CPU µs/request ${JSON.stringify(cpuUsPerRequest)}`);
   }
   return out;
 }
@@ -237,10 +293,20 @@ function buildRows(
   if (tsx) info('(tsx) c=1 added latency p50 / p99, gateway from source', `${fmtMs(tsx.p50)} / ${fmtMs(tsx.p99)}`);
 
   for (const t of thr) {
-    info(`c=${t.concurrency} throughput, direct / gateway`, `${t.rps.direct} / ${t.rps.gateway} req/s`);
-    const ratio = t.ratio.gateway!;
-    if (t.concurrency === 64) check('c=64 throughput gateway/direct', ratio, fmtPct(ratio), '>=', TARGETS.throughputRatioC64, fmtPct(TARGETS.throughputRatioC64));
-    else info(`c=${t.concurrency} throughput gateway/direct`, fmtPct(ratio));
+    info(`c=${t.concurrency} throughput, direct / minimal proxy / gateway`, `${t.rps.direct} / ${t.rps.reference ?? '—'} / ${t.rps.gateway} req/s`);
+    info(`c=${t.concurrency} throughput gateway/direct`, fmtPct(t.ratio.gateway!));
+    const us = t.cpuUsPerRequest;
+    if (us.gateway !== undefined) info(`c=${t.concurrency} CPU per request, minimal proxy / gateway`, `${us.reference ?? '—'} / ${us.gateway} µs`);
+    const share = t.gatewayShareOfReference;
+    if (share === undefined) continue;
+    const what = `c=${t.concurrency} throughput gateway/minimal proxy`;
+    if (t.concurrency === 64) check(what, share, fmtPct(share), '>=', TARGETS.throughputShareOfReferenceC64, fmtPct(TARGETS.throughputShareOfReferenceC64));
+    else info(what, fmtPct(share));
+  }
+  const rss = thr.flatMap((t) => (t.gatewayRssMb ? [t.gatewayRssMb.max] : []));
+  if (rss.length > 0) {
+    const peak = Math.max(...rss);
+    check('gateway RSS under load (peak)', peak, `${peak.toFixed(1)} MB`, '<=', TARGETS.rssMaxMb, `${TARGETS.rssMaxMb} MB`);
   }
   for (const t of thr)
     if (t.ratio.reference !== undefined)
@@ -282,6 +348,23 @@ interface Meta {
   cpuModel: string;
   quick: boolean;
   seconds: number;
+  loadavg: number[];
+}
+
+/** The `measured` column of a kept earlier run, by metric name ("before"), when bench/results/overhead-before.json exists. */
+function beforeColumn(): { date: string; measured: Map<string, string> } | undefined {
+  if (!existsSync(BEFORE_JSON)) return undefined;
+  const before = JSON.parse(readFileSync(BEFORE_JSON, 'utf8')) as { date: string; rows?: Row[] };
+  if (!before.rows) return undefined;
+  return { date: before.date, measured: new Map(before.rows.map((r) => [r.metric, r.measured])) };
+}
+
+function table(rows: Row[]): string[] {
+  const before = beforeColumn();
+  if (!before) return mdTable(ROW_HEAD, rowCells(rows));
+  const head = ['metric', 'before', 'measured', 'target', 'result'];
+  const cells = rows.map((r) => [r.metric, before.measured.get(r.metric) ?? '—', r.measured, r.target, r.result]);
+  return [`"before": the run of ${before.date} kept in \`overhead-before.json\` (same script, same settings), before the fast-path work of issue #16.`, '', ...mdTable(head, cells)];
 }
 
 function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): string {
@@ -293,8 +376,12 @@ function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): st
     'The gateway (its own process) in front of the fake provider (its own process), against the fake provider',
     'called directly, interleaved in the same run; the load generator (undici keep-alive pools) is a third process',
     'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
-    'fast path only (`durable: { enabled: false }`, logging at `warn`, gateway keys checked), compiled: `node',
-    'dist/main.js`, as production runs it (built by `npm run build` first when dist/ is older than the sources).',
+    'fast path only (`durable: { enabled: false }`), as configured in production otherwise: logging at `info` (one',
+    'line per request, read by the benchmark through a pipe), metrics on, gateway keys checked; compiled: `node',
+    'dist/main.js` (built by `npm run build` first when dist/ is older than the sources). The throughput target is',
+    'a share of the minimal proxy\'s throughput in the same run; RSS is the gateway process, sampled every 250 ms',
+    'during its throughput phases.',
+    `Load average at the end of the run: ${meta.loadavg.map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min).`,
     ...(tsx
       ? ['"(tsx)" rows are the same gateway run from source via tsx (`node --import tsx src/main.ts`), in its own', 'process, interleaved with the others in the same run.']
       : []),
@@ -305,7 +392,7 @@ function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): st
         ]
       : []),
     '',
-    ...mdTable(ROW_HEAD, rowCells(rows)),
+    ...table(rows),
     '',
     'Raw numbers: `overhead.json`. Reproduce with `npm run bench`.',
     '',
@@ -378,7 +465,7 @@ async function main(): Promise<void> {
 
     const { concurrencies, rounds, phaseMs } = SETTINGS.throughput;
     console.log(`throughput at concurrency ${concurrencies.join(' and ')}: ${rounds} rounds × ${phaseMs / 1000} s per target ...`);
-    const throughput = await measureThroughput(targets, resetFake);
+    const throughput = await measureThroughput(targets, resetFake, { gateway: gw.child.proc.pid, reference: ref?.child.proc.pid });
 
     const seconds = (performance.now() - started) / 1000;
     const { rows, checks } = buildRows(sequential, throughput, streaming);
@@ -386,17 +473,18 @@ async function main(): Promise<void> {
       ...machineMeta(),
       quick: QUICK,
       seconds: round3(seconds),
+      loadavg: os.loadavg().map(round3),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     const json = {
       ...meta,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      loadavg: os.loadavg(),
       settings: { ...SETTINGS, reference: WITH_REFERENCE, tsx: WITH_TSX },
       gatewayConfig: gw.yaml,
       targets: TARGETS,
       checks,
       allPass: checks.every((c) => c.pass),
+      rows,
       units: { latency: 'ms', throughput: 'requests/s', ratio: 'target rps / direct rps', added: 'target − direct at the same percentile' },
       sequential,
       streaming,

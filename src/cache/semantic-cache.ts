@@ -173,15 +173,17 @@ export class SemanticCache {
   }
 
   private async search(t: CacheTicket, expiresAfter: number, threshold: number, exhaustive: boolean, signal?: AbortSignal): Promise<CacheHit | undefined> {
+    // The embedding runs on the model's thread while the exact tier is read.
+    const embedding = t.key.partition && threshold <= 1 ? this.vectorOf(t, signal) : undefined;
     if (this.config.exact) {
       const e = await this.vectors.get(t.key.exact, expiresAfter);
       if (e && e.payload.tenant === t.tenant) return { completion: served(e.payload.completion), similarity: 1, tier: 'exact', stale: false, verdict: 'verified' };
     }
-    if (!t.key.partition || threshold > 1) return undefined;
-    const vector = await this.vectorOf(t, signal);
+    if (!embedding) return undefined;
+    const vector = await embedding;
     if (!vector) return undefined;
     // A few candidates above the threshold: the most similar may be a near miss ("… 8 km …") and the next the answer.
-    const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: CANDIDATES, exhaustive });
+    const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition!, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: CANDIDATES, exhaustive });
     const guard = guardOf(t.key.text!);
     for (const h of hits) {
       if (h.entry.payload.tenant !== t.tenant) continue;
@@ -220,9 +222,19 @@ export class SemanticCache {
     this.logger.info('the cache store answers again');
   }
 
-  /** Embeds the ticket's text once, whether the lookup or the store asks first. */
+  /**
+   * Starts embedding the ticket's text when its lookup will need it, so the embedding runs while the request is
+   * routed; the lookup then waits for this run instead of starting one.
+   */
+  prefetch(t: CacheTicket, signal?: AbortSignal): void {
+    if (t.bypass || t.control.noCache || !t.key.partition || this.storeDownUntil > this.now()) return;
+    if ((ownValue(this.config.thresholds, t.alias) ?? this.thresholds.threshold) > 1) return;
+    void this.vectorOf(t, signal);
+  }
+
+  /** Embeds the ticket's text once, whether the lookup or the store asks first; within the tenant's scope. */
   private vectorOf(t: CacheTicket, signal?: AbortSignal): Promise<Float32Array | undefined> {
-    t.vector ??= this.embedder.embed([t.key.text!], signal).then(
+    t.vector ??= this.embedder.embed([t.key.text!], signal, { scope: t.tenant }).then(
       ([v]) => v,
       (err: unknown) => {
         if (!signal?.aborted) this.logger.warn({ err }, 'embedding for the cache failed');

@@ -6,7 +6,7 @@ import { ProviderEmbedder } from './provider.js';
 import { embedderSchema, type EmbedderConfig, type EmbedderConfigInput } from './schema.js';
 import { type Embedder, EmbedderError } from './types.js';
 
-export type { Embedder } from './types.js';
+export type { Embedder, EmbedOptions } from './types.js';
 export { EmbedderError, dot, normalise } from './types.js';
 export { embedderSchema, defaultEmbedderConfig, OFFLINE_EMBEDDER, type EmbedderConfig, type EmbedderConfigInput } from './schema.js';
 export { MODEL_DIR_ENV, HOW_TO_GET_THE_MODEL } from './model-dir.js';

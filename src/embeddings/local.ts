@@ -9,16 +9,17 @@
  * no padding, so a vector never depends on what else was in the batch (int8 kernels shift with padding).
  *
  * Cost on the serving path: the model and its tokenizer run on a worker thread (model-worker.ts), because
- * onnxruntime-node's session.run blocks the thread that calls it; inputs are cut at the model's token limit. Identical texts are embedded once (an LRU keyed by the text's hash), and one loaded
- * model is shared by every embedder on the same directory and file, so the cache and semantic routing hold
- * it once.
+ * onnxruntime-node's session.run blocks the thread that calls it; inputs are cut at the model's token limit.
+ * Identical texts are embedded once (an LRU keyed by the text's hash and the caller's scope, the tenant), and one
+ * loaded model is shared by every embedder on the same directory and file, so the cache and semantic routing
+ * hold it once and, for one request's text, share one run.
  */
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { VectorLru, textKey } from './lru.js';
 import { HOW_TO_GET_THE_MODEL, modelDirFrom, readModelDir, type ModelFiles } from './model-dir.js';
 import { ModelWorker } from './model-worker.js';
-import { type Embedder, EmbedderError, checkDimension } from './types.js';
+import { type EmbedOptions, type Embedder, EmbedderError, checkDimension } from './types.js';
 
 export interface LocalEmbedderOptions {
   /** The model directory; default GATEWAY_EMBEDDING_MODEL_DIR. */
@@ -56,6 +57,7 @@ interface SharedModel {
   memo: VectorLru;
   /** Texts being embedded now: a second request for one waits for the first run instead of starting another. */
   inFlight: Map<string, Promise<Float32Array>>;
+  runs: number;
 }
 
 const shared = new Map<string, SharedModel>();
@@ -93,7 +95,7 @@ export class LocalEmbedder implements Embedder {
     let m = shared.get(key);
     // A failed load or a crashed thread is replaced on the next call (a file being copied in, say).
     if (!m || m.worker.failed) {
-      m = { key, users: 0, memo: new VectorLru(this.memoEntries), inFlight: new Map(), worker: new ModelWorker({ files: this.files, threads: this.threads, pooling: this.pooling }) };
+      m = { key, users: 0, runs: 0, memo: new VectorLru(this.memoEntries), inFlight: new Map(), worker: new ModelWorker({ files: this.files, threads: this.threads, pooling: this.pooling }) };
       shared.set(key, m);
     }
     m.users++;
@@ -112,18 +114,19 @@ export class LocalEmbedder implements Embedder {
     return err instanceof EmbedderError ? err : new EmbedderError(`local embedder: ${this.files.onnx}: ${(err as Error).message}`, { cause: err });
   }
 
-  async embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  async embed(texts: readonly string[], signal?: AbortSignal, opts: EmbedOptions = {}): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const m = this.acquire();
     await this.ready();
     const out: Float32Array[] = [];
     for (const text of texts) {
       signal?.throwIfAborted();
-      const key = textKey(text);
+      const key = textKey(text, opts.scope);
       let v = m.memo.get(key);
       if (!v) {
         let running = m.inFlight.get(key);
         if (!running) {
+          m.runs++;
           running = m.worker.embed(text).finally(() => m.inFlight.delete(key));
           m.inFlight.set(key, running);
         }
@@ -137,6 +140,11 @@ export class LocalEmbedder implements Embedder {
     }
     checkDimension(out, this.dimension, `local model ${this.dir}`);
     return out;
+  }
+
+  /** Model runs started by the embedders sharing this model (memo and in-flight hits not counted). */
+  get runs(): number {
+    return this.model?.runs ?? 0;
   }
 
   async close(): Promise<void> {

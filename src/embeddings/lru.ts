@@ -1,12 +1,14 @@
 /**
  * A small least-recently-used map of text → vector, keyed by the text's SHA-256, so the same prompt is
  * embedded once however often it comes (a retried request, a popular question) while memory stays bounded:
- * 1024 entries of 384 floats are 1.5 MB whatever the texts' lengths.
+ * 1024 entries of 384 floats are 1.5 MB whatever the texts' lengths. Keys include the caller's scope (the
+ * tenant): a text one tenant sent is never a fast hit for another.
  */
 import { createHash } from 'node:crypto';
 
-export function textKey(text: string): string {
-  return createHash('sha256').update(text).digest('base64');
+/** The memo key of a text within a scope (a tenant); the scope's length keeps `a`+`bc` apart from `ab`+`c`. */
+export function textKey(text: string, scope = ''): string {
+  return createHash('sha256').update(`${scope.length}:${scope}:`).update(text).digest('base64');
 }
 
 export class VectorLru {

@@ -28,6 +28,10 @@ function int64(values) {
   return new ort.Tensor('int64', data, [1, values.length]);
 }
 
+function filled(n, value) {
+  return new ort.Tensor('int64', new BigInt64Array(n).fill(value), [1, n]);
+}
+
 function normalise(v) {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
@@ -40,7 +44,7 @@ async function main() {
   // No spinning: idle intra-op threads would otherwise busy-wait after each run, taking the CPU from the event
   // loop (and from other gateways on the machine) for milliseconds.
   const session = await ort.InferenceSession.create(files.onnx, {
-    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', executionProviders: ['cpu'],
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
   const inputs = session.inputNames;
@@ -58,8 +62,8 @@ async function main() {
 
   async function embed(text) {
     const ids = encode(text);
-    const feeds = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)) };
-    if (tokenTypeIds) feeds.token_type_ids = int64(ids.map(() => 0));
+    const feeds = { input_ids: int64(ids), attention_mask: filled(ids.length, 1n) };
+    if (tokenTypeIds) feeds.token_type_ids = filled(ids.length, 0n);
     const result = await session.run(feeds, [output]);
     const t = result[output];
     const data = t.data;

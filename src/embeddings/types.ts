@@ -9,9 +9,18 @@ export interface Embedder {
   /** Length of every vector this embedder returns. */
   readonly dimension: number;
   /** One L2-normalised vector per text, in order. */
-  embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  embed(texts: readonly string[], signal?: AbortSignal, opts?: EmbedOptions): Promise<Float32Array[]>;
   /** Releases what the embedder holds (a loaded model); optional. */
   close?(): Promise<void>;
+}
+
+export interface EmbedOptions {
+  /**
+   * Whose text this is (the tenant). An embedder that remembers vectors (the local one) shares a remembered or
+   * running embedding only within one scope: otherwise how fast a text embeds would tell one tenant whether
+   * another sent that text recently. Texts without a scope (routing examples, configuration) share one scope.
+   */
+  scope?: string;
 }
 
 export class EmbedderError extends Error {

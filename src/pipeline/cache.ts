@@ -18,6 +18,7 @@ import type { CacheTicket, SemanticCache } from '../cache/semantic-cache.js';
 import type { ChatJob } from './job.js';
 import type { Reply } from './reply.js';
 import type { Trail } from './trail.js';
+import { ownValue } from '../util/own-value.js';
 
 export const CACHE_HEADER = 'x-gateway-cache';
 export const SIMILARITY_HEADER = 'x-gateway-cache-similarity';
@@ -49,19 +50,42 @@ function mark(m: CacheMarks, outcome: 'hit' | 'miss' | 'stale' | 'bypass', simil
   }
 }
 
-/** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
-export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Reply): Promise<{ route?: RouteCache; hit?: ChatCompletion }> {
+/**
+ * Starts the request's cache work before it is routed: the ticket, and the embedding its lookup will need, which
+ * runs on the model's thread meanwhile (semantic routing of the same text waits for this run). Never throws: a bad
+ * `x-gateway-cache` header is the lookup's to refuse.
+ */
+export function cacheBegin(ctx: PipelineContext, job: ChatJob): RouteCache | undefined {
   const cache = ctx.cache;
-  if (!cache) return {};
-  const m = { trail: job.trail, reply };
+  // an unknown alias is refused by routing: nothing to embed for it
+  if (!cache || !ownValue(ctx.config.models, job.request.model)) return undefined;
   let control;
   try {
     control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
-  } catch (err) {
-    if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
-    throw err;
+  } catch {
+    return undefined;
   }
   const route = { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
+  cache.prefetch(route.ticket, job.signal);
+  return route;
+}
+
+/** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
+export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Reply, begun?: RouteCache): Promise<{ route?: RouteCache; hit?: ChatCompletion }> {
+  const cache = ctx.cache;
+  if (!cache) return {};
+  const m = { trail: job.trail, reply };
+  let route = begun;
+  if (!route) {
+    let control;
+    try {
+      control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
+    } catch (err) {
+      if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
+      throw err;
+    }
+    route = { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
+  }
   if (route.ticket.bypass) {
     mark(m, 'bypass');
     return { route };
@@ -76,10 +100,13 @@ export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Rep
   return { route, hit: hit.completion };
 }
 
-/** Keeps a finished answer (in the background: the client is not kept waiting for the store). */
+/**
+ * Keeps a finished answer in the background: on the next turn of the event loop, so the response is written
+ * first and the store's work (an embedding if the lookup made none, the upsert) is never on the request's time.
+ */
 export function storeAnswer(route: RouteCache | undefined, completion: ChatCompletion, facts: StoreFacts = {}): void {
   if (!route) return;
-  void route.cache.store(route.ticket, completion, facts);
+  setImmediate(() => void route.cache.store(route.ticket, completion, facts));
 }
 
 /** The stream as the client gets it, folded on the side and stored only if it reaches its end. */

@@ -35,6 +35,8 @@ export interface RouteOptions {
   signal?: AbortSignal;
   /** Semantic routes apply to the alias the client named, not to cascade stages. */
   semantic?: boolean;
+  /** Whose request it is: the embedder remembers the routed text for this tenant only. */
+  tenant?: string;
 }
 
 /** What routing needs to know of a request: its needs, size (tokenizer-counted where it matters) and task tags. */
@@ -50,7 +52,7 @@ export async function routeRequest(deps: RouteDeps, request: ChatRequest, opts: 
   const traits = traitsOf(deps.config, request, opts.tags);
   if (!model) throw modelNotFound(request.model);
   if (model.cascade) return { kind: 'cascade', cascade: model.cascade, traits };
-  const semantic = opts.semantic === false ? undefined : await semanticMatch(deps.semantic, deps.config, request, opts.signal);
+  const semantic = opts.semantic === false ? undefined : await semanticMatch(deps.semantic, deps.config, request, opts.signal, opts.tenant);
   return { kind: 'plan', plan: planOrRefuse(deps, request.model, traits, opts.hint, semantic), traits };
 }
 

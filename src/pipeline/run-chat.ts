@@ -23,7 +23,7 @@ import { chunksOf } from '../protocol/chunks-of.js';
 import { fromProviderError, serviceBusy } from '../protocol/errors.js';
 import type { ProviderError } from '../providers/errors.js';
 import { admissionTokens, admit } from './admit.js';
-import { cacheLookup, staleAnswer, storeAnswer, tapStream, type RouteCache } from './cache.js';
+import { cacheBegin, cacheLookup, staleAnswer, storeAnswer, tapStream, type RouteCache } from './cache.js';
 import type { PipelineContext } from './context.js';
 import type { Dialect } from './dialect.js';
 import { runDurable } from './durable.js';
@@ -40,12 +40,14 @@ export async function runChat(ctx: PipelineContext, job: ChatJob, reply: Reply, 
   Object.assign(trail, { alias: request.model, stream: !!request.stream, attempts: [] as Attempt[], ...(!job.durable && job.chargeId && { chargeId: job.chargeId }) });
   const settleAdmission = await admit(ctx, job.principal, request.model, admissionTokens(request));
   const run = (async () => {
+    // the cache's embedding runs on the model's thread while the request is routed
+    const begun = cacheBegin(ctx, job);
     // a durable answer is replayed as chunks, so its plan needs no streaming deployment
-    const routed = await routeRequest(ctx, job.durable ? { ...request, stream: false } : request, { tags: job.tags, hint: job.routeHint, signal: job.signal });
+    const routed = await routeRequest(ctx, job.durable ? { ...request, stream: false } : request, { tags: job.tags, hint: job.routeHint, signal: job.signal, tenant: job.principal.tenant });
     const label = routeLabel(routed);
     trail.route = label;
     reply.header('x-gateway-routed-by', headerSafe(label.rule ? `${label.strategy}:${label.rule}` : label.strategy));
-    const cached = await cacheLookup(ctx, job, reply);
+    const cached = await cacheLookup(ctx, job, reply, begun);
     if (cached.hit) return answerFromCache(cached.hit, job, reply, dialect, ctx);
     if (job.durable) return runDurable(ctx, job, reply, dialect, routed, cached.route);
     return runFast(ctx, job, reply, dialect, routed, cached.route);
@@ -201,6 +203,10 @@ async function cascadeFast(ctx: PipelineContext, job: ChatJob, reply: Reply, dia
     timing: timing(),
     ...(answered && { answeredBy: { deployment: answered.deployment, provider: answered.provider } }),
   });
-  storeAnswer(cache, result.completion, { rejected: chosen.outcome === 'rejected' });
-  await respond(ctx, job, reply, dialect, result.completion);
+  // stored once the answer is written (or the client left): the accepted answer is whole either way
+  try {
+    await respond(ctx, job, reply, dialect, result.completion);
+  } finally {
+    storeAnswer(cache, result.completion, { rejected: chosen.outcome === 'rejected' });
+  }
 }

@@ -22,7 +22,7 @@ export async function submitChat(ctx: PipelineContext, job: ChatJob, reply: Repl
   reply.onDone(() => {
     job.trail.settled = settleRequest({ trail: job.trail, admission: settleAdmission, logger: ctx.logger });
   });
-  const routed = await routeRequest(ctx, request, { tags: job.tags, hint: job.routeHint, signal: job.signal });
+  const routed = await routeRequest(ctx, request, { tags: job.tags, hint: job.routeHint, signal: job.signal, tenant: job.principal.tenant });
   job.trail.route = routeLabel(routed);
   let id: string;
   try {

@@ -87,12 +87,15 @@ export class SemanticIndex {
     return this.aliases.has(alias);
   }
 
-  /** Routes on the request's last user message; undefined when the alias has no semantic routing. */
-  classifyRequest(alias: string, request: ChatRequest, signal?: AbortSignal): Promise<SemanticRouting | undefined> {
-    return this.classify(alias, lastUserText(request), signal);
+  /**
+   * Routes on the request's last user message; undefined when the alias has no semantic routing. `tenant` scopes
+   * the embedder's memo: the text is the tenant's, and the cache's lookup of it shares the one run.
+   */
+  classifyRequest(alias: string, request: ChatRequest, signal?: AbortSignal, tenant?: string): Promise<SemanticRouting | undefined> {
+    return this.classify(alias, lastUserText(request), signal, tenant);
   }
 
-  async classify(alias: string, text: string, signal?: AbortSignal): Promise<SemanticRouting | undefined> {
+  async classify(alias: string, text: string, signal?: AbortSignal, tenant?: string): Promise<SemanticRouting | undefined> {
     const entry = this.aliases.get(alias);
     if (!entry) return undefined;
     const query = text.trim().slice(0, MAX_ROUTED_CHARS);
@@ -106,7 +109,7 @@ export class SemanticIndex {
 
     let vector: Float32Array;
     try {
-      const [v] = await entry.embedder.embed([query], signal);
+      const [v] = await entry.embedder.embed([query], signal, { scope: tenant });
       checkDimension([v!], entry.embedder.dimension, entry.embedder.id);
       vector = normalise(Float32Array.from(v!));
     } catch (err) {

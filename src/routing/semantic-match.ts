@@ -13,9 +13,10 @@ export async function semanticMatch(
   cfg: RoutingConfig,
   request: ChatRequest,
   signal?: AbortSignal,
+  tenant?: string,
 ): Promise<RuleMatch | undefined> {
   if (!index?.has(request.model)) return undefined;
-  const routing = await index.classifyRequest(request.model, request, signal);
+  const routing = await index.classifyRequest(request.model, request, signal, tenant);
   if (!routing) return undefined;
   return toRuleMatch(routing, routing.target, routing.mode, cfg.deployments, aliasPool(cfg, request.model));
 }

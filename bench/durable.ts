@@ -11,6 +11,11 @@
  *   - sustained durable throughput, closed loop: `POST /v1/requests`, then `GET /v1/requests/{id}?wait=30s`
  *     until `succeeded`, at 16 and 64 requests in flight; and the sync `x-gateway-durable: true` call at 32 in
  *     flight. Completed requests/s counted over a fixed window after a warm-up;
+ *   - a baseline in the same run: a minimal one-activity workflow (bench/lib/baseline-workflow.ts) on its own
+ *     worker process, at concurrency 1 and at each throughput concurrency; durable throughput is judged as a
+ *     share of it (bench/lib/durable-baseline.ts);
+ *   - durable retries: requests whose first call fails once with a 500 and `retry-after-ms`, the gap between the
+ *     attempts read from the workflow history against the delay the policy computed (bench/lib/durable-retry.ts);
  *   - where the time goes: for the concurrency-1 durable calls (and a sample of the throughput runs), the
  *     workflow histories are read back and split into phases (client → workflow started, workflow-task
  *     dispatch and run, activity dispatch and run, workflow closed → client answered); and the CPU each process
@@ -50,6 +55,8 @@ import { gatewayArgs, launchModeFromEnv } from './lib/launch.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
 import { Errors, round3 as r3, summarize, type Summary } from './lib/stats.js';
+import { baselineLatency, baselineThroughput, startBaselineWorker, type BaselineLatency, type BaselineThroughput } from './lib/durable-baseline.js';
+import { measureRetryDelay, RETRY_AFTER_MS, withRetryAlias, type RetryDelayResult } from './lib/durable-retry.js';
 
 // ---------------------------------------------------------------------------------------------- settings
 
@@ -69,11 +76,16 @@ const SETTINGS = {
   memory: { submitConcurrencies: [64] },
   /** Workflow histories read back per throughput phase for the phase breakdown. */
   historySamplePerPhase: QUICK ? 20 : 100,
+  /** Requests whose first call fails once (500 + retry-after-ms), for the retry-delay rows. */
+  retryRequests: QUICK ? 5 : 20,
 };
 
 const TARGETS = {
-  addedP50Ms: 50,
-  throughputRps: 100,
+  addedP50Ms: 30,
+  /** Durable throughput as a share of the baseline workflow's (bench/lib/baseline-workflow.ts) at the same concurrency. */
+  throughputOfBaselinePct: 70,
+  /** How much later than the policy's computed delay a durable retry may start (p50). */
+  retryLateMs: 50,
 };
 
 const RESULTS_NAME = process.env.BENCH_RESULTS_NAME || 'durable';
@@ -144,7 +156,7 @@ async function startGateway(
     const t0 = performance.now();
     const port = await freePort();
     const configPath = path.join(tmpDir, `gateway-${label}.yaml`);
-    const yaml = gatewayYaml('bench/durable.ts', fakeUrl, port);
+    const yaml = withRetryAlias(gatewayYaml('bench/durable.ts', fakeUrl, port), DEPLOYMENT, ALIAS);
     writeFileSync(configPath, yaml);
     // One profile per thread (main, the SDK's workflow threads; tsx's loader too with BENCH_GATEWAY=tsx), named by pid and thread id.
     const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [];
@@ -620,6 +632,10 @@ interface PassResult {
   timelines: Record<string, Awaited<ReturnType<typeof readTimelines>>>;
   /** With BENCH_TEMPORAL_METRICS=1: Temporal calls and SQLite operations per durable request. */
   temporalCalls?: Record<string, TemporalPerRequest>;
+  /** File-backed pass: the minimal one-activity workflow, at c=1 and at each throughput concurrency. */
+  baseline?: { latency: BaselineLatency; throughput: BaselineThroughput[] };
+  /** File-backed pass: durable retries, computed delay vs the gap in the history. */
+  retry?: RetryDelayResult;
 }
 
 async function runPass(
@@ -662,6 +678,8 @@ async function runPass(
   const connection = await Connection.connect({ address: dev.address });
   const client = new Client({ connection, namespace: 'default' });
   const procs: Procs = { gateway: gwProc.child.proc.pid, temporal: dev.pid, fake: fake.child.proc.pid };
+  const withBaseline = mode === 'file';
+  const baselineWorker = withBaseline ? await startBaselineWorker(dev.address) : undefined;
   try {
     // Sanity: each path answers correctly, via the deployment, without fallbacks.
     for (const d of [false, true]) {
@@ -674,6 +692,13 @@ async function runPass(
     }
     await submitAndWait(gw);
     await resetFake();
+    const baselineThroughputs: BaselineThroughput[] = [];
+    let baselineC1: BaselineLatency | undefined;
+    if (withBaseline) {
+      console.log(`baseline (one-activity workflow, its own worker): ${SETTINGS.latency.warmup} warm-up + ${SETTINGS.latency.requests} at concurrency 1 ...`);
+      baselineC1 = await baselineLatency(client, SETTINGS.latency.warmup, SETTINGS.latency.requests);
+      console.log(`  baseline p50 ${baselineC1.latencyMs.p50} ms, p99 ${baselineC1.latencyMs.p99} ms`);
+    }
 
     const { warmup, requests } = SETTINGS.latency;
     console.log(`concurrency 1, fast vs durable interleaved: ${warmup} warm-up + ${requests} requests each ...`);
@@ -701,6 +726,25 @@ async function runPass(
       console.log(
         `  ${p.rps} req/s completed; latency p50 ${p.latencyMs.p50} ms p99 ${p.latencyMs.p99} ms; cores: gateway ${p.cores.gateway}, temporal ${p.cores.temporal}, fake ${p.cores.fake}, load generator ${p.cores.loadgen}; errors ${p.errors}`,
       );
+      if (withBaseline && !baselineThroughputs.some((b) => b.concurrency === c)) {
+        await sleep(500);
+        const b = await baselineThroughput(client, c, warmupMs, windowMs);
+        baselineThroughputs.push(b);
+        console.log(`  baseline at ${c} in flight: ${b.rps} req/s (p50 ${b.latencyMs.p50} ms); durable = ${((p.rps / b.rps) * 100).toFixed(0)} % of it`);
+      }
+    }
+
+    let retry: RetryDelayResult | undefined;
+    if (withBaseline) {
+      console.log(`retry delay: ${SETTINGS.retryRequests} requests whose first call fails (500, retry-after-ms ${RETRY_AFTER_MS}) ...`);
+      const fakeControl = new Pool(fake.url, { connections: 1 });
+      try {
+        retry = await measureRetryDelay({ gw: gw.pool, headers: gw.headers, fake: fakeControl, client, n: SETTINGS.retryRequests });
+      } finally {
+        await fakeControl.close().catch(() => undefined);
+      }
+      await resetFake();
+      console.log(`  computed p50 ${retry.computedMs.p50} ms; late (server times, n=${retry.serverLateMs.n}) p50 ${retry.serverLateMs.p50} ms, max ${retry.serverLateMs.max} ms; upper bound late p50 ${retry.lateMs.p50} ms`);
     }
 
     console.log('reading workflow histories for the phase breakdown ...');
@@ -718,9 +762,12 @@ async function runPass(
       throughput: throughput.map(({ samples: _s, temporal: _t, ...rest }) => rest),
       timelines,
       ...(metrics ? { temporalCalls } : {}),
+      ...(baselineC1 ? { baseline: { latency: baselineC1, throughput: baselineThroughputs } } : {}),
+      ...(retry ? { retry: { ...retry, samples: retry.samples } } : {}),
     };
   } finally {
     await gw.pool.close().catch(() => undefined);
+    if (baselineWorker) await stopChild(baselineWorker.child, STOP_GRACE_MS);
     await connection.close().catch(() => undefined);
     await stopChild(gwProc.child, STOP_GRACE_MS);
     const i = devServers.indexOf(dev);
@@ -744,11 +791,25 @@ function buildRows(passes: PassResult[]): { rows: Row[]; checks: Check[] } {
     if (p.mode === 'file') check('c=1 added latency p50 (durable − fast)', l.addedMs.p50, fmtMs(l.addedMs.p50), '<=', TARGETS.addedP50Ms, fmtMs(TARGETS.addedP50Ms));
     else info(`${pre}c=1 added latency p50 (durable − fast)`, fmtMs(l.addedMs.p50));
     info(`${pre}c=1 added latency p99 (durable − fast)`, fmtMs(l.addedMs.p99));
+    if (p.baseline) info('baseline (one-activity workflow) c=1 latency p50 / p99', `${fmtMs(p.baseline.latency.latencyMs.p50)} / ${fmtMs(p.baseline.latency.latencyMs.p99)}`);
     for (const t of p.throughput) {
       const name = `${pre}durable throughput, ${t.kind === 'submit' ? 'POST /v1/requests + long-poll' : 'sync x-gateway-durable'}, ${t.concurrency} in flight`;
       const measured = `${t.rps} req/s (p50 ${fmtMs(t.latencyMs.p50)}, p99 ${fmtMs(t.latencyMs.p99)})`;
-      if (p.mode === 'file') check(name, t.rps, measured, '>=', TARGETS.throughputRps, `${TARGETS.throughputRps} req/s`);
-      else info(name, measured);
+      const base = p.baseline?.throughput.find((b) => b.concurrency === t.concurrency);
+      if (base) {
+        const pct = Math.round((t.rps / base.rps) * 1000) / 10;
+        check(`${name}, share of the baseline`, pct, `${measured} = ${pct} % of ${base.rps} req/s`, '>=', TARGETS.throughputOfBaselinePct, `${TARGETS.throughputOfBaselinePct} %`);
+      } else info(name, measured);
+    }
+    for (const b of p.baseline?.throughput ?? []) info(`baseline throughput, ${b.concurrency} in flight`, `${b.rps} req/s (p50 ${fmtMs(b.latencyMs.p50)}, p99 ${fmtMs(b.latencyMs.p99)})`);
+    if (p.retry) {
+      const r = p.retry;
+      info(`durable retry after a 500: computed delay, p50 (n=${r.n})`, fmtMs(r.computedMs.p50));
+      if (r.serverLateMs.n > 0) {
+        check(`durable retry: attempt 1 failed → attempt 2 started, minus computed, p50 (server times, n=${r.serverLateMs.n})`, r.serverLateMs.p50, fmtMs(r.serverLateMs.p50), '<=', TARGETS.retryLateMs, fmtMs(TARGETS.retryLateMs));
+        info('  same, p90 / max', `${fmtMs(r.serverLateMs.p90)} / ${fmtMs(r.serverLateMs.max)}`);
+      }
+      info('durable retry, upper bound: attempt 2 started − (scheduled + attempt 1 latency) − computed, p50 / max', `${fmtMs(r.lateMs.p50)} / ${fmtMs(r.lateMs.max)}`);
     }
     const failed = p.latency.errors.fast + p.latency.errors.durable + p.throughput.reduce((n, t) => n + t.errors, 0);
     rows.push({ metric: `${pre}failed requests`, measured: String(failed), target: '0', result: failed > 0 ? 'ERRORS' : 'PASS' });
@@ -815,6 +876,8 @@ interface Meta {
   seconds: number;
   /** Set when the dev server ran with non-default flags. */
   experiment?: string;
+  loadavg: number[];
+  loadavgAtStart: number[];
 }
 
 function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
@@ -831,6 +894,15 @@ function markdown(rows: Row[], passes: PassResult[], meta: Meta): string {
     'wait for its result). Concurrency 1 interleaves the two request by request. Throughput is a closed loop;',
     'completions are counted in a window after a warm-up. The targets apply to the file-backed dev server',
     '(SQLite, WAL, synchronous=OFF, as the gateway runs it by default); `[in-memory]` rows are for comparison.',
+    '"baseline" = a minimal workflow whose one activity returns a small object at once (bench/lib/baseline-workflow.ts),',
+    'on its own worker process (same concurrency settings as the gateway\'s), started and awaited by the load generator',
+    '(start + result) on the same dev server, right after each gateway measurement at the same concurrency: the',
+    'throughput targets are a share of it, since the machine, not the gateway, sets what Temporal can do here.',
+    `"retry": a deployment scripted to fail once (500, \`retry-after-ms: ${RETRY_AFTER_MS}\`), so the policy computes exactly that delay;`,
+    'the gap is the retried call\'s ActivityTaskStarted (attempt 2, history event time) minus the pending activity\'s',
+    '`lastAttemptCompleteTime` (the server\'s time of attempt 1\'s failure, read by describing the workflow every 10 ms',
+    'while it waits); the upper bound subtracts ActivityTaskScheduled + attempt 1\'s own latency instead.',
+    `Load average (1, 5, 15 min) at the start: ${meta.loadavgAtStart.map((x) => x.toFixed(2)).join(', ')}; at the end: ${meta.loadavg.map((x) => x.toFixed(2)).join(', ')} (other processes share the cores).`,
     ...(meta.experiment ? ['', `**Experiment, not the default setting:** ${meta.experiment}.`] : []),
     '',
     ...mdTable(ROW_HEAD, rowCells(rows)),
@@ -873,7 +945,7 @@ function otherBenchmarks(): string[] {
     const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
     return out
       .split('\n')
-      .filter((l) => /bench\//.test(l) && !l.includes('bench/durable.ts'))
+      .filter((l) => /bench\//.test(l) && !l.includes('bench/durable.ts') && !l.includes('bench/lib/baseline-worker.ts'))
       .map((l) => l.trim());
   } catch {
     return [];
@@ -884,6 +956,7 @@ function otherBenchmarks(): string[] {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAtStart = os.loadavg();
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-durable-'));
   tmpDirToRemove = tmpDir;
   let control: Pool | undefined;
@@ -930,6 +1003,8 @@ async function main(): Promise<void> {
       temporalCli,
       quick: QUICK,
       seconds: r3(seconds),
+      loadavg: os.loadavg(),
+      loadavgAtStart: loadAtStart,
       ...(DYNAMIC_CONFIG.length > 0 ? { experiment: `dev server started with ${DYNAMIC_CONFIG.map((kv) => `\`--dynamic-config-value ${kv}\``).join(' ')}` } : {}),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -937,7 +1012,6 @@ async function main(): Promise<void> {
       ...meta,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       hostname: os.hostname(),
-      loadavg: os.loadavg(),
       note: 'gateway, Temporal dev server, fake provider and load generator share the machine\'s cores',
       settings: { ...SETTINGS, memoryPass: WITH_MEMORY, temporalDynamicConfig: DYNAMIC_CONFIG, temporalMetrics: WITH_TEMPORAL_METRICS },
       targets: TARGETS,

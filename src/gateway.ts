@@ -41,6 +41,7 @@ import { serveMetrics } from './observability/metrics-server.js';
 import { closeHttpPools } from './providers/http.js';
 import { createSemanticCache, type SemanticCache } from './cache/index.js';
 import { defaultEmbedderConfig, HOW_TO_GET_THE_MODEL } from './embeddings/index.js';
+import { joinClusterMetrics, sharesEmbeddedDevServer } from './cluster/child.js';
 
 export type Role = 'all' | 'gateway' | 'worker';
 
@@ -192,7 +193,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       // large bodies and answers go to the claim-check store (after encryption), history holds references
       const claimCheck = openClaimCheck(config, logger);
       cleanups.push(async () => claimCheck.stop());
-      const target = temporalTarget(config.durable, address, withClaimCheck(payloadCodecFor(config, { embedded: !!devServer, logger }), claimCheck.codec));
+      const target = temporalTarget(config.durable, address, withClaimCheck(payloadCodecFor(config, { embedded: !!devServer || sharesEmbeddedDevServer(), logger }), claimCheck.codec));
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
       if (role !== 'gateway') {
@@ -225,6 +226,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     }
     const { server, url, operatorUrl } = await listen(config, opts, durable, logger, cleanups, obs, { health, cache, semantic, keys, admission, ledger, streamLog }, batches, new Readiness(readinessChecks));
     cleanups.push(() => closeServer(server));
+    if (obs.metrics) joinClusterMetrics(obs.metrics, server);
     return { url, server, operatorUrl, temporalAddress: address, temporalUiUrl: devServer?.uiUrl ?? config.durable.temporal.uiUrl, devServer, close };
   } catch (err) {
     await close();

@@ -8,6 +8,8 @@ import { launcherChain, watchLaunchers } from './durable/own-processes.js';
 import { prebuiltWorkflowBundle } from './durable/prebuilt-bundle.js';
 import { createLogger } from './observability/logger.js';
 import { findModelDir, MODEL_DIR_ENV } from './embeddings/model-dir.js';
+import { clusterChildRole, reportReady } from './cluster/child.js';
+import { startClusterIfAsked } from './cluster/start.js';
 
 async function main(): Promise<void> {
   const path = configPathFrom(process.argv.slice(2), process.env);
@@ -28,8 +30,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const role = roleFrom(process.argv.slice(2), process.env);
+  const role = clusterChildRole() ?? roleFrom(process.argv.slice(2), process.env);
   const logger = createLogger(config.logging.level);
+  // server.processes > 1: this process forks the HTTP processes and supervises them (src/cluster/)
+  if (await startClusterIfAsked(config, role, process.argv.slice(2), process.env, logger, process.env.TEMPORAL_ADDRESS || undefined)) return;
   // A prebuilt workflow bundle saves the worker its start-up bundling: GATEWAY_WORKFLOW_BUNDLE, else (run
   // compiled) the one `npm run build` made for this tracing setting; run from source, the worker bundles itself.
   const runsWorker = role === 'worker' || (role === 'all' && config.durable.enabled);
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
     { role, url: gateway.url || undefined, temporal: gateway.temporalAddress, temporalUi: gateway.temporalUiUrl, models: Object.keys(config.models) },
     role === 'worker' ? 'worker running' : 'gateway listening',
   );
+  reportReady({ temporalAddress: gateway.temporalAddress });
 
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -285,6 +285,8 @@ export const configSchema = z
         bodyLimit: z.string().default('4mb'),
         /** JSON bodies nesting deeper than this (objects and arrays) are refused with 400 before they are parsed. */
         maxJsonDepth: z.number().int().min(8).max(1024).default(64),
+        /** HTTP processes sharing the port (node:cluster); `auto`: one per core. Above 1 needs shared limits (src/cluster/). */
+        processes: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
         /** Where this gateway runs; deployments in the same `region` are preferred. */
         gatewayRegion: gatewayRegionSchema,
         /** Where the operator routes are served and who may read them (server-schema.ts). */

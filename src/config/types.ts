@@ -86,7 +86,7 @@ export interface RoutingConfig {
 export interface GatewayConfig extends RoutingConfig {
   /** Where state lives, as resolved at load (absolute when loaded from a file). Absent in configs built by hand. */
   dataDir?: string;
-  server: { host: string; port: number; bodyLimit: string; maxJsonDepth?: number; gatewayRegion?: string } & ServerSettings;
+  server: { host: string; port: number; bodyLimit: string; maxJsonDepth?: number; gatewayRegion?: string; processes: number | 'auto' } & ServerSettings;
   durable: DurableConfig;
   auth: AuthConfig;
   logging: { level: 'debug' | 'info' | 'warn' | 'error' | 'silent'; bodies: boolean };

@@ -32,17 +32,29 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   const admin = adminCheckOf(ctx.config.auth, ctx.keys);
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(requestScope(ctx.logger));
+  const scope = requestScope(ctx.logger);
   // Keys are checked before the body is read: an unauthenticated client gets no parsing work out of us.
-  app.use('/v1', authenticate(ctx.keys));
+  const auth = authenticate(ctx.keys);
+  const body = jsonBody(ctx.config.server.bodyLimit, ctx.config.server.maxJsonDepth);
+  // After the body is read: its stream events would lose the trace context a span sets for the handlers.
+  const observe = obs ? [observeRequests(obs)] : [];
+  // The model routes first, each with the same chain the general stack below gives every other request, in the
+  // same order (scope, key, body, the key's scope for the handlers, observation): a model call is then the
+  // router's first match instead of its fourteenth layer. scopePresentedKey: the rest of the request is
+  // scrubbed of the key it presented (its upstream errors, its log lines).
+  const lane = [scope, auth, body, scopePresentedKey, ...observe];
+  app.post('/v1/chat/completions', ...lane, chatCompletionsHandler(ctx));
+  app.post('/v1/messages', ...lane, messagesHandler(ctx));
+  app.post('/v1/embeddings', ...lane, embeddingsHandler(ctx));
+
+  app.use(scope);
+  app.use('/v1', auth);
   // Read by their own handlers, not the JSON body reader: multipart uploads, and the SDK's body-less cancel.
   app.post('/v1/files', uploadFileHandler(ctx));
   app.post('/v1/batches/:id/cancel', cancelBatchHandler(ctx));
-  app.use(jsonBody(ctx.config.server.bodyLimit, ctx.config.server.maxJsonDepth));
-  // the rest of the request is scrubbed of the key it presented (its upstream errors, its log lines)
+  app.use(body);
   app.use('/v1', scopePresentedKey);
-  // After the body is read: its stream events would lose the trace context a span sets for the handlers.
-  if (obs) app.use(observeRequests(obs));
+  for (const o of observe) app.use(o);
 
   app.get('/admin/keys', requireAdminKey(admin), listKeysHandler(ctx));
   app.use(CODEC_PATH, codecRoutes(ctx));
@@ -56,9 +68,6 @@ export function createApp(ctx: PipelineContext, obs?: Observability): express.Ex
   });
   app.get('/v1/models', listModelsHandler(ctx));
   app.get('/v1/models/:model', getModelHandler(ctx));
-  app.post('/v1/chat/completions', chatCompletionsHandler(ctx));
-  app.post('/v1/messages', messagesHandler(ctx));
-  app.post('/v1/embeddings', embeddingsHandler(ctx));
   app.post('/v1/requests', submitRequestHandler(ctx));
   app.get('/v1/requests/:id/stream', resumeStreamHandler(ctx));
   app.get('/v1/requests/:id', getRequestHandler(ctx, obs?.metrics));

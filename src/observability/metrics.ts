@@ -26,6 +26,24 @@ export const BREAKER_VALUE: Record<BreakerPhase, number> = { closed: 0, half_ope
 
 const NONE = 'none';
 
+/**
+ * A metric's labelled children, made once per series and then found by one string key: prom-client otherwise
+ * sorts and hashes the label object on every call, and a request touches about eight series. Label sets are
+ * bounded (see above), so this grows only as far as the series do; nothing here resets the counted metrics.
+ */
+class Children<L extends string, C> {
+  private readonly made = new Map<string, C>();
+  constructor(private readonly metric: { labels(labels: Partial<Record<L, string>>): C }) {}
+
+  of(labels: Record<L, string>): C {
+    let key = '';
+    for (const k in labels) key += `${labels[k]}\u0001`;
+    let child = this.made.get(key);
+    if (!child) this.made.set(key, (child = this.metric.labels(labels)));
+    return child;
+  }
+}
+
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop, GC) in the same registry. */
   processMetrics?: boolean;
@@ -155,6 +173,15 @@ export class GatewayMetrics {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
+  private readonly requestsOf = new Children(this.requests);
+  private readonly attemptsOf = new Children(this.attempts);
+  private readonly requestDurationOf = new Children(this.requestDuration);
+  private readonly overheadOf = new Children(this.overhead);
+  private readonly upstreamDurationOf = new Children(this.upstreamDuration);
+  private readonly ttftChildren = new Children(this.ttft);
+  private readonly inFlightOf = new Children(this.inFlight);
+  private readonly tokensOf = new Children(this.tokens);
+
   /** Where breaker states come from (the health state, created after the metrics). */
   readHealthFrom(view: () => HealthViewLike | undefined): void {
     this.healthView = view;
@@ -162,12 +189,13 @@ export class GatewayMetrics {
 
   /** Counts a request as in flight until the returned function is called (once). */
   requestBegan(route: string): () => void {
-    this.inFlight.inc({ route });
+    const gauge = this.inFlightOf.of({ route });
+    gauge.inc();
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.inFlight.dec({ route });
+      gauge.dec();
     };
   }
 
@@ -175,21 +203,21 @@ export class GatewayMetrics {
     const alias = r.alias;
     const deployment = r.deployment ?? NONE;
     const provider = r.provider ?? NONE;
-    this.requests.inc({ alias, deployment, provider, mode: r.mode, outcome: r.outcome });
-    this.requestDuration.observe({ alias, mode: r.mode, outcome: r.outcome }, r.totalMs / 1000);
-    if (r.overheadMs !== undefined) this.overhead.observe({ alias, mode: r.mode }, r.overheadMs / 1000);
+    this.requestsOf.of({ alias, deployment, provider, mode: r.mode, outcome: r.outcome }).inc();
+    this.requestDurationOf.of({ alias, mode: r.mode, outcome: r.outcome }).observe(r.totalMs / 1000);
+    if (r.overheadMs !== undefined) this.overheadOf.of({ alias, mode: r.mode }).observe(r.overheadMs / 1000);
     for (const a of r.attempts) {
       const result = a.outcome;
-      this.attempts.inc({ alias: a.alias, deployment: a.deployment, provider: a.provider, result, error_kind: result === 'error' ? (a.kind ?? 'unknown') : '' });
+      this.attemptsOf.of({ alias: a.alias, deployment: a.deployment, provider: a.provider, result, error_kind: result === 'error' ? (a.kind ?? 'unknown') : '' }).inc();
       if (result === 'skipped') continue;
-      this.upstreamDuration.observe({ deployment: a.deployment, provider: a.provider, result }, a.latencyMs / 1000);
+      this.upstreamDurationOf.of({ deployment: a.deployment, provider: a.provider, result }).observe(a.latencyMs / 1000);
       const ttft = ttftOf(a, r.stream);
-      if (ttft !== undefined) this.ttft.observe({ deployment: a.deployment, provider: a.provider }, ttft / 1000);
+      if (ttft !== undefined) this.ttftChildren.of({ deployment: a.deployment, provider: a.provider }).observe(ttft / 1000);
     }
     for (const f of fallbackTriggers(r.attempts, r.outcome === 'catch_all')) this.fallbacks.inc({ alias, stage: f.stage, reason: f.reason });
     if (r.usage) {
-      this.tokens.inc({ alias, deployment, provider, direction: 'input' }, r.usage.inputTokens);
-      this.tokens.inc({ alias, deployment, provider, direction: 'output' }, r.usage.outputTokens);
+      this.tokensOf.of({ alias, deployment, provider, direction: 'input' }).inc(r.usage.inputTokens);
+      this.tokensOf.of({ alias, deployment, provider, direction: 'output' }).inc(r.usage.outputTokens);
     }
     if (r.route) this.ruleHits.inc({ alias, strategy: r.route.strategy, rule: r.route.rule ?? NONE });
     if (r.cache) this.cache.inc({ alias, result: r.cache });

@@ -72,6 +72,20 @@ function proxyBaseline(blocks: BlockResult[]) {
   return { c64: ok(proxy?.c64), c1: ok(proxy?.c1) };
 }
 
+/**
+ * Why a peer's measurement fails, where that was traced (its own log): the note then says so beside the error.
+ * Portkey 1.15.2 streams: for each one it appends a header to the upstream fetch Response's Headers, which
+ * Node's fetch (undici) makes immutable: `TypeError: immutable` at `updateHeaders` in build/start-server.js.
+ */
+function withKnownCause(b: BlockResult, failed: Failed): Failed {
+  if (b.key === 'portkey' && /HTTP 500/.test(failed.failed)) {
+    return {
+      failed: `${failed.failed} — every streamed request fails so: its log shows \`TypeError: immutable\` where it appends a header to the upstream fetch Response's headers, which Node ${process.versions.node.split('.')[0]}'s fetch makes immutable; its non-stream route works`,
+    };
+  }
+  return failed;
+}
+
 export function peersMarkdown(blocks: BlockResult[], meta: PeersMeta, settings: Settings): string {
   const base = proxyBaseline(blocks);
   const notes: string[] = [];
@@ -116,7 +130,7 @@ export function peersMarkdown(blocks: BlockResult[], meta: PeersMeta, settings: 
       c64ok && base.c64 ? ratio(c64ok.ratio / base.c64.ratio) : '—',
       cell(c1, isFailed(c1) ? noteFor(b, 'c=1', c1) : '', (v) => `${ms(v.added.p50)} / ${ms(v.added.p99)}`),
       c1ok && base.c1 && b.key !== 'proxy' ? `${ratio(c1ok.added.p50 / base.c1.added.p50)} / ${ratio(c1ok.added.p99 / base.c1.added.p99)}` : '—',
-      cell(st, isFailed(st) ? noteFor(b, 'stream', st) : '', (v) => `${ms(v.added.p50)} / ${ms(v.added.p99)}`),
+      cell(st, isFailed(st) ? noteFor(b, 'stream', withKnownCause(b, st)) : '', (v) => `${ms(v.added.p50)} / ${ms(v.added.p99)}`),
       c64ok?.rssMb ? `${c64ok.rssMb.p50.toFixed(0)} / ${c64ok.rssMb.max.toFixed(0)}` : '—',
     ]);
   }

@@ -4,7 +4,9 @@
  * 1. In process, on all-MiniLM-L6-v2 (GATEWAY_EMBEDDING_MODEL_DIR, else ../shared/models/all-MiniLM-L6-v2):
  *    latency of one embedding (distinct prompt-sized texts, memo off) for int8 (the default) and fp32, each at
  *    the default thread count and at 2 threads, the synchronous part (tokenization) alone, a memo hit, and the
- *    event loop's longest stall while embeddings run.
+ *    event loop's longest stall while embeddings run. Then where one embedding's time goes: onnxruntime's
+ *    session.run on this thread against the same text through LocalEmbedder (its model thread), interleaved, back to
+ *    back and after an idle gap; the difference is the hand-off (and tokenization).
  * 2. The compiled gateway (node dist/main.js), instances in front of the fake provider: cache off, and cache on
  *    (embedded store) with the default model (int8), fp32, and the offline embedder. Requests rotate between
  *    them at concurrency 1 with the same fresh prompt each (so every cache request is a miss: embedding +
@@ -22,6 +24,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { freePort } from '../src/durable/dev-server.js';
 import { Tokenizer } from '@huggingface/tokenizers';
+import * as ort from 'onnxruntime-node';
 import { LocalEmbedder, defaultThreads } from '../src/embeddings/local.js';
 import { MODEL_DIR_ENV } from '../src/embeddings/model-dir.js';
 import { BenchError, children, reportFailure, startChild, stopChild, stopChildrenOnExit, type Child } from './lib/children.js';
@@ -81,6 +84,58 @@ function tokenizationMs() {
     longMs.push(performance.now() - t0);
   }
   return { promptMs: summarize(short), chars8000Ms: summarize(longMs) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => summarize(xs).p50;
+
+/**
+ * Where one embedding's time goes, the pieces interleaved in one loop so the machine's load weighs on them alike:
+ * onnxruntime's session.run on this thread (int8, one thread: the model's own cost, tokenization outside), and the
+ * same text through LocalEmbedder (tokenize, hand-off to the model thread and back, run, copy). Back to back, and
+ * after a 5 ms idle gap before each call, as a gateway between requests (caches and the thread go cold).
+ */
+async function pieces() {
+  const files = { tokenizer: JSON.parse(readFileSync(path.join(MODEL_DIR, 'tokenizer.json'), 'utf8')), config: JSON.parse(readFileSync(path.join(MODEL_DIR, 'tokenizer_config.json'), 'utf8')) };
+  const tok = new Tokenizer(files.tokenizer, files.config);
+  const session = await ort.InferenceSession.create(path.join(MODEL_DIR, 'onnx/model_quantized.onnx'), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
+  const int64 = (ids: number[]) => new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+  const raw = async (text: string) => {
+    const ids = tok.encode(text).ids;
+    const feeds = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)) };
+    const t0 = performance.now();
+    await session.run(feeds, ['sentence_embedding']);
+    return performance.now() - t0;
+  };
+  const e = new LocalEmbedder({ dir: MODEL_DIR, threads: 1, memoEntries: 0 });
+  await e.ready();
+  for (let i = 0; i < N.warmup; i++) {
+    await raw(prompt(300_000 + i));
+    await e.embed([prompt(300_000 + i)]);
+  }
+  const out: Record<string, { runMs: ReturnType<typeof summarize>; embedderMs: ReturnType<typeof summarize>; handOffMs: number }> = {};
+  for (const gapMs of [0, 5]) {
+    const runMs: number[] = [];
+    const embedderMs: number[] = [];
+    for (let i = 0; i < N.embeds / 2; i++) {
+      if (gapMs) await sleep(gapMs);
+      runMs.push(await raw(prompt(400_000 + i)));
+      if (gapMs) await sleep(gapMs);
+      const t0 = performance.now();
+      await e.embed([prompt(400_000 + i)]);
+      embedderMs.push(performance.now() - t0);
+    }
+    out[gapMs ? 'afterIdle' : 'backToBack'] = { runMs: summarize(runMs), embedderMs: summarize(embedderMs), handOffMs: Math.round((median(embedderMs) - median(runMs)) * 1000) / 1000 };
+  }
+  await e.close();
+  await session.release();
+  return out as Record<'backToBack' | 'afterIdle', (typeof out)[string]>;
 }
 
 async function memoHitMs() {
@@ -192,6 +247,7 @@ async function main() {
   const load = os.loadavg().map((l) => Math.round(l * 10) / 10);
   const tokenize = tokenizationMs();
   const memo = await memoHitMs();
+  const parts = await pieces();
   const gw = await gateways();
   const checks = [
     { name: 'cache-on request added p50 (default int8, miss) ≤ 3 ms', value: gw.addedP50Ms, target: TARGETS.addedP50Ms, pass: gw.addedP50Ms <= TARGETS.addedP50Ms },
@@ -200,7 +256,7 @@ async function main() {
     { name: 'gateway RSS with the model loaded (fp32, after warm-up) ≤ 400 MB', value: gw.rssMb.idle.fp32, target: TARGETS.rssMb, pass: gw.rssMb.idle.fp32 <= TARGETS.rssMb },
     { name: 'gateway RSS after the run (int8; the store grows alike with the offline embedder)', value: gw.rssMb.afterRun.on, target: TARGETS.rssMb, pass: gw.rssMb.afterRun.on <= TARGETS.rssMb },
   ];
-  const result = { machine: machineMeta(), model: MODEL_DIR, settings: N, loadAverage: load, inProcess: { int8, int8x2, fp32, fp32x2, tokenize, memoHitMs: memo }, gateway: gw, checks };
+  const result = { machine: machineMeta(), model: MODEL_DIR, settings: N, loadAverage: load, inProcess: { int8, int8x2, fp32, fp32x2, tokenize, memoHitMs: memo, pieces: parts }, gateway: gw, checks };
   writeAtomically(path.join(RESULTS_DIR, 'embedder.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
     '# Embedder cost (bench/embedder.ts)',
@@ -223,6 +279,16 @@ async function main() {
       ['**added by the cache (fp32)**', `**${gw.addedFp32P50Ms}**`, String(gw.addedFp32P99Ms)],
       ['gateway request, cache on, offline embedder (miss)', String(gw.cacheOnOfflineMs.p50), String(gw.cacheOnOfflineMs.p99)],
       ['added by the cache without a model (offline)', String(gw.addedOfflineP50Ms), ''],
+    ]),
+    '',
+    '## Where the time goes (int8, one thread, the pieces interleaved in one loop)',
+    '',
+    ...mdTable(['piece', 'back to back p50 / p99 ms', 'after 5 ms idle p50 / p99 ms'], [
+      ['session.run on the calling thread (the model itself)', `${parts.backToBack.runMs.p50} / ${parts.backToBack.runMs.p99}`, `${parts.afterIdle.runMs.p50} / ${parts.afterIdle.runMs.p99}`],
+      ['LocalEmbedder.embed (tokenize + hand-off to the model thread + run + copy)', `${parts.backToBack.embedderMs.p50} / ${parts.backToBack.embedderMs.p99}`, `${parts.afterIdle.embedderMs.p50} / ${parts.afterIdle.embedderMs.p99}`],
+      ['hand-off + tokenization (difference of the p50s)', String(parts.backToBack.handOffMs), String(parts.afterIdle.handOffMs)],
+      ['tokenization alone (above)', String(tokenize.promptMs.p50), ''],
+      ['lookup + verification + store, no model (offline embedder in the gateway, below)', String(gw.addedOfflineP50Ms), ''],
     ]),
     '',
     `Event loop's longest stall while embedding: int8 ${int8.eventLoopMaxStallMs} ms, fp32 ${fp32.eventLoopMaxStallMs} ms (the model runs on a worker thread; in the thread that calls it, session.run would block for the whole inference).`,

@@ -352,11 +352,11 @@ interface Meta {
 }
 
 /** The `measured` column of a kept earlier run, by metric name ("before"), when bench/results/overhead-before.json exists. */
-function beforeColumn(): { date: string; measured: Map<string, string> } | undefined {
+function beforeColumn(): { date: string; loadavg?: number[]; measured: Map<string, string> } | undefined {
   if (!existsSync(BEFORE_JSON)) return undefined;
-  const before = JSON.parse(readFileSync(BEFORE_JSON, 'utf8')) as { date: string; rows?: Row[] };
+  const before = JSON.parse(readFileSync(BEFORE_JSON, 'utf8')) as { date: string; loadavg?: number[]; rows?: Row[] };
   if (!before.rows) return undefined;
-  return { date: before.date, measured: new Map(before.rows.map((r) => [r.metric, r.measured])) };
+  return { date: before.date, loadavg: before.loadavg, measured: new Map(before.rows.map((r) => [r.metric, r.measured])) };
 }
 
 function table(rows: Row[]): string[] {
@@ -364,7 +364,12 @@ function table(rows: Row[]): string[] {
   if (!before) return mdTable(ROW_HEAD, rowCells(rows));
   const head = ['metric', 'before', 'measured', 'target', 'result'];
   const cells = rows.map((r) => [r.metric, before.measured.get(r.metric) ?? '—', r.measured, r.target, r.result]);
-  return [`"before": the run of ${before.date} kept in \`overhead-before.json\` (same script, same settings), before the fast-path work of issue #16.`, '', ...mdTable(head, cells)];
+  const load = before.loadavg ? ` (load average ${before.loadavg.map((x) => x.toFixed(2)).join(' / ')})` : '';
+  return [
+    `"before": the run of ${before.date}${load} kept in \`overhead-before.json\` (same script, same settings), before the fast-path work of issue #16.`,
+    '',
+    ...mdTable(head, cells),
+  ];
 }
 
 function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): string {
@@ -376,8 +381,8 @@ function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): st
     'The gateway (its own process) in front of the fake provider (its own process), against the fake provider',
     'called directly, interleaved in the same run; the load generator (undici keep-alive pools) is a third process',
     'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
-    'fast path only (`durable: { enabled: false }`), as configured in production otherwise: logging at `info` (one',
-    'line per request, read by the benchmark through a pipe), metrics on, gateway keys checked; compiled: `node',
+    'fast path only (`durable: { enabled: false }`), as configured in production otherwise: logging at `info` (a',
+    '`request` and a `charge` line per request, read by the benchmark through a pipe), metrics on, gateway keys checked; compiled: `node',
     'dist/main.js` (built by `npm run build` first when dist/ is older than the sources). The throughput target is',
     'a share of the minimal proxy\'s throughput in the same run; RSS is the gateway process, sampled every 250 ms',
     'during its throughput phases.',

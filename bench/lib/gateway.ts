@@ -7,6 +7,12 @@ export const ALIAS = 'bench';
 export const UPSTREAM_MODEL = 'bench-model';
 export const DEPLOYMENT = 'bench-dep';
 export const API_KEY = 'bench-key';
+/**
+ * The provider's key, distinct from the gateway key as in production: a request whose presented key equals a
+ * provider key takes a shortcut (no per-request redaction scope), which would make the benchmark measure less
+ * than production pays.
+ */
+export const UPSTREAM_KEY = 'bench-upstream-key';
 export const PROMPT = 'Say hello to the benchmark.';
 export const EXPECTED_TEXT = `Echo: ${PROMPT}`;
 
@@ -25,7 +31,7 @@ export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, ex
     `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
     ...extra,
     'providers:',
-    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
+    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: ${UPSTREAM_KEY} }`,
     'deployments:',
     `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
     'models:',

@@ -53,13 +53,24 @@ export function currentRedactor(): Redactor {
   return scope.redactor;
 }
 
+/**
+ * The redactor for `text`: the request's own (the presented key added to the process's secrets) only when the
+ * text holds that key, since where it does not the two give the same result, and most texts (every log line)
+ * do not: building the request's redactor compiles a regex.
+ */
+function redactorFor(text: string): Redactor {
+  const scope = presented.getStore();
+  if (!scope || (!scope.redactor && !text.includes(scope.key))) return shared;
+  return currentRedactor();
+}
+
 export function redact(text: string): string {
-  return currentRedactor().redact(text);
+  return redactorFor(text).redact(text);
 }
 
 /** For every log line: the known secrets and the shapes, without the hash net (see Redactor.redact). */
 export function redactLogLine(line: string): string {
-  return currentRedactor().redact(line, false);
+  return redactorFor(line).redact(line, false);
 }
 
 export function redactDeep<T>(value: T): T {
@@ -68,5 +79,5 @@ export function redactDeep<T>(value: T): T {
 
 /** The exact known secrets only (configured keys, and inside a request the key it presented): for answers. */
 export function redactKnownSecrets(text: string): string {
-  return currentRedactor().redactKnown(text);
+  return redactorFor(text).redactKnown(text);
 }

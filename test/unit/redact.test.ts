@@ -7,7 +7,7 @@ import { readErrorBody } from '../../src/providers/classify.js';
 import { ProviderError } from '../../src/providers/errors.js';
 import { secretsOf } from '../../src/security/config-secrets.js';
 import { Redactor } from '../../src/security/redact.js';
-import { redact, registerSecrets, withPresentedKey } from '../../src/security/secrets.js';
+import { redact, redactKnownSecrets, registerSecrets, withPresentedKey } from '../../src/security/secrets.js';
 
 describe('Redactor', () => {
   it('replaces known secrets, longest first, and leaves the rest of the text alone', () => {
@@ -97,6 +97,24 @@ describe('where upstream text enters', () => {
     });
     expect(inside).toBe('echo [redacted]');
     expect(redact(`echo ${key}`)).toBe(`echo ${key}`);
+  });
+
+  it('inside a request, text with the presented key loses it whole (also a configured secret inside it), text without is redacted as outside', () => {
+    registerSecrets(['inner-secret-42']);
+    const key = 'short-inner-secret-42-key';
+    const lines: string[] = [];
+    const sink = new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) });
+    const log = createLogger('info', sink);
+    const [plain, withKey] = withPresentedKey(key, () => {
+      const plain = redact('no key here, inner-secret-42 and Bearer abcdefghijklmnop');
+      log.info({ note: `echo ${key}` }, 'line');
+      return [plain, redactKnownSecrets(`answer ${key} inner-secret-42`)];
+    });
+    expect(plain).toBe(redact('no key here, inner-secret-42 and Bearer abcdefghijklmnop'));
+    expect(plain).toBe('no key here, [redacted] and Bearer [redacted]');
+    expect(withKey).toBe('answer [redacted] [redacted]');
+    expect(lines.join('')).toContain('"note":"echo [redacted]"');
+    expect(lines.join('')).not.toContain('short-');
   });
 
   it('every log line is scrubbed, in messages and error texts that carry no field name', () => {

@@ -17,10 +17,10 @@ import { RunFile } from './durable/run-file.js';
 import { DurableRequests } from './durable/requests.js';
 import { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
-import { payloadCodecFor } from './durable/payload-codec.js';
-import { openClaimCheck, withClaimCheck } from './durable/claim-check.js';
 import { codecEndpointUrl } from './ingress/routes/codec.js';
-import { superviseWorker, type GatewayWorkerOptions } from './durable/worker.js';
+// The worker (@temporalio/worker, the activities), the payload codec and the claim check (@temporalio/proto) are
+// imported when the durable path starts, not here: a fast-path-only gateway never loads them (~25 MB RSS).
+import type { GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
@@ -42,6 +42,8 @@ import { closeHttpPools } from './providers/http.js';
 import { createSemanticCache, type SemanticCache } from './cache/index.js';
 import { defaultEmbedderConfig, HOW_TO_GET_THE_MODEL } from './embeddings/index.js';
 import { joinClusterMetrics, sharesEmbeddedDevServer } from './cluster/child.js';
+import { hasTokenRules } from './decision/input-tokens.js';
+import { loadTokenizer } from './decision/tokens.js';
 
 export type Role = 'all' | 'gateway' | 'worker';
 
@@ -152,6 +154,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     }
     const semantic = await buildSemanticIndex(config, cache, logger, cleanups);
     warnIfLexicalOnly(config, logger);
+    // Token rules may count any prompt: then the first such request should not pay the tokenizer's load.
+    if (hasTokenRules(config)) loadTokenizer();
     const { keys, admission, store } = await openAccessControl(config, logger, cleanups);
     // One per process: the gateway charges fast-path requests, the worker durable work and batch lines.
     const ledger = new Ledger({ store, keys, logger, metrics: obs.metrics });
@@ -190,6 +194,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
+      const [{ payloadCodecFor }, { openClaimCheck, withClaimCheck }, { superviseWorker }] = await Promise.all([
+        import('./durable/payload-codec.js'),
+        import('./durable/claim-check.js'),
+        import('./durable/worker.js'),
+      ]);
       // large bodies and answers go to the claim-check store (after encryption), history holds references
       const claimCheck = openClaimCheck(config, logger);
       cleanups.push(async () => claimCheck.stop());

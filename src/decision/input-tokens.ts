@@ -41,3 +41,12 @@ export function withInputTokens(cfg: RoutingConfig, req: ChatRequest, traits: Re
     : traits.estimatedInputTokens;
   return { ...traits, inputTokens };
 }
+
+/**
+ * Whether ordinary prompts may be counted: a token rule's threshold can sit anywhere, while a context window
+ * (128k by default) is within reach only of prompts long enough that counting them costs more than loading
+ * the tokenizer. The gateway loads the tokenizer at start when this holds, else on the first count.
+ */
+export function hasTokenRules(cfg: Pick<RoutingConfig, 'models'>): boolean {
+  return Object.values(cfg.models).some((m) => m.rules.some((r) => r.when.minInputTokens !== undefined || r.when.maxInputTokens !== undefined));
+}

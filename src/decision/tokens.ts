@@ -1,7 +1,9 @@
 /**
  * Input tokens of a canonical request, for routing (context fit, long-context rules). Pure: the o200k_base
- * ranks are a module import (gpt-tokenizer, a pure-JS port of tiktoken giving the same ids; loading it costs
- * ~200 ms and ~50 MB RSS once per process). Counting runs at ~0.4-0.8 us per token.
+ * ranks are a module (gpt-tokenizer, a pure-JS port of tiktoken giving the same ids), loaded on the first
+ * count, since it costs ~200 ms and ~60 MB RSS once per process and most requests are never counted (see
+ * input-tokens.ts); `loadTokenizer` loads it ahead, for configs that may count. Counting runs at ~0.4-0.8 us
+ * per token.
  *
  * OpenAI models of the gpt-4o / gpt-4.1 / gpt-5 / o-series generation are counted with o200k_base and the chat
  * framing of OpenAI's cookbook ("How to count tokens with tiktoken"), which it checked against the API's
@@ -9,7 +11,8 @@
  * on the o200k count (see ESTIMATES). Errors in either direction are survivable: a context-length error from
  * a provider already moves the fallback chain to a larger window.
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
+import type { countTokens as CountTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage, ChatRequest, FunctionTool, UserContentPart } from '../protocol/chat-request.js';
 import type { ProviderType } from '../config/presets.js';
 import { ESTIMATES, OPENAI, estimateFor, type Estimate } from './token-estimates.js';
@@ -44,6 +47,18 @@ const TOOL_CHOICE_NAMED = 4;
 const AUDIO_BYTES_PER_SECOND = { wav: 48_000, mp3: 16_000 } as const;
 // A file's tokens depend on how the provider parses it (PDF text plus page images); a rough per-byte guess.
 const FILE_BYTES_PER_TOKEN = 32;
+
+let counter: typeof CountTokens | undefined;
+
+/** The o200k_base counter, loaded on first use (synchronously: the CommonJS build of the same package). */
+export function loadTokenizer(): typeof CountTokens {
+  counter ??= (createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as { countTokens: typeof CountTokens }).countTokens;
+  return counter;
+}
+
+function countTokens(text: string, options: typeof PLAIN): number {
+  return (counter ?? loadTokenizer())(text, options);
+}
 
 // Special-token strings in user text are plain text to the API, not control tokens (the default would throw).
 const PLAIN = { disallowedSpecial: new Set<string>() };

@@ -52,6 +52,8 @@ export async function baselineLatency(client: Client, warmup: number, requests: 
 
 export interface BaselineThroughput {
   concurrency: number;
+  /** The windows it was measured in (bracketed: before and after the gateway's), req/s. */
+  rpsRuns: number[];
   windowMs: number;
   completed: number;
   rps: number;
@@ -83,8 +85,23 @@ export async function baselineThroughput(client: Client, concurrency: number, wa
     windowMs,
     completed: inWindow.length,
     rps: Math.round((inWindow.length / windowMs) * 1000 * 10) / 10,
+    rpsRuns: [Math.round((inWindow.length / windowMs) * 1000 * 10) / 10],
     latencyMs: summarize(inWindow),
     errors: errors.total,
     ...(errors.firstMessage ? { firstError: errors.firstMessage } : {}),
+  };
+}
+
+/** Two windows as one: req/s averaged, counts summed, the latency summary of the window with more samples. */
+export function bracketed(a: BaselineThroughput, b: BaselineThroughput): BaselineThroughput {
+  return {
+    concurrency: a.concurrency,
+    rpsRuns: [...a.rpsRuns, ...b.rpsRuns],
+    windowMs: a.windowMs + b.windowMs,
+    completed: a.completed + b.completed,
+    rps: Math.round(((a.rps + b.rps) / 2) * 10) / 10,
+    latencyMs: a.latencyMs.n >= b.latencyMs.n ? a.latencyMs : b.latencyMs,
+    errors: a.errors + b.errors,
+    ...((a.firstError ?? b.firstError) ? { firstError: a.firstError ?? b.firstError } : {}),
   };
 }

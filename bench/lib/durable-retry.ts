@@ -92,7 +92,7 @@ export async function measureRetryDelay(opts: { gw: Pool; headers: Record<string
     const watching = watchFailedAttempt(opts.client, id, done);
     try {
       for (let polls = 0; view.status !== 'succeeded'; polls++) {
-        if (polls > 5 || (view.status !== 'queued' && view.status !== 'running')) throw new BenchError(`retry request ${id} ended ${view.status}`);
+        if (polls > 5 || (view.status !== 'queued' && view.status !== 'running')) throw new BenchError(`retry request ${id} ended ${view.status}: ${JSON.stringify((view as { error?: unknown }).error)}`);
         view = await json(await opts.gw.request({ path: `/v1/requests/${id}?wait=30s`, method: 'GET', headers: opts.headers }), `GET /v1/requests/${id}`);
       }
     } finally {

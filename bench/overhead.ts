@@ -32,6 +32,8 @@
  *   BENCH_REFERENCE=0      skip the minimal pass-through proxy reference
  *   BENCH_TSX=0            skip the gateway run from source via tsx
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
+ *   BENCH_GATEWAY_NODE_ARGS='<flags>'  node flags for the compiled gateway instead of the production ones
+ *   BENCH_ALT_NODE_ARGS='<flags>'      also a second compiled gateway with these flags, interleaved ("(alt)" rows)
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,19 +93,28 @@ stopChildrenOnExit(() => Promise.all(children.map((c) => stopChild(c, 2000))));
 const DURABLE_OFF = ['durable: { enabled: false }'];
 
 /**
+ * Node flags for the compiled gateway: production's (Dockerfile NODE_OPTIONS, `npm run start:prod`) unless
+ * BENCH_GATEWAY_NODE_ARGS (space-separated) replaces them.
+ */
+const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=8'];
+const GATEWAY_NODE_ARGS = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS;
+/** BENCH_ALT_NODE_ARGS: a second compiled gateway with these node flags, interleaved with the others ("(alt)" rows). */
+const ALT_NODE_ARGS = process.env.BENCH_ALT_NODE_ARGS?.split(' ').filter(Boolean);
+
+/**
  * Starts the gateway on a port picked here, as production runs it: logging at `info` (one line per request),
  * metrics on (the default), keys checked; waits for /healthz. Retries if the port was taken meanwhile.
  */
-async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): Promise<{ child: Child; url: string; yaml: string }> {
+async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode, flags = GATEWAY_NODE_ARGS, name: string = mode): Promise<{ child: Child; url: string; yaml: string }> {
   const profDir = process.env.BENCH_CPU_PROF;
   let withDurableBlock = true;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const configPath = path.join(tmpDir, `gateway-${mode}.yaml`);
+    const configPath = path.join(tmpDir, `gateway-${name}.yaml`);
     const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : [], { logLevel: 'info' });
     writeFileSync(configPath, yaml);
-    const nodeArgs = profDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [];
-    const child = startChild(mode === 'tsx' ? 'gateway (tsx)' : 'gateway', [...nodeArgs, ...gatewayArgs(mode), '--config', configPath]);
+    const nodeArgs = [...(mode === 'compiled' ? flags : []), ...(profDir && name === mode ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [])];
+    const child = startChild(name === 'compiled' ? 'gateway' : `gateway (${name})`, [...nodeArgs, ...gatewayArgs(mode), '--config', configPath]);
     const url = `http://127.0.0.1:${port}`;
     if (await waitForHealthz(child, url, 30_000)) return { child, url, yaml };
     const inUse = child.tail.some((l) => l.includes('EADDRINUSE'));
@@ -117,7 +128,7 @@ async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode): 
 
 // ---------------------------------------------------------------------------------------------- load generator
 
-type TargetName = 'direct' | 'reference' | 'gateway' | 'gateway-tsx';
+type TargetName = 'direct' | 'reference' | 'gateway' | 'gateway-tsx' | 'gateway-alt';
 type Target = LoadTarget<TargetName>;
 type Phase = LoadPhase<TargetName>;
 
@@ -194,6 +205,8 @@ interface ThroughputResult {
   gatewayShareOfReference?: number;
   /** The gateway process's RSS sampled during its phases (MB). */
   gatewayRssMb?: Summary;
+  /** The same for the "(alt)" gateway, when it ran. */
+  altRssMb?: Summary;
   /** CPU time (user + system) the process spent per request in its phases, µs: less noisy than req/s on a busy machine. */
   cpuUsPerRequest: PerTarget<number>;
   phases: Phase[];
@@ -214,7 +227,7 @@ function cpuSeconds(pid: number): number | undefined {
 const CLOCK_TICKS = 100;
 
 async function measureThroughput(targets: Target[], resetFake: () => Promise<void>, pids: PerTarget<number>): Promise<ThroughputResult[]> {
-  const gatewayPid = pids.gateway;
+  const rssOf: Partial<Record<TargetName, number | undefined>> = { gateway: pids.gateway, 'gateway-alt': pids['gateway-alt'] };
   const { concurrencies, rounds, phaseMs, warmupMs } = SETTINGS.throughput;
   const out: ThroughputResult[] = [];
   for (const c of concurrencies) {
@@ -225,11 +238,13 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
     }
     const phases: Phase[] = [];
     const rss: number[] = [];
+    const altRss: number[] = [];
     const cpu = new Map<TargetName, { seconds: number; requests: number }>();
     for (let r = 0; r < rounds; r++) {
       for (const t of orderFor(targets, r)) {
         await sleep(100);
-        const sampler = t.name === 'gateway' && gatewayPid !== undefined ? sampleRss(gatewayPid) : undefined;
+        const rssPid = rssOf[t.name];
+        const sampler = rssPid !== undefined ? sampleRss(rssPid) : undefined;
         const pid = pids[t.name];
         const cpu0 = pid === undefined ? undefined : cpuSeconds(pid);
         const phase = await closedLoop(t, c, phaseMs, r);
@@ -239,7 +254,7 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
           const acc = cpu.get(t.name) ?? { seconds: 0, requests: 0 };
           cpu.set(t.name, { seconds: acc.seconds + cpu1 - cpu0, requests: acc.requests + phase.requests });
         }
-        if (sampler) rss.push(...sampler.stop());
+        if (sampler) (t.name === 'gateway' ? rss : altRss).push(...sampler.stop());
         await resetFake(); // the fake keeps every request it received; do not let that grow through the run
       }
     }
@@ -259,6 +274,7 @@ async function measureThroughput(targets: Target[], resetFake: () => Promise<voi
       ratio,
       ...(share !== undefined ? { gatewayShareOfReference: share } : {}),
       ...(rss.length > 0 ? { gatewayRssMb: summarize(rss) } : {}),
+      ...(altRss.length > 0 ? { altRssMb: summarize(altRss) } : {}),
       cpuUsPerRequest,
       phases,
     });
@@ -311,6 +327,14 @@ function buildRows(
   for (const t of thr)
     if (t.ratio.reference !== undefined)
       info(`(reference) c=${t.concurrency} throughput minimal proxy/direct`, `${t.rps.reference} req/s, ${fmtPct(t.ratio.reference)}`);
+  const alt = seq.addedMs['gateway-alt'];
+  if (alt) info(`(alt) c=1 added latency p50 / p99, gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${fmtMs(alt.p50)} / ${fmtMs(alt.p99)}`);
+  for (const t of thr) {
+    if (t.rps['gateway-alt'] === undefined) continue;
+    info(`(alt) c=${t.concurrency} throughput / CPU per request, gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${t.rps['gateway-alt']} req/s / ${t.cpuUsPerRequest['gateway-alt'] ?? '—'} µs`);
+  }
+  const altPeak = thr.flatMap((t) => (t.altRssMb ? [t.altRssMb.max] : []));
+  if (altPeak.length > 0) info(`(alt) RSS under load (peak), gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${Math.max(...altPeak).toFixed(1)} MB`);
   for (const t of thr)
     if (t.ratio['gateway-tsx'] !== undefined)
       info(`(tsx) c=${t.concurrency} throughput gateway from source/direct`, `${t.rps['gateway-tsx']} req/s, ${fmtPct(t.ratio['gateway-tsx'])}`);
@@ -383,9 +407,13 @@ function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): st
     'and all of them share the machine. "Added" = gateway − direct at the same percentile. The gateway runs the',
     'fast path only (`durable: { enabled: false }`), as configured in production otherwise: logging at `info` (a',
     '`request` and a `charge` line per request, read by the benchmark through a pipe), metrics on, gateway keys checked; compiled: `node',
-    'dist/main.js` (built by `npm run build` first when dist/ is older than the sources). The throughput target is',
+    `dist/main.js\` with ${GATEWAY_NODE_ARGS.length > 0 ? `\`${GATEWAY_NODE_ARGS.join(' ')}\`` : 'no node flags'} (built by \`npm run build\` first when dist/ is older than the sources). The throughput target is`,
     'a share of the minimal proxy\'s throughput in the same run; RSS is the gateway process, sampled every 250 ms',
-    'during its throughput phases.',
+    'during its throughput phases. The provider key differs from the gateway key, as in production (the',
+    'request then runs in its own redaction scope, an AsyncLocalStorage).',
+    ...(ALT_NODE_ARGS
+      ? [`"(alt)" rows are a second compiled gateway started with \`node ${ALT_NODE_ARGS.join(' ')}\`, interleaved with the others in the same run.`]
+      : []),
     `Load average at the end of the run: ${meta.loadavg.map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min).`,
     ...(tsx
       ? ['"(tsx)" rows are the same gateway run from source via tsx (`node --import tsx src/main.ts`), in its own', 'process, interleaved with the others in the same run.']
@@ -415,9 +443,11 @@ async function main(): Promise<void> {
     const fake = await startFake();
     console.log(`fake provider: ${fake.url}`);
     const gw = await startGateway(fake.url, tmpDir, 'compiled');
-    console.log(`gateway:       ${gw.url} (compiled, node dist/main.js)`);
+    console.log(`gateway:       ${gw.url} (compiled, node ${GATEWAY_NODE_ARGS.join(' ')} dist/main.js)`);
     const gwTsx = WITH_TSX ? await startGateway(fake.url, tmpDir, 'tsx') : undefined;
     if (gwTsx) console.log(`gateway (tsx): ${gwTsx.url} (from source)`);
+    const gwAlt = ALT_NODE_ARGS ? await startGateway(fake.url, tmpDir, 'compiled', ALT_NODE_ARGS, 'alt') : undefined;
+    if (gwAlt) console.log(`gateway (alt): ${gwAlt.url} (compiled, node ${ALT_NODE_ARGS!.join(' ')} dist/main.js)`);
     const ref = WITH_REFERENCE
       ? await startUrlChild('reference proxy', [REFERENCE_ENTRY, '--upstream', fake.url, '--model', UPSTREAM_MODEL, '--port', '0'])
       : undefined;
@@ -439,6 +469,7 @@ async function main(): Promise<void> {
     const targets: Target[] = [direct, gateway];
     if (ref) targets.splice(1, 0, makeTarget('reference', ref.url, ALIAS));
     if (gwTsx) targets.push(makeTarget('gateway-tsx', gwTsx.url, ALIAS));
+    if (gwAlt) targets.push(makeTarget('gateway-alt', gwAlt.url, ALIAS));
     pools.push(...targets.map((t) => t.pool));
 
     // Sanity: every path gives the same answer, the gateway says who answered, and the fake saw valid requests.
@@ -470,7 +501,7 @@ async function main(): Promise<void> {
 
     const { concurrencies, rounds, phaseMs } = SETTINGS.throughput;
     console.log(`throughput at concurrency ${concurrencies.join(' and ')}: ${rounds} rounds × ${phaseMs / 1000} s per target ...`);
-    const throughput = await measureThroughput(targets, resetFake, { gateway: gw.child.proc.pid, reference: ref?.child.proc.pid });
+    const throughput = await measureThroughput(targets, resetFake, { gateway: gw.child.proc.pid, reference: ref?.child.proc.pid, 'gateway-alt': gwAlt?.child.proc.pid });
 
     const seconds = (performance.now() - started) / 1000;
     const { rows, checks } = buildRows(sequential, throughput, streaming);
@@ -486,6 +517,8 @@ async function main(): Promise<void> {
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
       settings: { ...SETTINGS, reference: WITH_REFERENCE, tsx: WITH_TSX },
       gatewayConfig: gw.yaml,
+      gatewayNodeArgs: GATEWAY_NODE_ARGS,
+      ...(ALT_NODE_ARGS ? { altNodeArgs: ALT_NODE_ARGS } : {}),
       targets: TARGETS,
       checks,
       allPass: checks.every((c) => c.pass),

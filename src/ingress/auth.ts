@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { KeyRegistry, Principal } from '../auth/keys.js';
 import { HttpError } from '../protocol/errors.js';
-import { withPresentedKey } from '../security/secrets.js';
+import { registerSecrets, withPresentedKey } from '../security/secrets.js';
 
 export const ANONYMOUS: Principal = { keyId: 'anonymous', tenant: 'default', limits: {} };
 
@@ -36,7 +36,11 @@ export function authenticate(registry: KeyRegistry | undefined) {
     const principal = registry.lookup(key);
     if (!principal) return next(new HttpError(401, 'Invalid API key', 'authentication_error', 'invalid_api_key'));
     principals.set(req, principal);
-    // the rest of this request (its upstream errors, its log lines) is scrubbed of the key it presented
+    // A key that authenticated becomes one of the process's secrets: every later text (this request's upstream
+    // errors and log lines, and every other request's) is scrubbed of it, and no request of this key needs a
+    // scope of its own (an AsyncLocalStorage, which taxes every promise while any request runs in one). The set
+    // grows by the configured keys at most, since only keys the registry knows get here.
+    registerSecrets([key]);
     withPresentedKey(key, next);
   };
 }
@@ -55,6 +59,7 @@ export function requireAdmin(registry: KeyRegistry | undefined) {
     if (!registry || !key || !registry.isAdmin(key)) {
       return next(new HttpError(401, 'This endpoint needs the admin key', 'authentication_error', 'invalid_admin_key'));
     }
+    registerSecrets([key]);
     withPresentedKey(key, next);
   };
 }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { generateKey, hashKey } from '../../src/auth/keys.js';
+import { KeyRegistry, generateKey, hashKey } from '../../src/auth/keys.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { readErrorBody } from '../../src/providers/classify.js';
@@ -8,6 +8,9 @@ import { ProviderError } from '../../src/providers/errors.js';
 import { secretsOf } from '../../src/security/config-secrets.js';
 import { Redactor } from '../../src/security/redact.js';
 import { redact, redactKnownSecrets, registerSecrets, withPresentedKey } from '../../src/security/secrets.js';
+import type { Request, Response } from 'express';
+import type { AuthConfig } from '../../src/config/types.js';
+import { authenticate } from '../../src/ingress/auth.js';
 
 describe('Redactor', () => {
   it('replaces known secrets, longest first, and leaves the rest of the text alone', () => {
@@ -115,6 +118,29 @@ describe('where upstream text enters', () => {
     expect(withKey).toBe('answer [redacted] [redacted]');
     expect(lines.join('')).toContain('"note":"echo [redacted]"');
     expect(lines.join('')).not.toContain('short-');
+  });
+
+  it('a key that authenticated is scrubbed everywhere afterwards, without a request scope; a key that did not is not', () => {
+    const good = 'authenticated-client-key-7';
+    const bad = 'rejected-client-key-000007';
+    const registry = new KeyRegistry({ keys: [{ id: 'k', tenant: 't', hash: hashKey(good) }] } as unknown as AuthConfig);
+    const auth = authenticate(registry);
+    const run = (key: string) => {
+      let scoped: string | undefined;
+      let error: unknown;
+      const req = { headers: { authorization: `Bearer ${key}` } } as unknown as Request;
+      auth(req, {} as Response, (err?: unknown) => {
+        error = err;
+        scoped = redact(`inside ${key}`);
+      });
+      return { scoped, error };
+    };
+    expect(redact(`before ${good}`)).toBe(`before ${good}`);
+    expect(run(good)).toEqual({ scoped: 'inside [redacted]', error: undefined });
+    expect(redact(`after ${good}`)).toBe('after [redacted]');
+    expect(redactKnownSecrets(`answer ${good}`)).toBe('answer [redacted]');
+    expect(run(bad).error).toBeInstanceOf(Error);
+    expect(redact(`after ${bad}`)).toBe(`after ${bad}`);
   });
 
   it('every log line is scrubbed, in messages and error texts that carry no field name', () => {

@@ -29,7 +29,7 @@ import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import { parsePrometheus } from '../test/support/prometheus-text.js';
 import { BenchError, children, describeFailure, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake } from './lib/fake.js';
-import { ALIAS, API_KEY, DEPLOYMENT, UPSTREAM_MODEL, waitForHealthz } from './lib/gateway.js';
+import { ALIAS, API_KEY, UPSTREAM_MODEL, upstreamLines, waitForHealthz } from './lib/gateway.js';
 import { gatewayArgs } from './lib/launch.js';
 import { addedOver, closedLoop, completeOnce, makeTarget, orderFor, summarize, type Added, type Phase, type Target } from './lib/load.js';
 import { RESULTS_DIR } from './lib/paths.js';
@@ -71,13 +71,7 @@ function yaml(spec: GatewaySpec, fakeUrl: string, port: number, operatorPort: nu
     'auth:',
     `  store: ${store}`,
     `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}", limits: { requestsPerMinute: 1000000000 } }]`,
-    'providers:',
-    `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: bench-key }`,
-    'deployments:',
-    `  ${DEPLOYMENT}: { provider: fake, model: ${UPSTREAM_MODEL} }`,
-    'models:',
-    `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
-    '',
+    ...upstreamLines(fakeUrl),
   ].join('\n');
 }
 

@@ -30,6 +30,13 @@ export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, ex
     'auth:',
     `  keys: [{ id: bench, tenant: bench, hash: "${hashKey(API_KEY)}" }]`,
     ...extra,
+    ...upstreamLines(fakeUrl),
+  ].join('\n');
+}
+
+/** The config's tail every bench gateway shares: the fake provider, its one deployment and the alias over it. */
+export function upstreamLines(fakeUrl: string): string[] {
+  return [
     'providers:',
     `  fake: { type: openai, baseUrl: ${JSON.stringify(`${fakeUrl}/v1`)}, apiKey: ${UPSTREAM_KEY} }`,
     'deployments:',
@@ -37,7 +44,7 @@ export function gatewayYaml(writtenBy: string, fakeUrl: string, port: number, ex
     'models:',
     `  ${ALIAS}: { groups: [{ deployments: [${DEPLOYMENT}] }] }`,
     '',
-  ].join('\n');
+  ];
 }
 
 /**

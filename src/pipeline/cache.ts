@@ -59,15 +59,20 @@ export function cacheBegin(ctx: PipelineContext, job: ChatJob): RouteCache | und
   const cache = ctx.cache;
   // an unknown alias is refused by routing: nothing to embed for it
   if (!cache || !ownValue(ctx.config.models, job.request.model)) return undefined;
-  let control;
+  let route: RouteCache;
   try {
-    control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
+    route = openTicket(cache, job);
   } catch {
     return undefined;
   }
-  const route = { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
   cache.prefetch(route.ticket, job.signal);
   return route;
+}
+
+/** The request's ticket; throws CacheControlError on a bad `x-gateway-cache` header. */
+function openTicket(cache: SemanticCache, job: ChatJob): RouteCache {
+  const control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
+  return { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
 }
 
 /** Looks the request up; `hit` is the answer to serve, `route` what the rest of the route passes along. */
@@ -76,15 +81,11 @@ export async function cacheLookup(ctx: PipelineContext, job: ChatJob, reply: Rep
   if (!cache) return {};
   const m = { trail: job.trail, reply };
   let route = begun;
-  if (!route) {
-    let control;
-    try {
-      control = parseCacheControl(job.cacheControl, cache.config.maxTtlSeconds);
-    } catch (err) {
-      if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
-      throw err;
-    }
-    route = { cache, ticket: cache.ticket(job.request, job.principal.tenant, control) };
+  try {
+    route ??= openTicket(cache, job);
+  } catch (err) {
+    if (err instanceof CacheControlError) throw invalidRequest(err.message, CACHE_HEADER, 'invalid_value');
+    throw err;
   }
   if (route.ticket.bypass) {
     mark(m, 'bypass');

@@ -83,15 +83,12 @@ const FEWER_TASKS_PATCH = 'planned-input-local-charge';
 
 /**
  * A failed charge is retried as a charge, for as long as it takes (the answer waits for it: a request is not
- * done until it is paid for), never by calling the provider again.
+ * done until it is paid for), never by calling the provider again. The same policy as an activity (histories
+ * before FEWER_TASKS_PATCH) and as a local activity.
  */
-const { chargeRequest } = proxyActivities<GatewayActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
-
-const CHARGE_RETRY = { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
-const { chargeRequest: chargeRequestLocally } = proxyLocalActivities<GatewayActivities>({ startToCloseTimeout: '30 seconds', retry: CHARGE_RETRY });
+const CHARGE = { startToCloseTimeout: '30 seconds', retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } } as const;
+const { chargeRequest } = proxyActivities<GatewayActivities>(CHARGE);
+const { chargeRequest: chargeRequestLocally } = proxyLocalActivities<GatewayActivities>(CHARGE);
 
 const { route, catchAll, evaluateAnswer } = proxyLocalActivities<GatewayActivities>({
   startToCloseTimeout: '30 seconds',

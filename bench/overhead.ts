@@ -34,6 +34,9 @@
  *   BENCH_CPU_PROF=<dir>   run the gateway under `node --cpu-prof` and write its profile to <dir>
  *   BENCH_GATEWAY_NODE_ARGS='<flags>'  node flags for the compiled gateway instead of the production ones
  *   BENCH_ALT_NODE_ARGS='<flags>'      also a second compiled gateway with these flags, interleaved ("(alt)" rows)
+ *   BENCH_ALT_CONFIG='<yaml line>; …'  the "(alt)" gateway's config gets these lines too (production flags unless
+ *                                      BENCH_ALT_NODE_ARGS): what a feature costs, e.g. 'observability: { metrics: { enabled: false } }'
+ *   BENCH_ALT_LOG_LEVEL=warn           the "(alt)" gateway logs at warn (no line per request)
  *   BENCH_FAKE_WAIT_S=<n>  how long to wait for test/fake-provider/main.ts to appear (default 60)
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,8 +101,12 @@ const DURABLE_OFF = ['durable: { enabled: false }'];
  */
 const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=8'];
 const GATEWAY_NODE_ARGS = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS;
-/** BENCH_ALT_NODE_ARGS: a second compiled gateway with these node flags, interleaved with the others ("(alt)" rows). */
-const ALT_NODE_ARGS = process.env.BENCH_ALT_NODE_ARGS?.split(' ').filter(Boolean);
+/** BENCH_ALT_*: a second compiled gateway differing in node flags, config lines or log level, interleaved with the others ("(alt)" rows). */
+const ALT_CONFIG = process.env.BENCH_ALT_CONFIG?.split(';').map((l) => l.trim()).filter(Boolean);
+const ALT_LOG_LEVEL = process.env.BENCH_ALT_LOG_LEVEL === 'warn' ? 'warn' : 'info';
+const ALT_NODE_ARGS = process.env.BENCH_ALT_NODE_ARGS?.split(' ').filter(Boolean) ?? (ALT_CONFIG || process.env.BENCH_ALT_LOG_LEVEL ? PRODUCTION_NODE_ARGS : undefined);
+/** What the "(alt)" gateway differs in, for the report. */
+const ALT_LABEL = [process.env.BENCH_ALT_NODE_ARGS && `node ${process.env.BENCH_ALT_NODE_ARGS}`, ALT_CONFIG && `config + ${ALT_CONFIG.join('; ')}`, process.env.BENCH_ALT_LOG_LEVEL && `logging at ${ALT_LOG_LEVEL}`].filter(Boolean).join(', ');
 
 /**
  * Starts the gateway on a port picked here, as production runs it: logging at `info` (one line per request),
@@ -111,7 +118,9 @@ async function startGateway(fakeUrl: string, tmpDir: string, mode: LaunchMode, f
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const configPath = path.join(tmpDir, `gateway-${name}.yaml`);
-    const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, withDurableBlock ? DURABLE_OFF : [], { logLevel: 'info' });
+    const alt = name === 'alt';
+    const extra = [...(withDurableBlock ? DURABLE_OFF : []), ...(alt ? (ALT_CONFIG ?? []) : [])];
+    const yaml = gatewayYaml('bench/overhead.ts', fakeUrl, port, extra, { logLevel: alt ? ALT_LOG_LEVEL : 'info' });
     writeFileSync(configPath, yaml);
     const nodeArgs = [...(mode === 'compiled' ? flags : []), ...(profDir && name === mode ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)] : [])];
     const child = startChild(name === 'compiled' ? 'gateway' : `gateway (${name})`, [...nodeArgs, ...gatewayArgs(mode), '--config', configPath]);
@@ -328,13 +337,13 @@ function buildRows(
     if (t.ratio.reference !== undefined)
       info(`(reference) c=${t.concurrency} throughput minimal proxy/direct`, `${t.rps.reference} req/s, ${fmtPct(t.ratio.reference)}`);
   const alt = seq.addedMs['gateway-alt'];
-  if (alt) info(`(alt) c=1 added latency p50 / p99, gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${fmtMs(alt.p50)} / ${fmtMs(alt.p99)}`);
+  if (alt) info(`(alt) c=1 added latency p50 / p99, gateway with ${ALT_LABEL}`, `${fmtMs(alt.p50)} / ${fmtMs(alt.p99)}`);
   for (const t of thr) {
     if (t.rps['gateway-alt'] === undefined) continue;
-    info(`(alt) c=${t.concurrency} throughput / CPU per request, gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${t.rps['gateway-alt']} req/s / ${t.cpuUsPerRequest['gateway-alt'] ?? '—'} µs`);
+    info(`(alt) c=${t.concurrency} throughput / CPU per request, gateway with ${ALT_LABEL}`, `${t.rps['gateway-alt']} req/s / ${t.cpuUsPerRequest['gateway-alt'] ?? '—'} µs`);
   }
   const altPeak = thr.flatMap((t) => (t.altRssMb ? [t.altRssMb.max] : []));
-  if (altPeak.length > 0) info(`(alt) RSS under load (peak), gateway with ${ALT_NODE_ARGS?.join(' ')}`, `${Math.max(...altPeak).toFixed(1)} MB`);
+  if (altPeak.length > 0) info(`(alt) RSS under load (peak), gateway with ${ALT_LABEL}`, `${Math.max(...altPeak).toFixed(1)} MB`);
   for (const t of thr)
     if (t.ratio['gateway-tsx'] !== undefined)
       info(`(tsx) c=${t.concurrency} throughput gateway from source/direct`, `${t.rps['gateway-tsx']} req/s, ${fmtPct(t.ratio['gateway-tsx'])}`);
@@ -412,7 +421,7 @@ function markdown(rows: Row[], meta: Meta, reference: boolean, tsx: boolean): st
     'during its throughput phases. The provider key differs from the gateway key, as in production (the',
     'request then runs in its own redaction scope, an AsyncLocalStorage).',
     ...(ALT_NODE_ARGS
-      ? [`"(alt)" rows are a second compiled gateway started with \`node ${ALT_NODE_ARGS.join(' ')}\`, interleaved with the others in the same run.`]
+      ? [`"(alt)" rows are a second compiled gateway (${ALT_LABEL}), interleaved with the others in the same run.`]
       : []),
     `Load average at the end of the run: ${meta.loadavg.map((x) => x.toFixed(2)).join(' / ')} (1 / 5 / 15 min).`,
     ...(tsx
@@ -447,7 +456,7 @@ async function main(): Promise<void> {
     const gwTsx = WITH_TSX ? await startGateway(fake.url, tmpDir, 'tsx') : undefined;
     if (gwTsx) console.log(`gateway (tsx): ${gwTsx.url} (from source)`);
     const gwAlt = ALT_NODE_ARGS ? await startGateway(fake.url, tmpDir, 'compiled', ALT_NODE_ARGS, 'alt') : undefined;
-    if (gwAlt) console.log(`gateway (alt): ${gwAlt.url} (compiled, node ${ALT_NODE_ARGS!.join(' ')} dist/main.js)`);
+    if (gwAlt) console.log(`gateway (alt): ${gwAlt.url} (compiled, ${ALT_LABEL})`);
     const ref = WITH_REFERENCE
       ? await startUrlChild('reference proxy', [REFERENCE_ENTRY, '--upstream', fake.url, '--model', UPSTREAM_MODEL, '--port', '0'])
       : undefined;
@@ -518,7 +527,7 @@ async function main(): Promise<void> {
       settings: { ...SETTINGS, reference: WITH_REFERENCE, tsx: WITH_TSX },
       gatewayConfig: gw.yaml,
       gatewayNodeArgs: GATEWAY_NODE_ARGS,
-      ...(ALT_NODE_ARGS ? { altNodeArgs: ALT_NODE_ARGS } : {}),
+      ...(ALT_NODE_ARGS ? { altNodeArgs: ALT_NODE_ARGS, alt: ALT_LABEL } : {}),
       targets: TARGETS,
       checks,
       allPass: checks.every((c) => c.pass),

@@ -9,17 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
-import { TemporalLink, temporalTarget } from './durable/connection.js';
 import { devServerRunning, temporalReachable, workersPolling } from './durable/readiness-checks.js';
 import { Readiness, type ReadinessCheck } from './health/readiness.js';
-import { startDevServer, type DevServer } from './durable/dev-server.js';
+import type { DevServer } from './durable/dev-server.js';
 import { RunFile } from './durable/run-file.js';
-import { DurableRequests } from './durable/requests.js';
-import { BatchService } from './batches/service.js';
+import type { DurableRequests } from './durable/requests.js';
+import type { BatchService } from './batches/service.js';
 import { ensureTemporalCli } from './durable/temporal-cli.js';
 import { codecEndpointUrl } from './ingress/routes/codec.js';
-// The worker (@temporalio/worker, the activities), the payload codec and the claim check (@temporalio/proto) are
-// imported when the durable path starts, not here: a fast-path-only gateway never loads them (~25 MB RSS).
+// Whatever loads the Temporal SDK (the client link, durable requests, batches, the dev server, the worker and its
+// activities, the payload codec and claim check) is imported when the durable path starts, not here: a
+// fast-path-only gateway never loads @temporalio/* (~37 MB RSS; test/integration/fast-path-without-temporal.test.ts).
 import type { GatewayWorkerOptions } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
 import { HealthState } from './health/health-state.js';
@@ -178,6 +178,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       if (!address) {
         if (role !== 'all') throw new Error(`role '${role}' needs durable.temporal.address (the embedded dev server runs only with role 'all')`);
         const dev = config.durable.devServer;
+        const { startDevServer } = await import('./durable/dev-server.js');
         devServer = await startDevServer({
           cli: ensureTemporalCli(undefined, (m) => logger.info(m)),
           port: dev.port,
@@ -194,10 +195,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         address = devServer.address;
         logger.info({ address, ui: devServer.uiUrl, db: dev.dbFile }, 'embedded Temporal dev server started');
       }
-      const [{ payloadCodecFor }, { openClaimCheck, withClaimCheck }, { superviseWorker }] = await Promise.all([
+      const [{ payloadCodecFor }, { openClaimCheck, withClaimCheck }, { superviseWorker }, { TemporalLink, temporalTarget }] = await Promise.all([
         import('./durable/payload-codec.js'),
         import('./durable/claim-check.js'),
         import('./durable/worker.js'),
+        import('./durable/connection.js'),
       ]);
       // large bodies and answers go to the claim-check store (after encryption), history holds references
       const claimCheck = openClaimCheck(config, logger);
@@ -212,6 +214,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         await worker.firstAttempt;
       }
       if (role !== 'worker') {
+        const [{ DurableRequests }, { BatchService }] = await Promise.all([import('./durable/requests.js'), import('./batches/service.js')]);
         const link = new TemporalLink(target, { logger });
         cleanups.push(() => link.close());
         durable = new DurableRequests(link, config, obs.tracing?.clientInterceptors());

@@ -6,9 +6,11 @@
  */
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { GatewayConfig } from '../config/types.js';
-import { dataConverterOf, TemporalUnavailable, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
+import { dataConverterOf, type TemporalLink, type TemporalTarget } from '../durable/connection.js';
+import { TemporalUnavailable } from '../durable/errors.js';
 import { SA } from '../durable/search-attributes.js';
 import { HttpError, invalidRequest } from '../protocol/errors.js';
+import { batchNotFound, fileNotFound, pageOf, type Page } from './views.js';
 import { newBatchId } from './ids.js';
 import { FileStore } from './store.js';
 import {
@@ -18,8 +20,10 @@ import {
   type BatchProgress,
   type BatchRecord,
   type BatchWorkflowInput,
-  type FileRecord,
 } from './types.js';
+
+// Loaded with the durable path only (it holds a Temporal client); the routes' helpers live in views.ts.
+export { batchNotFound, fileNotFound, pageOf, publicBatch, publicFile, type Page } from './views.js';
 
 export interface CreateBatchParams {
   input_file_id: string;
@@ -28,27 +32,7 @@ export interface CreateBatchParams {
   metadata?: Record<string, string> | null;
 }
 
-export interface Page<T> {
-  data: T[];
-  has_more: boolean;
-}
-
 const QUERY_DEADLINE_MS = 2_000;
-
-export function batchNotFound(id: string): HttpError {
-  return new HttpError(404, `No batch found with id '${id}'.`, 'invalid_request_error', 'batch_not_found', 'batch_id');
-}
-
-export function fileNotFound(id: string, param = 'file_id'): HttpError {
-  return new HttpError(404, `No such File object: ${id}`, 'invalid_request_error', 'file_not_found', param);
-}
-
-/** The page after the item `after` (an id); an unknown cursor ends the listing rather than restarting it. */
-export function pageOf<T extends { id: string }>(items: T[], after: string | undefined, limit: number): Page<T> {
-  const start = after === undefined ? 0 : items.findIndex((i) => i.id === after) + 1;
-  if (after !== undefined && start === 0) return { data: [], has_more: false };
-  return { data: items.slice(start, start + limit), has_more: start + limit < items.length };
-}
 
 export class BatchService {
   private readonly client: Client;
@@ -199,15 +183,4 @@ export class BatchService {
       cancelling_at: progress.cancelling_at ?? record.cancelling_at,
     };
   }
-}
-
-/** The API's view: the tenant is ours, not the client's. */
-export function publicBatch(record: BatchRecord): Omit<BatchRecord, 'tenant' | 'key_id'> {
-  const { tenant: _tenant, key_id: _keyId, ...view } = record;
-  return view;
-}
-
-export function publicFile(record: FileRecord): Omit<FileRecord, 'tenant'> {
-  const { tenant: _tenant, ...view } = record;
-  return view;
 }

@@ -4,6 +4,9 @@ import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type TLS
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { DurableConfig } from '../config/types.js';
+import { TemporalUnavailable } from './errors.js';
+
+export { TemporalUnavailable } from './errors.js';
 
 export interface TemporalTarget {
   address: string;
@@ -58,18 +61,6 @@ const CALL_RETRY_ATTEMPTS = 4;
 
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_UNAVAILABLE = 14;
-
-/** Temporal could not be reached; `requestId` is set when a submission may have arrived all the same. */
-export class TemporalUnavailable extends Error {
-  constructor(
-    message: string,
-    readonly requestId?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'TemporalUnavailable';
-  }
-}
 
 /** UNAVAILABLE or DEADLINE_EXCEEDED anywhere in the cause chain (the SDK wraps gRPC errors in ServiceError). */
 export function isUnreachable(err: unknown): boolean {

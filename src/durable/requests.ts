@@ -18,12 +18,15 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { requestWorkflow } from '../../workflows/request.js';
 import { dataConverterOf, type TemporalLink, type TemporalTarget } from './connection.js';
+import { IdempotencyConflict, noteFailedRun, RequestNotFound } from './errors.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
 import type { RouteHint } from '../decision/route-hints.js';
 import type { Plan } from '../decision/plan.js';
 import type { RoutingConfig } from '../config/types.js';
 import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
+
+export { IdempotencyConflict, RequestNotFound, requestIdOfFailure } from './errors.js';
 
 export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -39,20 +42,6 @@ export interface RequestView {
   attempts: Attempt[];
   result: ChatCompletion | null;
   error: { type: string; code: string; message: string; kind?: string; status?: number } | null;
-}
-
-export class RequestNotFound extends Error {
-  constructor(id: string) {
-    super(`No request with id '${id}'`);
-    this.name = 'RequestNotFound';
-  }
-}
-
-export class IdempotencyConflict extends Error {
-  constructor() {
-    super('This Idempotency-Key was already used with a different request body');
-    this.name = 'IdempotencyConflict';
-  }
 }
 
 export interface SubmitOptions {
@@ -87,13 +76,6 @@ function canonicalJson(v: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(v);
-}
-
-const failedRuns = new WeakMap<Error, string>();
-
-/** The id of the request a `run` failure belongs to, so an error answer names it like a success does. */
-export function requestIdOfFailure(err: unknown): string | undefined {
-  return err instanceof Error ? failedRuns.get(err) : undefined;
 }
 
 /** A start that got no answer in this time has an unknown outcome: the client hears 503 with the request's id. */
@@ -290,7 +272,7 @@ export class DurableRequests {
       const result = await this.link.call(() => (signal ? this.client.connection.withAbortSignal(signal, () => handle.result()) : handle.result()), id);
       return { id, result };
     } catch (err) {
-      if (err instanceof Error) failedRuns.set(err, id);
+      noteFailedRun(err, id);
       throw err;
     }
   }

@@ -3,7 +3,7 @@
  * error shape. Built from a context so tests and the benchmark run the same app in-process.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { TemporalUnavailable } from '../durable/connection.js';
+import { TemporalUnavailable } from '../durable/errors.js';
 import { unavailableError } from '../pipeline/durable-errors.js';
 import type { PipelineContext } from '../pipeline/context.js';
 import { HttpError } from '../protocol/errors.js';

@@ -1,8 +1,8 @@
 /** A durable request's failure, mapped to the client's error by the same function the fast path uses. */
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { TemporalUnavailable } from '../durable/connection.js';
-import { IdempotencyConflict } from '../durable/requests.js';
+// No Temporal SDK import: ingress maps errors through this module on every path, and a gateway with the
+// durable path off must not load @temporalio/*. The SDK's failure classes are told apart by the marker the SDK's
+// own instanceof reads (isTemporalError); such an error only ever comes from a durable call.
+import { IdempotencyConflict, isTemporalError, TemporalUnavailable } from '../durable/errors.js';
 import { FAILURE_NO_ROUTE, FAILURE_SERVICE_BUSY, FAILURE_UPSTREAM_REJECTED, type NoRouteDetails, type ProviderFailureDetails } from '../durable/types.js';
 import { ProviderError } from '../providers/errors.js';
 import type { Attempt } from '../decision/attempt.js';
@@ -39,26 +39,38 @@ export function unavailableError(err: TemporalUnavailable): HttpError {
   });
 }
 
+/** What the gateway reads of an ApplicationFailure (the workflow's typed failures, durable/types.ts). */
+interface ApplicationFailureView {
+  type?: string | null;
+  message: string;
+  details?: unknown[] | null;
+}
+
+/** The workflow's ApplicationFailure when `err` is a WorkflowFailedError caused by one. */
+function applicationFailureOf(err: unknown): ApplicationFailureView | undefined {
+  if (!isTemporalError(err, 'WorkflowFailedError')) return undefined;
+  const cause = (err as { cause?: unknown }).cause;
+  return isTemporalError(cause, 'ApplicationFailure') ? (cause as ApplicationFailureView) : undefined;
+}
+
 export function httpErrorOfWorkflow(err: unknown, alias: string): HttpError | undefined {
   if (err instanceof TemporalUnavailable) return unavailableError(err);
   // a durable chat call (x-gateway-durable) reusing a key, as POST /v1/requests answers it (submit.ts)
   if (err instanceof IdempotencyConflict) return new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
-  if (!(err instanceof WorkflowFailedError)) return undefined;
-  const cause = err.cause;
-  if (cause instanceof CancelledFailure) return new HttpError(409, 'The request was cancelled', 'invalid_request_error', 'request_cancelled');
-  if (cause instanceof ApplicationFailure) {
-    return httpErrorOfFailure(cause.type, cause.message, cause.details?.[0] as ProviderFailureDetails | undefined, alias);
-  }
+  if (!isTemporalError(err, 'WorkflowFailedError')) return undefined;
+  const cause = (err as { cause?: { message?: string } }).cause;
+  if (isTemporalError(cause, 'CancelledFailure')) return new HttpError(409, 'The request was cancelled', 'invalid_request_error', 'request_cancelled');
+  const failure = applicationFailureOf(err);
+  if (failure) return httpErrorOfFailure(failure.type, failure.message, failure.details?.[0] as ProviderFailureDetails | undefined, alias);
   return new HttpError(500, cause?.message ?? 'durable request failed', 'server_error', 'durable_request_failed');
 }
 
 /** The attempts a failed workflow made, for the request's log record and metrics. */
 export function attemptsOfWorkflowError(err: unknown): Attempt[] | undefined {
-  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
-  return (err.cause.details?.[0] as ProviderFailureDetails | undefined)?.attempts;
+  return (applicationFailureOf(err)?.details?.[0] as ProviderFailureDetails | undefined)?.attempts;
 }
 
 /** The workflow ended with the upstream's error for the client (its own fault), not with every deployment failing. */
 export function isUpstreamRejection(err: unknown): boolean {
-  return err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FAILURE_UPSTREAM_REJECTED;
+  return applicationFailureOf(err)?.type === FAILURE_UPSTREAM_REJECTED;
 }

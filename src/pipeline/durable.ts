@@ -7,7 +7,8 @@
  */
 import { CASCADE_HEADER, COST_HEADER, formatUsd } from '../decision/cascade.js';
 import { upstreamMs, waitedMs } from '../execution/chain.js';
-import { requestIdOfFailure, type DurableRequests, type SubmitOptions } from '../durable/requests.js';
+import { requestIdOfFailure } from '../durable/errors.js';
+import type { DurableRequests, SubmitOptions } from '../durable/requests.js';
 import { routingSlice } from '../durable/routing-slice.js';
 import { costOfAttempts } from '../ledger/price.js';
 import { HttpError } from '../protocol/errors.js';

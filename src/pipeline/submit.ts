@@ -3,8 +3,8 @@
  * stages are planned by the worker as it reaches them), then started as a workflow and answered at once.
  * The worker charges it when it ends.
  */
-import { TemporalUnavailable } from '../durable/connection.js';
-import { IdempotencyConflict, type RequestView } from '../durable/requests.js';
+import { IdempotencyConflict, TemporalUnavailable } from '../durable/errors.js';
+import type { RequestView } from '../durable/requests.js';
 import { HttpError } from '../protocol/errors.js';
 import { admissionTokens, admit } from './admit.js';
 import type { PipelineContext } from './context.js';

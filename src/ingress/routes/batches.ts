@@ -8,7 +8,7 @@
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { publicBatch } from '../../batches/service.js';
+import { publicBatch } from '../../batches/views.js';
 import { principalOf } from '../auth.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { fromZodError, invalidRequest } from '../../protocol/errors.js';

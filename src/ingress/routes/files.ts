@@ -9,7 +9,8 @@
  */
 import type { Request, Response } from 'express';
 import bytes from 'bytes';
-import { fileNotFound, pageOf, publicFile, type BatchService } from '../../batches/service.js';
+import type { BatchService } from '../../batches/service.js';
+import { fileNotFound, pageOf, publicFile } from '../../batches/views.js';
 import { receiveUpload } from '../../batches/upload.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { HttpError, invalidRequest } from '../../protocol/errors.js';

@@ -4,7 +4,7 @@
  *                                  sharing the stream log. Spelled in the protocol the request was made in.
  */
 import type { Request, Response } from 'express';
-import { RequestNotFound } from '../../durable/requests.js';
+import { RequestNotFound } from '../../durable/errors.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { openAIDialect } from '../../pipeline/dialect.js';
 import { requireDurable } from '../../pipeline/durable.js';

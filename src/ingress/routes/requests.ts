@@ -7,7 +7,8 @@
  * own `x-request-id` does (per tenant, in separate namespaces).
  */
 import type { Request, Response } from 'express';
-import { RequestNotFound, type RequestView } from '../../durable/requests.js';
+import { RequestNotFound } from '../../durable/errors.js';
+import type { RequestView } from '../../durable/requests.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import { requireDurable } from '../../pipeline/durable.js';
 import { submitChat } from '../../pipeline/submit.js';

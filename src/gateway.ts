@@ -20,7 +20,7 @@ import { codecEndpointUrl } from './ingress/routes/codec.js';
 // Whatever loads the Temporal SDK (the client link, durable requests, batches, the dev server, the worker and its
 // activities, the payload codec and claim check) is imported when the durable path starts, not here: a
 // fast-path-only gateway never loads @temporalio/* (~37 MB RSS; test/integration/fast-path-without-temporal.test.ts).
-import type { GatewayWorkerOptions } from './durable/worker.js';
+import type { GatewayWorkerOptions, SupervisedWorker } from './durable/worker.js';
 import { FastPathExecutor, type ExecutorDeps } from './execution/fast-executor.js';
 import { HealthState } from './health/health-state.js';
 import { VllmMetricsScraper, vllmTargets } from './health/vllm-metrics.js';
@@ -207,9 +207,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       const target = temporalTarget(config.durable, address, withClaimCheck(payloadCodecFor(config, { embedded: !!devServer || sharesEmbeddedDevServer(), logger }), claimCheck.codec));
       // Neither side waits for Temporal beyond one try: the fast path serves while it is unreachable, durable
       // endpoints answer 503 and the worker keeps trying in the background.
+      let localWorker: SupervisedWorker | undefined;
       if (role !== 'gateway') {
         const pacer = admission && keys ? new Pacer(admission, (keyId) => keys.byId(keyId)) : undefined;
-        const worker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, pacer, streamLog, observe: obs.workerOptions(), ...opts.worker });
+        const worker = (localWorker = superviseWorker(config, target, { logger, health, cache, semantic, ledger, pacer, streamLog, observe: obs.workerOptions(), ...opts.worker }));
         cleanups.push(() => worker.stop());
         await worker.firstAttempt;
       }
@@ -217,7 +218,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         const [{ DurableRequests }, { BatchService }] = await Promise.all([import('./durable/requests.js'), import('./batches/service.js')]);
         const link = new TemporalLink(target, { logger });
         cleanups.push(() => link.close());
-        durable = new DurableRequests(link, config, obs.tracing?.clientInterceptors());
+        durable = new DurableRequests(link, config, obs.tracing?.clientInterceptors(), localWorker);
         batches = new BatchService(link, config);
         readinessChecks.push(temporalReachable(link), workersPolling(link));
         await link.firstAttempt;

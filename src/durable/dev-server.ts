@@ -29,6 +29,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   // The timer queue reads due timers at most this often (default 20/s): a 200 ms retry still started ~90 ms late
   // under load; at 1000 it starts within a few ms (bench/durable.ts, retry rows).
   'history.timerProcessorMaxPollRPS=1000',
+  // A start from the process that runs the worker gets the first workflow task in its response (eager-start.ts),
+  // and an activity scheduled by a workflow task goes back to that worker in the task's completion response:
+  // two matching round trips fewer per request. The CLI's dev server enables both today, the server's own
+  // dynamic config leaves activity eager execution off by default: so they are set, not assumed.
+  'system.enableEagerWorkflowStart=true',
+  'system.enableActivityEagerExecution=true',
 ];
 
 /** What a closed workflow is kept for when nothing is configured: the dev server's own default. */

@@ -18,6 +18,7 @@ import type { ChatRequest } from '../protocol/chat-request.js';
 import type { ChatCompletion } from '../protocol/chat-response.js';
 import type { requestWorkflow } from '../../workflows/request.js';
 import { dataConverterOf, type TemporalLink, type TemporalTarget } from './connection.js';
+import { EagerStarts, startEagerlyIfLocal, type LocalWorker } from './eager-start.js';
 import { IdempotencyConflict, noteFailedRun, RequestNotFound } from './errors.js';
 import type { RecentDurable } from '../observability/status.js';
 import { SA } from './search-attributes.js';
@@ -86,16 +87,24 @@ export class DurableRequests {
   private readonly target: TemporalTarget;
   /** What encrypts this gateway's payloads (the codec endpoint decodes with it for the Temporal UI). */
   readonly payloadCodec?: PayloadCodec;
+  /** With a worker in this process: starts over its connection, eagerly (eager-start.ts). */
+  private readonly eagerStarts?: EagerStarts;
 
-  /** Over `link`, which its owner closes; `interceptors`: e.g. tracing's, which carry the request's trace into the workflow. */
+  /**
+   * Over `link`, which its owner closes; `interceptors`: e.g. tracing's, which carry the request's trace into the
+   * workflow; `localWorker`: this process's own worker (role all), which then gets each request's first task eagerly.
+   */
   constructor(
     private readonly link: TemporalLink,
     private readonly config: GatewayConfig,
     interceptors: WorkflowClientInterceptor[] = [],
+    localWorker?: LocalWorker,
   ) {
     this.target = link.target;
     this.payloadCodec = link.target.payloadCodec;
-    this.client = new Client({ connection: link.connection, namespace: link.target.namespace, dataConverter: dataConverterOf(link.target), interceptors: { workflow: interceptors } });
+    const options = { namespace: link.target.namespace, dataConverter: dataConverterOf(link.target), interceptors: { workflow: interceptors } };
+    this.client = new Client({ connection: link.connection, ...options });
+    if (localWorker) this.eagerStarts = new EagerStarts(localWorker, options);
   }
 
   /** The latest request workflows on this gateway's task queue, for the status page (no tenant filter: operators only). */
@@ -135,9 +144,10 @@ export class DurableRequests {
     const body = { ...request, stream: false };
     await opts.beforeStart?.(id);
     // Sent but unanswered (deadline, connection lost): it may have started, so the 503 names the id it has.
-    const start = () => this.client.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => this.client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
+    const start = () => startEagerlyIfLocal(this.eagerStarts, this.client, (client, eager) => client.connection.withDeadline(Date.now() + START_DEADLINE_MS, () => client.workflow.start<typeof requestWorkflow>('requestWorkflow', {
         workflowId: id,
         taskQueue: this.target.taskQueue,
+        requestEagerStart: eager,
         args: [
           { request: body, tenant: opts.tenant, requestId: opts.requestId, ...(opts.tags?.length && { tags: opts.tags }), ...(opts.routeHint && { routeHint: opts.routeHint }), ...(opts.chargeTo && { chargeTo: opts.chargeTo }), ...(opts.plan && opts.routing && { plan: opts.plan, routing: opts.routing }) },
           { heartbeatTimeoutMs: this.config.durable.heartbeatTimeoutMs, attemptTimeoutMs: this.config.durable.attemptTimeoutMs },
@@ -152,7 +162,7 @@ export class DurableRequests {
         memo: { bodyHash, tenant: opts.tenant },
         staticSummary: `${request.model} · tenant ${opts.tenant} · request ${opts.requestId}`.slice(0, 200),
         staticDetails: `Chat completion for model alias **${request.model}** (${request.messages.length} messages${request.tools?.length ? `, ${request.tools.length} tools` : ''}).\n\nGateway request id: \`${opts.requestId}\``,
-      }));
+      })));
     try {
       await this.link.call(start, id);
     } catch (err) {

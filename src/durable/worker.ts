@@ -119,6 +119,8 @@ export interface SupervisedWorker {
   /** Resolves after the first try to start, whether it is polling or keeps trying in the background. */
   readonly firstAttempt: Promise<void>;
   isRunning(): boolean;
+  /** The running worker's own connection: a client over it starts workflows eagerly on this worker (eager-start.ts). */
+  connection(): NativeConnection | undefined;
   stop(): Promise<void>;
 }
 
@@ -250,6 +252,7 @@ export function superviseWorker(config: GatewayConfig, target: TemporalTarget, o
   return {
     firstAttempt,
     isRunning: () => current?.worker.getState() === 'RUNNING',
+    connection: () => (current?.worker.getState() === 'RUNNING' ? current.connection : undefined),
     async stop() {
       stopping = true;
       pause.wakeAll();

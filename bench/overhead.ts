@@ -48,7 +48,7 @@ import { freePort } from '../src/durable/dev-server.js';
 import { BenchError, children, describeFailure, reportFailure, startChild, stopChild, stopChildren, stopChildrenOnExit, type Child } from './lib/children.js';
 import { startFake, startUrlChild } from './lib/fake.js';
 import { ALIAS, DEPLOYMENT, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './lib/gateway.js';
-import { gatewayArgs, type LaunchMode } from './lib/launch.js';
+import { gatewayArgs, productionNodeFlags, type LaunchMode } from './lib/launch.js';
 import { RESULTS_DIR, ROOT } from './lib/paths.js';
 import { ROW_HEAD, machineMeta, mdTable, rowBuilder, rowCells, textTable, writeAtomically, type Check, type Row } from './lib/report.js';
 import { addedOver, closedLoop, completeOnce, makeTarget, orderFor, overheadHeader, streamOnce, summarize, type Added, type Phase as LoadPhase, type Sample, type StreamSample, type Target as LoadTarget } from './lib/load.js';
@@ -99,7 +99,7 @@ const DURABLE_OFF = ['durable: { enabled: false }'];
  * Node flags for the compiled gateway: production's (Dockerfile NODE_OPTIONS, `npm run start:prod`) unless
  * BENCH_GATEWAY_NODE_ARGS (space-separated) replaces them.
  */
-const PRODUCTION_NODE_ARGS = ['--max-semi-space-size=8'];
+const PRODUCTION_NODE_ARGS = productionNodeFlags();
 const GATEWAY_NODE_ARGS = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? PRODUCTION_NODE_ARGS;
 /** BENCH_ALT_*: a second compiled gateway differing in node flags, config lines or log level, interleaved with the others ("(alt)" rows). */
 const ALT_CONFIG = process.env.BENCH_ALT_CONFIG?.split(';').map((l) => l.trim()).filter(Boolean);

@@ -3,8 +3,20 @@
  * unless told otherwise, building dist/ first when it is missing or older than the sources, so the numbers are
  * always those of the code as it is. `tsx` runs the same program from source, for comparison.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ensureBuild } from '../../scripts/build-state.js';
 import { COMPILED_ENTRY, GATEWAY_ENTRY, ROOT } from './paths.js';
+
+/**
+ * The node flags production runs the gateway with: those of `npm run start:prod` (the Dockerfile's CMD carries
+ * the same, checked by test/unit/compose-file.test.ts), so a benchmark measures what ships.
+ */
+export function productionNodeFlags(root = ROOT): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = scripts['start:prod']!.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js')).filter((w) => w.startsWith('--'));
+}
 
 export type LaunchMode = 'compiled' | 'tsx';
 

@@ -13,7 +13,7 @@ import { ensureTool, type PipTool } from '../../src/tools/pip-tool.js';
 import { describeFailure, startChild, type Child } from './children.js';
 import { startUrlChild } from './fake.js';
 import { ALIAS, UPSTREAM_MODEL, gatewayYaml, waitForHealthz } from './gateway.js';
-import { gatewayArgs } from './launch.js';
+import { gatewayArgs, productionNodeFlags } from './launch.js';
 import { ROOT } from './paths.js';
 
 export const PORTKEY_VERSION = '1.15.2';
@@ -137,7 +137,7 @@ export const gateway: TargetSpec = {
     gatewayArgs('compiled'); // builds dist/ when it is older than the sources
   },
   async start(fakeUrl, tmpDir) {
-    const args = gatewayArgs('compiled');
+    const args = [...productionNodeFlags(), ...gatewayArgs('compiled')];
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configPath = path.join(tmpDir, 'gateway-peers.yaml');

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { productionNodeFlags } from '../../bench/lib/launch.js';
 import { hashKey } from '../../src/auth/keys.js';
 import { loadConfig } from '../../src/config/load.js';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/durable/search-attributes.js';
@@ -260,9 +261,10 @@ describe('Dockerfile', () => {
     for (const input of BUILD_INPUTS) if (existsSync(join(ROOT, input))) expect(copied, `build input ${input}`).toContain(input);
   });
 
-  it('pins its base images and runs the compiled entry with node', () => {
+  it('pins its base images and runs the compiled entry with node, with the flags of npm run start:prod (what the benchmarks measure)', () => {
     for (const from of instructions.filter((i) => i.op === 'FROM')) expect(from.args[0]).toMatch(/^node:\d+\.\d+[\w.-]*$/);
     const cmd = instructions.filter((i) => i.op === 'CMD').at(-1)!;
-    expect(JSON.parse(cmd.args.join(' '))).toEqual(['node', 'dist/main.js']);
+    expect(productionNodeFlags(ROOT)).toContain('--heap-growing-percent=100');
+    expect(JSON.parse(cmd.args.join(' '))).toEqual(['node', ...productionNodeFlags(ROOT), 'dist/main.js']);
   });
 });

@@ -15,6 +15,7 @@ import { freePort } from '../../src/durable/dev-server.js';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
 import { parsePrometheus, valueOf } from '../support/prometheus-text.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { fakeUpstreamLines } from '../support/fake-upstream-lines.js';
 
 const KEY = 'gw-cluster-test-key-0123456789abcdef0123';
 const LIMITED_KEY = 'gw-cluster-limited-key-0123456789abcdef01';
@@ -52,13 +53,7 @@ function configYaml({ port, operator }: Ports, opts: { store?: 'redis' | 'memory
     `    - { id: open, tenant: t, hash: "${hashKey(KEY)}" }`,
     `    - { id: limited, tenant: t, hash: "${hashKey(LIMITED_KEY)}", limits: { requestsPerMinute: ${RPM} } }`,
     ...(opts.extra ?? []),
-    'providers:',
-    `  fake: { type: openai, baseUrl: "${fake.url}/v1", apiKey: k }`,
-    'deployments:',
-    '  fake-main: { provider: fake, model: gpt-main }',
-    'models:',
-    '  chat: { groups: [{ deployments: [fake-main] }] }',
-    '',
+    ...fakeUpstreamLines(fake.url),
   ].join('\n');
 }
 

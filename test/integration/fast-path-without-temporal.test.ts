@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.js';
+import { fakeUpstreamLines } from '../support/fake-upstream-lines.js';
 
 const HOOK = `
 const { writeFileSync } = require('node:fs');
@@ -34,13 +35,7 @@ function configYaml(): string {
     'logging: { level: info }',
     'durable: { enabled: false }',
     'auth: { mode: none }',
-    'providers:',
-    `  fake: { type: openai, baseUrl: "${fake.url}/v1", apiKey: k }`,
-    'deployments:',
-    '  fake-main: { provider: fake, model: gpt-main }',
-    'models:',
-    '  chat: { groups: [{ deployments: [fake-main] }] }',
-    '',
+    ...fakeUpstreamLines(fake.url),
   ].join('\n');
 }
 

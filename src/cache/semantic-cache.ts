@@ -15,7 +15,7 @@ import type { ChatCompletion } from '../protocol/chat-response.js';
 import { guardOf } from './guard.js';
 import { bypassReason, refuseToStore, type CacheControl, type StoreFacts } from './policy.js';
 import { requestKey, type RequestKey } from './request-key.js';
-import { verify, type Verdict } from './verify.js';
+import { factsOf, verifyFacts, type QuestionFacts, type Verdict } from './verify.js';
 import type { SearchHit, VectorStore } from './vector-store.js';
 import { ownValue } from '../util/own-value.js';
 
@@ -120,6 +120,9 @@ export class SemanticCache {
     try {
       const vector = t.key.partition ? await this.vectorOf(t) : undefined;
       const now = this.now();
+      const payload: CachedAnswer = { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined, question: vector ? t.key.text : undefined };
+      // Read by the verifier now, once, rather than by the first lookup that meets this entry.
+      if (payload.question !== undefined) factsOfEntry(payload, payload.question);
       await this.vectors.put({
         id: t.key.exact,
         // Without a vector (an agent turn, an embedder failure) the entry is for the exact tier only.
@@ -128,7 +131,7 @@ export class SemanticCache {
         vector: vector ?? this.placeholder,
         createdAt: now,
         expiresAt: now + (t.control.ttlSeconds ?? this.config.ttlSeconds) * 1000,
-        payload: { completion, tenant: t.tenant, alias: t.alias, guard: vector ? guardOf(t.key.text!) : undefined, question: vector ? t.key.text : undefined },
+        payload,
       });
       this.storeUp();
       return undefined;
@@ -184,10 +187,10 @@ export class SemanticCache {
     if (!vector) return undefined;
     // A few candidates above the threshold: the most similar may be a near miss ("… 8 km …") and the next the answer.
     const hits: SearchHit<CachedAnswer>[] = await this.vectors.search({ partition: t.key.partition!, tenant: t.tenant, vector, minScore: threshold, expiresAfter, limit: CANDIDATES, exhaustive });
-    const guard = guardOf(t.key.text!);
+    const asked = new Asked(t.key.text!);
     for (const h of hits) {
       if (h.entry.payload.tenant !== t.tenant) continue;
-      const verdict = verdictOf(t.key.text!, guard, h.entry.payload);
+      const verdict = asked.verdictOn(h.entry.payload);
       if (verdict === 'verified') return { completion: served(h.entry.payload.completion), similarity: h.score, tier: 'semantic', stale: false, verdict };
       t.refused ??= { verdict, similarity: h.score };
     }
@@ -248,10 +251,35 @@ export class SemanticCache {
 /** How many candidates above the threshold the verifier may look at before the lookup counts as a miss. */
 const CANDIDATES = 5;
 
-/** Entries stored before the verifier carry only the guard (numbers and negation): they are checked by that. */
-function verdictOf(asked: string, guard: string, entry: CachedAnswer): Verdict {
-  if (entry.question !== undefined) return verify(asked, entry.question).verdict;
-  return entry.guard === guard ? 'verified' : 'number_mismatch';
+/**
+ * The verifier's facts of recently stored or met cached questions, keyed by the entry's payload object (the
+ * embedded store hands out the same one on every search; Qdrant a new one, which only misses here), so a lookup
+ * does not read again the questions that came up as candidates before. Bounded: a few KB each, and a store may
+ * hold 200,000 entries.
+ */
+const FACTS_REMEMBERED = 4096;
+const entryFacts = new Map<CachedAnswer, QuestionFacts>();
+
+function factsOfEntry(entry: CachedAnswer, question: string): QuestionFacts {
+  let f = entryFacts.get(entry);
+  if (f) return f;
+  entryFacts.set(entry, (f = factsOf(question)));
+  if (entryFacts.size > FACTS_REMEMBERED) entryFacts.delete(entryFacts.keys().next().value!);
+  return f;
+}
+
+/** The asked question, read once per lookup (only if a candidate comes up) and checked against each candidate. */
+class Asked {
+  private facts?: QuestionFacts;
+  private guard?: string;
+
+  constructor(readonly text: string) {}
+
+  /** Entries stored before the verifier carry only the guard (numbers and negation): they are checked by that. */
+  verdictOn(entry: CachedAnswer): Verdict {
+    if (entry.question !== undefined) return verifyFacts((this.facts ??= factsOf(this.text)), factsOfEntry(entry, entry.question)).verdict;
+    return entry.guard === (this.guard ??= guardOf(this.text)) ? 'verified' : 'number_mismatch';
+  }
 }
 
 /** The stored answer under a new id, so two clients never share one completion id. */

@@ -38,7 +38,36 @@ interface Facts {
   roles: Map<string, string>;
   time: string[];
   tense: 'past' | 'future' | undefined;
+  /** Below: what the checks compare, derived once per question (a lookup checks one query against several entries). */
+  stems: Set<string>;
+  /** Stems and raw words alike (the antonym check matches either). */
+  lexemes: Set<string>;
+  /** The raw words joined by spaces (quoted strings are searched in it). */
+  text: string;
+  entities: string[];
+  /** Quoted strings, each with the form searched for in the other question's text. */
+  quotedForms: Array<[quoted: string, form: string]>;
+  /** Words written with a negative prefix: the word and its stem without the prefix. */
+  prefixed: Array<[raw: string, base: string]>;
+  /** Numbers without lone 1s, sorted. */
+  numberBag: string[];
+  measureBag: string[];
+  /** Distinct units sorted and joined, and how many. */
+  unitKey: string;
+  unitCount: number;
+  /** Distinct time words, sorted, and the question words of ASKS, likewise. */
+  times: string[];
+  asks: string[];
+  /** Content words (no stop or role words) and each stem's first position among them, for swappedAroundVerb. */
+  content: Word[];
+  firstIndex: Map<string, number>;
+  contentKey: string;
+  /** Content stems without framing words, for substitution. */
+  substance: Set<string>;
 }
+
+/** What verify compares of one question, computed once: keep it with a cached entry and compare with verifyFacts. */
+export type QuestionFacts = Readonly<Facts>;
 
 /** A light stemmer: plurals, comparatives and superlatives, -ing and -ed, enough to match inflections. */
 export function stem(w: string): string {
@@ -59,6 +88,11 @@ export function stem(w: string): string {
   return s.length > 3 ? s.replace(/e$/, '') : s;
 }
 
+/** The facts of one question, for verifyFacts. */
+export function factsOf(text: string): QuestionFacts {
+  return facts(text);
+}
+
 function facts(text: string): Facts {
   let s = text.normalize('NFKC').replace(/[\u2018\u2019\u02bc`]/g, "'").replace(/[\u201c\u201d]/g, '"');
   const quoted: string[] = [];
@@ -77,6 +111,7 @@ function facts(text: string): Facts {
   let sentenceStart = true;
   const re = /[$€£]?\d+(?:\.\d+)?(?:%|s\b)?|°[cf]\b|km\/h|[\p{L}\p{N}][\p{L}\p{N}'_-]*|[.!?:;]|[$€£%]/giu;
   const tokens = [...s.matchAll(re)].map((m) => m[0]);
+  const quotedWords = new Set(quoted.flatMap((q) => q.split(/\s+/)));
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]!;
     if (/^[.!?:;]$/.test(tok)) {
@@ -100,7 +135,7 @@ function facts(text: string): Facts {
     if (unit) units.push(unit);
     if (NEGATIONS.has(lower)) negations++;
     const entity =
-      quoted.some((q) => q.split(/\s+/).includes(lower)) ||
+      quotedWords.has(lower) ||
       (/^\p{Lu}/u.test(tok) && !sentenceStart && tok !== 'I') ||
       (/^\p{Lu}{2,}$/u.test(tok) && !UNITS[lower]) ||
       (/\p{L}/u.test(tok) && /\d/.test(tok)) ||
@@ -130,46 +165,58 @@ function facts(text: string): Facts {
   const raws = words.map((w) => w.raw);
   const past = raws.some((w) => PAST.has(w));
   const future = raws.some((w) => FUTURE.has(w)) || /\bgoing to\b/i.test(s);
-  return { words, numbers, measures, units, quoted, negations, roles, time, tense: past && !future ? 'past' : future && !past ? 'future' : undefined };
+  const tense = past && !future ? 'past' : future && !past ? 'future' : undefined;
+  const stems = new Set(words.map((w) => w.stem));
+  const prefixed: Array<[string, string]> = [];
+  for (const w of words) {
+    for (const p of NEGATIVE_PREFIXES) if (w.stem.length > p.length + 3 && w.stem.startsWith(p)) prefixed.push([w.raw, w.stem.slice(p.length)]);
+  }
+  const units_ = sorted(new Set(units));
+  const asks = sorted(new Set(raws.filter((w) => ASKS.has(w))));
+  const content = words.filter((w) => !STOP.has(w.raw) && !ROLE_WORDS.has(w.raw));
+  const firstIndex = new Map<string, number>();
+  content.forEach((w, i) => firstIndex.has(w.stem) || firstIndex.set(w.stem, i));
+  return {
+    words, numbers, measures, units, quoted, negations, roles, time, tense,
+    stems,
+    lexemes: new Set(words.map((w) => w.stem).concat(raws)),
+    text: raws.join(' '),
+    entities: [...new Set(words.filter((w) => w.entity && !STOP.has(w.raw)).map((w) => w.stem))],
+    quotedForms: quoted.map((q) => [q, q.replace(/[^\p{L}\p{N}\s'_-]/gu, ' ').replace(/\s+/g, ' ').trim()]),
+    prefixed,
+    numberBag: sorted(numbers.filter((x) => x !== '1')),
+    measureBag: sorted(measures),
+    unitKey: units_.join(),
+    unitCount: units_.length,
+    times: sorted(new Set(time)),
+    asks,
+    content,
+    firstIndex,
+    contentKey: sorted(firstIndex.keys()).join(),
+    substance: new Set(words.filter((w) => !STOP.has(w.raw) && !FRAMING.has(w.stem)).map((w) => w.stem)),
+  };
 }
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
-const sameBag = (a: string[], b: string[]) => a.length === b.length && sorted(a).every((x, i) => x === sorted(b)[i]);
-
-/** "One" is often an article ("calories in one banana" = "in a banana"): a lone 1 on one side is not a difference. */
-function numbersDiffer(a: string[], b: string[]): boolean {
-  const strip = (xs: string[]) => xs.filter((x) => x !== '1');
-  return !sameBag(strip(a), strip(b));
-}
-
-function entitiesOf(f: Facts): string[] {
-  return [...new Set(f.words.filter((w) => w.entity && !STOP.has(w.raw)).map((w) => w.stem))];
-}
+/** Two bags of words, each already sorted, hold the same words. */
+const sameSorted = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** An entity of one question that the other never mentions (in any case). */
 function missingEntity(a: Facts, b: Facts): string | undefined {
-  const present = new Set(b.words.map((w) => w.stem));
-  const bText = b.words.map((w) => w.raw).join(' ');
-  for (const e of entitiesOf(a)) if (!present.has(e)) return e;
-  for (const q of a.quoted) if (!bText.includes(q.replace(/[^\p{L}\p{N}\s'_-]/gu, ' ').replace(/\s+/g, ' ').trim())) return `"${q}"`;
+  for (const e of a.entities) if (!b.stems.has(e)) return e;
+  for (const [q, form] of a.quotedForms) if (!b.text.includes(form)) return `"${q}"`;
   return undefined;
 }
 
 /** A word of one written with a negative prefix in the other ("lock" / "unlock", "legal" / "illegal"). */
 function prefixNegation(a: Facts, b: Facts): string | undefined {
-  const bStems = new Set(b.words.map((w) => w.stem));
-  const aStems = new Set(a.words.map((w) => w.stem));
-  for (const w of a.words) {
-    for (const p of NEGATIVE_PREFIXES) {
-      if (w.stem.length > p.length + 3 && w.stem.startsWith(p) && bStems.has(w.stem.slice(p.length)) && !aStems.has(w.stem.slice(p.length))) return `${w.raw} / ${w.stem.slice(p.length)}`;
-    }
-  }
+  for (const [raw, base] of a.prefixed) if (b.stems.has(base) && !a.stems.has(base)) return `${raw} / ${base}`;
   return undefined;
 }
 
 function antonym(a: Facts, b: Facts): string | undefined {
-  const as = new Set(a.words.map((w) => w.stem).concat(a.words.map((w) => w.raw)));
-  const bs = new Set(b.words.map((w) => w.stem).concat(b.words.map((w) => w.raw)));
+  const as = a.lexemes;
+  const bs = b.lexemes;
   for (const [x, y] of ANTONYMS) {
     if (as.has(x) && bs.has(y) && !as.has(y) && !bs.has(x)) return `${x} / ${y}`;
     if (as.has(y) && bs.has(x) && !as.has(x) && !bs.has(y)) return `${y} / ${x}`;
@@ -179,27 +226,20 @@ function antonym(a: Facts, b: Facts): string | undefined {
 
 /** The same object under another role in the other question ("to euros" there, "from euros" or "to dollars" here). */
 function swappedRole(a: Facts, b: Facts): string | undefined {
-  const bStems = new Set(b.words.map((w) => w.stem));
   for (const [role, object] of a.roles) {
     const other = b.roles.get(role);
-    if (other !== undefined && other !== object && bStems.has(object)) return `${role} ${object} / ${role} ${other}`;
+    if (other !== undefined && other !== object && b.stems.has(object)) return `${role} ${object} / ${role} ${other}`;
   }
   return undefined;
 }
 
 /** "Did Alice call Bob" / "Did Bob call Alice": x … verb … y in one, y … verb … x in the other. */
 function swappedAroundVerb(a: Facts, b: Facts): string | undefined {
-  const content = (f: Facts) => f.words.filter((w) => !STOP.has(w.raw) && !ROLE_WORDS.has(w.raw));
-  const firstIndex = (ws: Word[]) => {
-    const m = new Map<string, number>();
-    ws.forEach((w, i) => m.has(w.stem) || m.set(w.stem, i));
-    return m;
-  };
-  const ca = content(a);
-  const ia = firstIndex(ca);
-  const ib = firstIndex(content(b));
   // Only a reordering of the same words: a paraphrase that rewords as it reorders has no roles to swap.
-  if (sorted(ia.keys()).join() !== sorted(ib.keys()).join()) return undefined;
+  if (a.contentKey !== b.contentKey) return undefined;
+  const ca = a.content;
+  const ia = a.firstIndex;
+  const ib = b.firstIndex;
   const shared = [...ia.keys()].filter((k) => ib.has(k));
   for (const x of shared) {
     for (const y of shared) {
@@ -226,9 +266,8 @@ const FRAMING = new Set(['giv', 'shar', 'sug', 'recommend', 'explain', 'defin', 
  * (one edit) is not a swap.
  */
 function substitution(a: Facts, b: Facts): string | undefined {
-  const content = (f: Facts) => new Set(f.words.filter((w) => !STOP.has(w.raw) && !FRAMING.has(w.stem)).map((w) => w.stem));
-  const ca = content(a);
-  const cb = content(b);
+  const ca = a.substance;
+  const cb = b.substance;
   const onlyA = [...ca].filter((w) => !cb.has(w));
   const onlyB = [...cb].filter((w) => !ca.has(w));
   if (onlyA.length !== 1 || onlyB.length !== 1) return undefined;
@@ -261,13 +300,16 @@ function editDistance(a: string, b: string): number {
 
 /** Verifies that the cached question `cached` asks what `asked` asks, beyond their vectors' similarity. */
 export function verify(asked: string, cached: string): Verification {
-  const a = facts(asked);
-  const b = facts(cached);
-  if (numbersDiffer(a.numbers, b.numbers)) return { verdict: 'number_mismatch', detail: `${sorted(a.numbers).join(' ')} ≠ ${sorted(b.numbers).join(' ')}` };
-  const ua = sorted(new Set(a.units));
-  const ub = sorted(new Set(b.units));
+  return verifyFacts(facts(asked), facts(cached));
+}
+
+/** verify on facts computed beforehand (factsOf): the same verdict, without reading either text again. */
+export function verifyFacts(a: QuestionFacts, b: QuestionFacts): Verification {
+  if (!sameSorted(a.numberBag, b.numberBag)) return { verdict: 'number_mismatch', detail: `${sorted(a.numbers).join(' ')} ≠ ${sorted(b.numbers).join(' ')}` };
   // A side that names no unit ("a five year old" / "five") is not a disagreement; two that name different ones are.
-  if ((ua.length > 0 && ub.length > 0 && ua.join() !== ub.join()) || (a.measures.length > 0 && b.measures.length > 0 && !sameBag(a.measures, b.measures))) {
+  if ((a.unitCount > 0 && b.unitCount > 0 && a.unitKey !== b.unitKey) || (a.measures.length > 0 && b.measures.length > 0 && !sameSorted(a.measureBag, b.measureBag))) {
+    const ua = sorted(new Set(a.units));
+    const ub = sorted(new Set(b.units));
     return { verdict: 'unit_mismatch', detail: `${[...a.measures, ...ua].join(' ')} ≠ ${[...b.measures, ...ub].join(' ')}` };
   }
   const missing = missingEntity(a, b) ?? missingEntity(b, a);
@@ -277,13 +319,9 @@ export function verify(asked: string, cached: string): Verification {
   if (prefixed) return { verdict: 'negation_mismatch', detail: prefixed };
   const direction = swappedRole(a, b) ?? swappedRole(b, a) ?? antonym(a, b) ?? swappedAroundVerb(a, b);
   if (direction) return { verdict: 'direction_mismatch', detail: direction };
-  const ta = sorted(new Set(a.time));
-  const tb = sorted(new Set(b.time));
-  if (ta.join() !== tb.join()) return { verdict: 'time_mismatch', detail: `${ta.join(' ') || '-'} / ${tb.join(' ') || '-'}` };
+  if (a.times.join() !== b.times.join()) return { verdict: 'time_mismatch', detail: `${a.times.join(' ') || '-'} / ${b.times.join(' ') || '-'}` };
   if (a.tense && b.tense && a.tense !== b.tense) return { verdict: 'time_mismatch', detail: `${a.tense} / ${b.tense}` };
-  const qa = sorted(new Set(a.words.map((w) => w.raw).filter((w) => ASKS.has(w))));
-  const qb = sorted(new Set(b.words.map((w) => w.raw).filter((w) => ASKS.has(w))));
-  if (qa.length > 0 && qb.length > 0 && qa.join() !== qb.join()) return { verdict: 'word_mismatch', detail: `${qa.join(' ')} / ${qb.join(' ')}` };
+  if (a.asks.length > 0 && b.asks.length > 0 && a.asks.join() !== b.asks.join()) return { verdict: 'word_mismatch', detail: `${a.asks.join(' ')} / ${b.asks.join(' ')}` };
   const swapped = substitution(a, b);
   if (swapped) return { verdict: 'word_mismatch', detail: swapped };
   return { verdict: 'verified' };

@@ -3,7 +3,8 @@
  * lets the paraphrase through.
  */
 import { describe, expect, it } from 'vitest';
-import { verify } from '../../src/cache/verify.js';
+import { readFileSync } from 'node:fs';
+import { factsOf, verify, verifyFacts } from '../../src/cache/verify.js';
 
 const cases: Array<[string, string, string, string]> = [
   ['number', 'Convert 5 km to miles', 'Convert 8 km to miles', 'number_mismatch'],
@@ -50,5 +51,24 @@ describe('cache verifier', () => {
 
   it('says what disagreed', () => {
     expect(verify('Convert 5 km to miles', 'Convert 8 km to miles').detail).toBe('5 ≠ 8');
+  });
+});
+
+describe('cache verifier on facts read once', () => {
+  const { pairs } = JSON.parse(readFileSync(new URL('../fixtures/cache-pairs.json', import.meta.url), 'utf8')) as { pairs: Array<{ a: string; b: string }> };
+  const texts = [...new Set([...cases.flatMap(([, a, b]) => [a, b]), ...paraphrases.flat(), ...pairs.flatMap((p) => [p.a, p.b])])];
+
+  it('gives the verdict and detail of verify for every labelled pair, both ways', () => {
+    for (const { a, b } of pairs) {
+      expect(verifyFacts(factsOf(a), factsOf(b))).toEqual(verify(a, b));
+      expect(verifyFacts(factsOf(b), factsOf(a))).toEqual(verify(b, a));
+    }
+  });
+
+  it('keeps one question\'s facts unchanged however many questions they are compared with (a cached entry meets many lookups)', () => {
+    const facts = new Map(texts.slice(0, 60).map((t) => [t, factsOf(t)]));
+    for (let round = 0; round < 2; round++) {
+      for (const [a, fa] of facts) for (const [b, fb] of facts) expect(verifyFacts(fa, fb)).toEqual(verify(a, b));
+    }
   });
 });

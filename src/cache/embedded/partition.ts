@@ -13,23 +13,16 @@ export interface ScoredSlot {
 }
 
 /**
- * `query` · `v[at .. at + dim)`, in place (no subarray per slot) and four lanes at a time: a lookup among
- * near-duplicates scores every entry of its partition, thousands of these.
+ * Slack for the early exits of a score: the bound is exact arithmetic (Cauchy–Schwarz), the sums are float64
+ * with errors near 1e-15, so an entry is dropped early only when it misses by more than that, by far.
  */
-function dotAt(query: Float32Array, v: Float32Array, at: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < dim; i += 4) {
-    s0 += query[i]! * v[at + i]!;
-    s1 += query[i + 1]! * v[at + i + 1]!;
-    s2 += query[i + 2]! * v[at + i + 2]!;
-    s3 += query[i + 3]! * v[at + i + 3]!;
-  }
-  for (; i < dim; i++) s0 += query[i]! * v[at + i]!;
-  return s0 + s1 + (s2 + s3);
+const BOUND_SLACK = 1e-9;
+
+/** The norm of `v[from .. to)`. */
+function normOf(v: Float32Array, from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += v[i]! * v[i]!;
+  return Math.sqrt(s);
 }
 
 export class Partition {
@@ -37,6 +30,13 @@ export class Partition {
   private vectors: Float32Array;
   private sigs: Uint32Array;
   private expires: Float64Array;
+  /**
+   * Per slot, the norm of its vector past each checkpoint: a score summed up to a checkpoint plus the product
+   * of the two vectors' remaining norms bounds the whole score, so an entry that cannot reach the cut-off
+   * (the threshold, or the worst of the best so far) is left before its last coordinates.
+   */
+  private tails: Float64Array;
+  private readonly checkpoints: [number, number];
   private readonly slots = new Map<string, number>();
 
   constructor(
@@ -46,6 +46,10 @@ export class Partition {
     this.vectors = new Float32Array(16 * dim);
     this.sigs = new Uint32Array(16 * SIGNATURE_WORDS);
     this.expires = new Float64Array(16);
+    this.tails = new Float64Array(16 * 2);
+    // Multiples of 4, so the four-lane sum runs in the same order as in one pass: the score is the same number.
+    const quarter = Math.floor(dim / 16) * 4;
+    this.checkpoints = [2 * quarter, 3 * quarter];
   }
 
   get size(): number {
@@ -63,6 +67,8 @@ export class Partition {
     this.vectors.set(vector, slot * this.dim);
     this.signer.sign(vector, this.sigs, slot * SIGNATURE_WORDS);
     this.expires[slot] = expiresAt;
+    this.tails[slot * 2] = normOf(vector, this.checkpoints[0], this.dim);
+    this.tails[slot * 2 + 1] = normOf(vector, this.checkpoints[1], this.dim);
   }
 
   remove(id: string): void {
@@ -76,6 +82,7 @@ export class Partition {
       this.vectors.copyWithin(slot * this.dim, last * this.dim, (last + 1) * this.dim);
       this.sigs.copyWithin(slot * SIGNATURE_WORDS, last * SIGNATURE_WORDS, (last + 1) * SIGNATURE_WORDS);
       this.expires[slot] = this.expires[last]!;
+      this.tails.copyWithin(slot * 2, last * 2, last * 2 + 2);
     }
     this.ids.pop();
     this.slots.delete(id);
@@ -90,29 +97,77 @@ export class Partition {
   /** The best `limit` entries scoring at least minScore and expiring after `expiresAfter`, best first. */
   search(query: Float32Array, minScore: number, expiresAfter: number, limit: number, exhaustive: boolean): ScoredSlot[] {
     const n = this.ids.length;
-    const out: ScoredSlot[] = [];
+    const dim = this.dim;
+    const vectors = this.vectors;
+    const expires = this.expires;
+    // The best so far, best first, kept by insertion: thousands of near-duplicates may pass minScore, and each
+    // would otherwise cost an object and a sort.
+    const scores = new Float64Array(limit);
+    const slots = new Int32Array(limit);
+    let found = 0;
+    const tails = this.tails;
+    const [c1, c2] = this.checkpoints;
+    const q1 = normOf(query, c1, dim);
+    const q2 = normOf(query, c2, dim);
+    // query · vector, in place (no subarray per slot), four lanes at a time, with the early exits above.
     const consider = (slot: number) => {
-      if (this.expires[slot]! <= expiresAfter) return;
-      const score = dotAt(query, this.vectors, slot * this.dim, this.dim);
+      if (expires[slot]! <= expiresAfter) return;
+      const cut = (found === limit ? scores[limit - 1]! : minScore) - BOUND_SLACK;
+      const at = slot * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let i = 0;
+      for (; i < c1; i += 4) {
+        s0 += query[i]! * vectors[at + i]!;
+        s1 += query[i + 1]! * vectors[at + i + 1]!;
+        s2 += query[i + 2]! * vectors[at + i + 2]!;
+        s3 += query[i + 3]! * vectors[at + i + 3]!;
+      }
+      if (s0 + s1 + (s2 + s3) + q1 * tails[slot * 2]! < cut) return;
+      for (; i < c2; i += 4) {
+        s0 += query[i]! * vectors[at + i]!;
+        s1 += query[i + 1]! * vectors[at + i + 1]!;
+        s2 += query[i + 2]! * vectors[at + i + 2]!;
+        s3 += query[i + 3]! * vectors[at + i + 3]!;
+      }
+      if (s0 + s1 + (s2 + s3) + q2 * tails[slot * 2 + 1]! < cut) return;
+      for (; i + 3 < dim; i += 4) {
+        s0 += query[i]! * vectors[at + i]!;
+        s1 += query[i + 1]! * vectors[at + i + 1]!;
+        s2 += query[i + 2]! * vectors[at + i + 2]!;
+        s3 += query[i + 3]! * vectors[at + i + 3]!;
+      }
+      for (; i < dim; i++) s0 += query[i]! * vectors[at + i]!;
+      const score = s0 + s1 + (s2 + s3);
       if (score < minScore) return;
-      if (out.length === limit && score <= out[limit - 1]!.score) return;
-      out.push({ id: this.ids[slot]!, score });
-      out.sort((a, b) => b.score - a.score);
-      if (out.length > limit) out.pop();
+      if (found === limit && score <= scores[limit - 1]!) return;
+      // After the entries scoring at least as high (an earlier slot wins a tie, as a stable sort kept it).
+      let r = found < limit ? found++ : limit - 1;
+      while (r > 0 && scores[r - 1]! < score) {
+        scores[r] = scores[r - 1]!;
+        slots[r] = slots[r - 1]!;
+        r--;
+      }
+      scores[r] = score;
+      slots[r] = slot;
     };
     if (exhaustive || n <= EXACT_SCAN_MAX) {
       for (let s = 0; s < n; s++) consider(s);
-      return out;
+    } else {
+      const q = new Uint32Array(SIGNATURE_WORDS);
+      this.signer.sign(query, q, 0);
+      const budget = hammingBudget(minScore);
+      const [q0, q1, q2, q3] = q as unknown as [number, number, number, number];
+      const sigs = this.sigs;
+      for (let s = 0, o = 0; s < n; s++, o += SIGNATURE_WORDS) {
+        const h = popcount(sigs[o]! ^ q0) + popcount(sigs[o + 1]! ^ q1) + popcount(sigs[o + 2]! ^ q2) + popcount(sigs[o + 3]! ^ q3);
+        if (h <= budget) consider(s);
+      }
     }
-    const q = new Uint32Array(SIGNATURE_WORDS);
-    this.signer.sign(query, q, 0);
-    const budget = hammingBudget(minScore);
-    const [q0, q1, q2, q3] = q as unknown as [number, number, number, number];
-    const sigs = this.sigs;
-    for (let s = 0, o = 0; s < n; s++, o += SIGNATURE_WORDS) {
-      const h = popcount(sigs[o]! ^ q0) + popcount(sigs[o + 1]! ^ q1) + popcount(sigs[o + 2]! ^ q2) + popcount(sigs[o + 3]! ^ q3);
-      if (h <= budget) consider(s);
-    }
+    const out: ScoredSlot[] = [];
+    for (let i = 0; i < found; i++) out.push({ id: this.ids[slots[i]!]!, score: scores[i]! });
     return out;
   }
 
@@ -127,5 +182,8 @@ export class Partition {
     const e = new Float64Array(cap);
     e.set(this.expires);
     this.expires = e;
+    const t = new Float64Array(cap * 2);
+    t.set(this.tails);
+    this.tails = t;
   }
 }

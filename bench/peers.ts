@@ -6,7 +6,7 @@
  * peer competes for the two cores while another is measured:
  *
  *   - the minimal Node pass-through proxy (bench/null-proxy.ts), the floor of one extra Node hop;
- *   - this gateway, compiled (`node dist/main.js`), keys checked, logging at info, metrics on, fast path;
+ *   - this gateway, compiled (`node dist/main.js` with the flags of `npm run start:prod`), keys checked, logging at info, metrics on, fast path;
  *   - Portkey's OSS gateway (npm `@portkey-ai/gateway`, pinned, installed into .tools/portkey on first use);
  *   - LiteLLM's proxy (pip `litellm[proxy]`, pinned, installed into .tools/litellm on first use), 1 and 2 workers.
  *

@@ -1,5 +1,6 @@
 /** The peers benchmark's result shapes and its Markdown: one table, the versions, the failures in full. */
 import type { Added, Phase } from './load.js';
+import { productionNodeFlags } from './launch.js';
 import { mdTable } from './report.js';
 import type { Summary } from './stats.js';
 
@@ -181,7 +182,7 @@ export function peersMarkdown(blocks: BlockResult[], meta: PeersMeta, settings: 
     '',
     '- minimal Node pass-through: `bench/null-proxy.ts` (node:http in, undici out, the model name rewritten, nothing else);',
     '  the floor one extra Node process hop sets on this machine.',
-    '- this gateway: `node dist/main.js` (the compiled build), gateway keys checked, logging at `info` (a line per',
+    `- this gateway: \`node ${productionNodeFlags().join(' ')} dist/main.js\` (the compiled build, as \`npm run start:prod\`), gateway keys checked, logging at \`info\` (a line per`,
     '  request), metrics on, the fast path (`durable: { enabled: false }`).',
     '- Portkey gateway: `@portkey-ai/gateway` from npm in `.tools/portkey` (`start-server.js --headless`), each request',
     '  with `x-portkey-provider: openai` and `x-portkey-custom-host: <upstream>/v1`; it checks no client key.',

@@ -107,8 +107,8 @@ export class Partition {
     let found = 0;
     const tails = this.tails;
     const [c1, c2] = this.checkpoints;
-    const q1 = normOf(query, c1, dim);
-    const q2 = normOf(query, c2, dim);
+    const qTail1 = normOf(query, c1, dim);
+    const qTail2 = normOf(query, c2, dim);
     // query · vector, in place (no subarray per slot), four lanes at a time, with the early exits above.
     const consider = (slot: number) => {
       if (expires[slot]! <= expiresAfter) return;
@@ -125,14 +125,14 @@ export class Partition {
         s2 += query[i + 2]! * vectors[at + i + 2]!;
         s3 += query[i + 3]! * vectors[at + i + 3]!;
       }
-      if (s0 + s1 + (s2 + s3) + q1 * tails[slot * 2]! < cut) return;
+      if (s0 + s1 + (s2 + s3) + qTail1 * tails[slot * 2]! < cut) return;
       for (; i < c2; i += 4) {
         s0 += query[i]! * vectors[at + i]!;
         s1 += query[i + 1]! * vectors[at + i + 1]!;
         s2 += query[i + 2]! * vectors[at + i + 2]!;
         s3 += query[i + 3]! * vectors[at + i + 3]!;
       }
-      if (s0 + s1 + (s2 + s3) + q2 * tails[slot * 2 + 1]! < cut) return;
+      if (s0 + s1 + (s2 + s3) + qTail2 * tails[slot * 2 + 1]! < cut) return;
       for (; i + 3 < dim; i += 4) {
         s0 += query[i]! * vectors[at + i]!;
         s1 += query[i + 1]! * vectors[at + i + 1]!;
@@ -142,10 +142,10 @@ export class Partition {
       for (; i < dim; i++) s0 += query[i]! * vectors[at + i]!;
       const score = s0 + s1 + (s2 + s3);
       if (score < minScore) return;
-      if (found === limit && score <= scores[limit - 1]!) return;
-      // After the entries scoring at least as high (an earlier slot wins a tie, as a stable sort kept it).
+      // A tie goes to the earlier slot, whatever order the slots are looked at in.
+      if (found === limit && (score < scores[limit - 1]! || (score === scores[limit - 1]! && slot > slots[limit - 1]!))) return;
       let r = found < limit ? found++ : limit - 1;
-      while (r > 0 && scores[r - 1]! < score) {
+      while (r > 0 && (scores[r - 1]! < score || (scores[r - 1]! === score && slots[r - 1]! > slot))) {
         scores[r] = scores[r - 1]!;
         slots[r] = slots[r - 1]!;
         r--;
@@ -161,10 +161,19 @@ export class Partition {
       const budget = hammingBudget(minScore);
       const [q0, q1, q2, q3] = q as unknown as [number, number, number, number];
       const sigs = this.sigs;
+      // Nearest signatures first (a counting sort by distance): the best candidates come early, the cut-off
+      // rises at once, and more of the rest are left at a checkpoint.
+      const distance = new Uint8Array(n);
+      const count = new Int32Array(budget + 2);
       for (let s = 0, o = 0; s < n; s++, o += SIGNATURE_WORDS) {
         const h = popcount(sigs[o]! ^ q0) + popcount(sigs[o + 1]! ^ q1) + popcount(sigs[o + 2]! ^ q2) + popcount(sigs[o + 3]! ^ q3);
-        if (h <= budget) consider(s);
+        distance[s] = h;
+        if (h <= budget) count[h + 1]!++;
       }
+      for (let h = 1; h < count.length; h++) count[h]! += count[h - 1]!;
+      const order = new Int32Array(count[budget + 1]!);
+      for (let s = 0; s < n; s++) if (distance[s]! <= budget) order[count[distance[s]!]!++] = s;
+      for (let k = 0; k < order.length; k++) consider(order[k]!);
     }
     const out: ScoredSlot[] = [];
     for (let i = 0; i < found; i++) out.push({ id: this.ids[slots[i]!]!, score: scores[i]! });

@@ -22,9 +22,6 @@ import {
   type BatchWorkflowInput,
 } from './types.js';
 
-// Loaded with the durable path only (it holds a Temporal client); the routes' helpers live in views.ts.
-export { batchNotFound, fileNotFound, pageOf, publicBatch, publicFile, type Page } from './views.js';
-
 export interface CreateBatchParams {
   input_file_id: string;
   endpoint: string;

@@ -6,8 +6,6 @@ import type { Logger } from 'pino';
 import type { DurableConfig } from '../config/types.js';
 import { TemporalUnavailable } from './errors.js';
 
-export { TemporalUnavailable } from './errors.js';
-
 export interface TemporalTarget {
   address: string;
   namespace: string;

@@ -27,8 +27,6 @@ import type { Plan } from '../decision/plan.js';
 import type { RoutingConfig } from '../config/types.js';
 import { PROGRESS_QUERY, type DurableResult, type ProviderFailureDetails, type RequestProgress } from './types.js';
 
-export { IdempotencyConflict, RequestNotFound, requestIdOfFailure } from './errors.js';
-
 export type RequestStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface RequestView {

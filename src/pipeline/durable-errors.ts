@@ -53,10 +53,15 @@ function applicationFailureOf(err: unknown): ApplicationFailureView | undefined 
   return isTemporalError(cause, 'ApplicationFailure') ? (cause as ApplicationFailureView) : undefined;
 }
 
+/** An Idempotency-Key reused with another body: 409, for POST /v1/requests and a durable chat call alike. */
+export function idempotencyConflictError(err: IdempotencyConflict): HttpError {
+  return new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
+}
+
 export function httpErrorOfWorkflow(err: unknown, alias: string): HttpError | undefined {
   if (err instanceof TemporalUnavailable) return unavailableError(err);
   // a durable chat call (x-gateway-durable) reusing a key, as POST /v1/requests answers it (submit.ts)
-  if (err instanceof IdempotencyConflict) return new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
+  if (err instanceof IdempotencyConflict) return idempotencyConflictError(err);
   if (!isTemporalError(err, 'WorkflowFailedError')) return undefined;
   const cause = (err as { cause?: { message?: string } }).cause;
   if (isTemporalError(cause, 'CancelledFailure')) return new HttpError(409, 'The request was cancelled', 'invalid_request_error', 'request_cancelled');

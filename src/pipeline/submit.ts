@@ -5,10 +5,10 @@
  */
 import { IdempotencyConflict, TemporalUnavailable } from '../durable/errors.js';
 import type { RequestView } from '../durable/requests.js';
-import { HttpError } from '../protocol/errors.js';
 import { admissionTokens, admit } from './admit.js';
 import type { PipelineContext } from './context.js';
 import { requireDurable, submitOptions } from './durable.js';
+import { idempotencyConflictError } from './durable-errors.js';
 import type { ChatJob } from './job.js';
 import type { Reply } from './reply.js';
 import { routeLabel, routeRequest } from './route.js';
@@ -28,7 +28,7 @@ export async function submitChat(ctx: PipelineContext, job: ChatJob, reply: Repl
   try {
     ({ id } = await durable.submit(request, submitOptions(ctx, job, routed)));
   } catch (err) {
-    if (err instanceof IdempotencyConflict) throw new HttpError(409, err.message, 'invalid_request_error', 'idempotency_key_reused', 'Idempotency-Key');
+    if (err instanceof IdempotencyConflict) throw idempotencyConflictError(err);
     throw err;
   }
   job.trail.durableId = id;

@@ -11,7 +11,7 @@ import { chunkLayout } from '../../src/batches/chunking.js';
 import { isBatchId, isFileId, lineRequestId, newBatchId, newFileId, resultFileId } from '../../src/batches/ids.js';
 import { answeredLine, notRunLine } from '../../src/batches/output.js';
 import { scanInputFile } from '../../src/batches/scan.js';
-import { pageOf } from '../../src/batches/service.js';
+import { pageOf } from '../../src/batches/views.js';
 import { FileStore } from '../../src/batches/store.js';
 import { batchesSchema } from '../../src/config/batches-schema.js';
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { outcomeLabel, type Attempt } from '../../src/decision/attempt.js';
 import { fallbackLevel } from '../../src/pipeline/headers.js';
 import { fallbackTriggers } from '../../src/observability/request-record.js';
-import { isUnreachable, TemporalUnavailable } from '../../src/durable/connection.js';
+import { isUnreachable } from '../../src/durable/connection.js';
+import { TemporalUnavailable } from '../../src/durable/errors.js';
 import { unavailableError } from '../../src/pipeline/durable-errors.js';
 
 const at = (deployment: string, outcome: Attempt['outcome'], extra: Partial<Attempt> = {}): Attempt => ({

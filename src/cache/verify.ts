@@ -89,11 +89,7 @@ export function stem(w: string): string {
 }
 
 /** The facts of one question, for verifyFacts. */
-export function factsOf(text: string): QuestionFacts {
-  return facts(text);
-}
-
-function facts(text: string): Facts {
+export function factsOf(text: string): Facts {
   let s = text.normalize('NFKC').replace(/[\u2018\u2019\u02bc`]/g, "'").replace(/[\u201c\u201d]/g, '"');
   const quoted: string[] = [];
   s = s.replace(/(^|[\s(:])(["'])([^"']{1,80})\2(?=$|[\s).,;:!?])/g, (_m, pre: string, _q: string, inner: string) => {
@@ -300,7 +296,7 @@ function editDistance(a: string, b: string): number {
 
 /** Verifies that the cached question `cached` asks what `asked` asks, beyond their vectors' similarity. */
 export function verify(asked: string, cached: string): Verification {
-  return verifyFacts(facts(asked), facts(cached));
+  return verifyFacts(factsOf(asked), factsOf(cached));
 }
 
 /** verify on facts computed beforehand (factsOf): the same verdict, without reading either text again. */

@@ -18,6 +18,31 @@ export interface ScoredSlot {
  */
 const BOUND_SLACK = 1e-9;
 
+/**
+ * Adds `query[i] · v[at + i]` for i in [from, to) to the four lanes in `acc`, four lanes at a time, in place (no
+ * subarray per slot). Run over consecutive ranges it sums in the same order as one pass, so the score is the same
+ * number whether a search stops at a checkpoint or not. `to - from` is a multiple of 4 except for the last range.
+ */
+function addLanes(query: Float32Array, v: Float32Array, at: number, from: number, to: number, acc: Float64Array): number {
+  let s0 = acc[0]!;
+  let s1 = acc[1]!;
+  let s2 = acc[2]!;
+  let s3 = acc[3]!;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    s0 += query[i]! * v[at + i]!;
+    s1 += query[i + 1]! * v[at + i + 1]!;
+    s2 += query[i + 2]! * v[at + i + 2]!;
+    s3 += query[i + 3]! * v[at + i + 3]!;
+  }
+  for (; i < to; i++) s0 += query[i]! * v[at + i]!;
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+  return s0 + s1 + (s2 + s3);
+}
+
 /** The norm of `v[from .. to)`. */
 function normOf(v: Float32Array, from: number, to: number): number {
   let s = 0;
@@ -109,38 +134,16 @@ export class Partition {
     const [c1, c2] = this.checkpoints;
     const qTail1 = normOf(query, c1, dim);
     const qTail2 = normOf(query, c2, dim);
-    // query · vector, in place (no subarray per slot), four lanes at a time, with the early exits above.
+    // query · vector with the early exits above
+    const acc = new Float64Array(4);
     const consider = (slot: number) => {
       if (expires[slot]! <= expiresAfter) return;
       const cut = (found === limit ? scores[limit - 1]! : minScore) - BOUND_SLACK;
       const at = slot * dim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let i = 0;
-      for (; i < c1; i += 4) {
-        s0 += query[i]! * vectors[at + i]!;
-        s1 += query[i + 1]! * vectors[at + i + 1]!;
-        s2 += query[i + 2]! * vectors[at + i + 2]!;
-        s3 += query[i + 3]! * vectors[at + i + 3]!;
-      }
-      if (s0 + s1 + (s2 + s3) + qTail1 * tails[slot * 2]! < cut) return;
-      for (; i < c2; i += 4) {
-        s0 += query[i]! * vectors[at + i]!;
-        s1 += query[i + 1]! * vectors[at + i + 1]!;
-        s2 += query[i + 2]! * vectors[at + i + 2]!;
-        s3 += query[i + 3]! * vectors[at + i + 3]!;
-      }
-      if (s0 + s1 + (s2 + s3) + qTail2 * tails[slot * 2 + 1]! < cut) return;
-      for (; i + 3 < dim; i += 4) {
-        s0 += query[i]! * vectors[at + i]!;
-        s1 += query[i + 1]! * vectors[at + i + 1]!;
-        s2 += query[i + 2]! * vectors[at + i + 2]!;
-        s3 += query[i + 3]! * vectors[at + i + 3]!;
-      }
-      for (; i < dim; i++) s0 += query[i]! * vectors[at + i]!;
-      const score = s0 + s1 + (s2 + s3);
+      acc.fill(0);
+      if (addLanes(query, vectors, at, 0, c1, acc) + qTail1 * tails[slot * 2]! < cut) return;
+      if (addLanes(query, vectors, at, c1, c2, acc) + qTail2 * tails[slot * 2 + 1]! < cut) return;
+      const score = addLanes(query, vectors, at, c2, dim, acc);
       if (score < minScore) return;
       // A tie goes to the earlier slot, whatever order the slots are looked at in.
       if (found === limit && (score < scores[limit - 1]! || (score === scores[limit - 1]! && slot > slots[limit - 1]!))) return;
